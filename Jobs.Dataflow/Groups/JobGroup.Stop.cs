@@ -1,0 +1,75 @@
+using System.Text;
+using Jobs.Dataflow.Internal;
+
+namespace Jobs.Dataflow;
+
+/// <content>Stopping the group: rule 5.</content>
+internal sealed partial class JobGroup
+{
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        JobContext[] running;
+        lock (_gate)
+        {
+            if (_state == State.Stopped)
+            {
+                return;
+            }
+
+            _state = State.Stopped;
+            _queue.Clear();
+            running = [.. _running];
+        }
+
+        // CancelAsync runs the token's callbacks (the jobs' own, and the awaits they release)
+        // off this thread, so a slow callback cannot hold up the rest of the stop.
+        Task cancelled = CancelJobsAsync();
+
+        foreach (JobContext context in running)
+        {
+            context.CompleteBlocks();
+        }
+
+        var waits = new Task[running.Length + 1];
+        for (int i = 0; i < running.Length; i++)
+        {
+            waits[i] = running[i].Completion;
+        }
+
+        waits[^1] = cancelled;
+        try
+        {
+            await Task.WhenAll(waits).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Log.StopTimedOut(_logger, NamesOfRunning(running));
+        }
+    }
+
+    private static string NamesOfRunning(JobContext[] jobs)
+    {
+        var names = new StringBuilder();
+        foreach (JobContext context in jobs)
+        {
+            if (!context.Completion.IsCompleted)
+            {
+                names.Append(names.Length == 0 ? string.Empty : ", ").Append(context.JobName);
+            }
+        }
+
+        return names.ToString();
+    }
+
+    private async Task CancelJobsAsync()
+    {
+        try
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.CancellationCallbackFailed(_logger, ex);
+        }
+    }
+}

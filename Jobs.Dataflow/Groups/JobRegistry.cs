@@ -1,0 +1,62 @@
+using Jobs.Dataflow.Internal;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Jobs.Dataflow;
+
+/// <summary>Creates job groups with shared defaults (logging, shutdown, clock and metrics) and keeps a list of them.</summary>
+public sealed class JobRegistry : IJobRegistry
+{
+    /// <summary>The logger category of the groups' jobs, unless a group is given its own logger.</summary>
+    public const string LoggerCategory = "Jobs.Dataflow";
+
+    private readonly object _gate = new();
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly IShutdowner _shutdowner;
+    private readonly TimeProvider _timeProvider;
+    private readonly IJobMetrics _metrics;
+    private IJobGroup[] _groups = [];
+
+    /// <summary>Initializes a new instance of the <see cref="JobRegistry"/> class.</summary>
+    /// <param name="loggerFactory">Creates the groups' loggers; nothing is logged when <see langword="null"/>.</param>
+    /// <param name="shutdowner">Stops the application for jobs with <c>ShutdownOnError</c>; when <see langword="null"/>, such a request is only logged.</param>
+    /// <param name="timeProvider">The clock of intervals, backoff and durations; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="metrics">Receives the jobs' measurements; <see cref="NopJobMetrics"/> when <see langword="null"/>.</param>
+    public JobRegistry(
+        ILoggerFactory? loggerFactory = null,
+        IShutdowner? shutdowner = null,
+        TimeProvider? timeProvider = null,
+        IJobMetrics? metrics = null)
+    {
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _shutdowner = shutdowner ?? new UnconfiguredShutdowner(_loggerFactory.CreateLogger(LoggerCategory));
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _metrics = metrics ?? NopJobMetrics.Instance;
+    }
+
+    /// <summary>Gets every group this registry created, in creation order.</summary>
+    public IReadOnlyList<IJobGroup> Groups => Volatile.Read(ref _groups);
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentNullException"><paramref name="health"/> is <see langword="null"/>.</exception>
+    public IJobGroup NewGroup(IHealth health, JobGroupOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(health);
+
+        ILogger logger = options?.Logger ?? _loggerFactory.CreateLogger(LoggerCategory);
+        if (options?.Labels is { Count: > 0 } labels)
+        {
+            logger = new LabelsLogger(logger, new LabelsScope(labels));
+        }
+
+        IJobMetrics metrics = options?.Metrics ?? _metrics;
+        var group = new JobGroup(health, logger, metrics, _shutdowner, _timeProvider);
+        lock (_gate)
+        {
+            // Copy on write: readers of Groups get an array that never changes under them.
+            _groups = [.. _groups, group];
+        }
+
+        return group;
+    }
+}

@@ -1,0 +1,16 @@
+namespace Jobs.Dataflow;
+
+/// <summary>A view of a group whose jobs report under a child health scope.</summary>
+internal sealed class ScopedJobGroup : IScopedJobGroup
+{
+    private readonly JobGroup _group;
+    private readonly IHealth _health;
+
+    public ScopedJobGroup(JobGroup group, IHealth health)
+    {
+        _group = group;
+        _health = health;
+    }
+
+    public void Add(params Job[] jobs) => _group.Add(_health, jobs);
+}

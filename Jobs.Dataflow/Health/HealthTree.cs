@@ -1,0 +1,41 @@
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// A thread-safe, in-memory tree of health scopes; the default <see cref="IHealth"/>.
+/// </summary>
+/// <remarks>
+/// One lock guards the whole tree, so a <see cref="Snapshot"/> is a consistent copy: it never
+/// shows a child whose parent was already closed, nor half of a report.
+/// </remarks>
+public sealed class HealthTree : IHealth
+{
+    private readonly HealthNode _root;
+
+    /// <summary>Initializes a new instance of the <see cref="HealthTree"/> class.</summary>
+    /// <param name="name">The name of the root scope.</param>
+    /// <param name="timeProvider">The clock for <see cref="HealthStatus.LastChanged"/>; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    public HealthTree(string name = "root", TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        _root = new HealthNode(name, parent: null, new object(), timeProvider ?? TimeProvider.System);
+    }
+
+    /// <inheritdoc/>
+    public void Ok(string status) => _root.Ok(status);
+
+    /// <inheritdoc/>
+    public void Stopped(string reason) => _root.Stopped(reason);
+
+    /// <inheritdoc/>
+    public void Degraded(string reason, Exception? error) => _root.Degraded(reason, error);
+
+    /// <inheritdoc/>
+    public IHealth NewScope(string name) => _root.NewScope(name);
+
+    /// <summary>Removes every child scope of the root. The root itself stays and keeps reporting.</summary>
+    public void Close() => _root.CloseChildren();
+
+    /// <summary>Takes a consistent copy of the whole tree.</summary>
+    /// <returns>The root scope and, recursively, its children.</returns>
+    public HealthStatus Snapshot() => _root.Snapshot();
+}

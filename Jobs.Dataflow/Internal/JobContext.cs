@@ -1,0 +1,92 @@
+using System.Threading.Tasks.Dataflow;
+using Microsoft.Extensions.Logging;
+
+namespace Jobs.Dataflow.Internal;
+
+/// <summary>One run of one job in a group: what the group hands the job, and what it tracks of it.</summary>
+internal sealed class JobContext
+{
+    private readonly object _blocksLock = new();
+    private List<IDataflowBlock>? _blocks;
+    private bool _blocksCompleted;
+
+    public JobContext(
+        Job job,
+        IHealth parentHealth,
+        ILogger logger,
+        IJobMetrics metrics,
+        IShutdowner shutdowner,
+        TimeProvider timeProvider,
+        CancellationToken cancellationToken)
+    {
+        Job = job;
+        ParentHealth = parentHealth;
+        Logger = logger;
+        Metrics = metrics;
+        Shutdowner = shutdowner;
+        TimeProvider = timeProvider;
+        CancellationToken = cancellationToken;
+    }
+
+    public Job Job { get; }
+
+    public string JobName => Job.Name;
+
+    /// <summary>Gets the scope the job's own scope is created under: the group's, or a scoped group's.</summary>
+    public IHealth ParentHealth { get; }
+
+    /// <summary>Gets or sets the job's own health scope; set by the group before the job runs.</summary>
+    public IHealth Health { get; set; } = null!;
+
+    public ILogger Logger { get; }
+
+    public IJobMetrics Metrics { get; }
+
+    public IShutdowner Shutdowner { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets the group's token: cancelled when the group stops.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>Gets or sets the task of the job's run; set once by the group when it launches the job.</summary>
+    public Task Completion { get; set; } = Task.CompletedTask;
+
+    /// <summary>
+    /// Hands a block to the group, which calls <see cref="IDataflowBlock.Complete"/> on it when it
+    /// stops. A block owned after the stop began is completed at once.
+    /// </summary>
+    public void Own(IDataflowBlock block)
+    {
+        lock (_blocksLock)
+        {
+            if (!_blocksCompleted)
+            {
+                (_blocks ??= []).Add(block);
+                return;
+            }
+        }
+
+        block.Complete();
+    }
+
+    /// <summary>Completes every owned block; called by the group on stop.</summary>
+    public void CompleteBlocks()
+    {
+        List<IDataflowBlock>? blocks;
+        lock (_blocksLock)
+        {
+            _blocksCompleted = true;
+            blocks = _blocks;
+            _blocks = null;
+        }
+
+        if (blocks is not null)
+        {
+            foreach (IDataflowBlock block in blocks)
+            {
+                block.Complete();
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using Jobs.Dataflow.Internal;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// A unit of work that can be added to a group. Create jobs with <see cref="OneShot"/>,
+/// <c>Timer</c> or <c>Observer</c>; a job is a description, so one instance may be added to
+/// several groups and runs independently in each.
+/// </summary>
+public abstract partial class Job
+{
+    private protected Job(string name)
+    {
+        Name = JobName.Sanitize(name, nameof(name));
+    }
+
+    /// <summary>Gets the sanitized name: only <c>[a-zA-Z0-9_-]</c>, at most 101 characters.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets the name of the job's own health scope, such as <c>job-NAME</c>.</summary>
+    internal abstract string HealthScopeName { get; }
+
+    /// <summary>
+    /// Creates a job that runs <paramref name="fn"/> once when its group starts, retrying it as
+    /// <paramref name="options"/> say when it throws.
+    /// </summary>
+    /// <param name="name">The job's name; sanitized into <see cref="Name"/>.</param>
+    /// <param name="fn">The work. It gets the job's health scope and a token that is cancelled when the group stops.</param>
+    /// <param name="options">Retries, backoff and shutdown on error; none of them when <see langword="null"/>.</param>
+    /// <returns>The job, to be added to a group.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="name"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty.</exception>
+    public static Job OneShot(string name, OneShotFunc fn, OneShotOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(fn);
+        return new OneShotJob(name, fn, options ?? OneShotOptions.Default);
+    }
+
+    /// <summary>Runs the job until it ends or its token is cancelled. Never throws for user errors.</summary>
+    /// <param name="context">What the group gives the job: health, logger, metrics, clock and token.</param>
+    /// <returns>A task that completes when the job has ended.</returns>
+    internal abstract Task RunAsync(JobContext context);
+}

@@ -1,0 +1,128 @@
+using Jobs.Dataflow.Internal;
+
+namespace Jobs.Dataflow;
+
+/// <summary>Runs a function once, retrying it with backoff while retries remain.</summary>
+internal sealed class OneShotJob : Job
+{
+    private readonly OneShotFunc _fn;
+    private readonly OneShotOptions _options;
+
+    public OneShotJob(string name, OneShotFunc fn, OneShotOptions options)
+        : base(name)
+    {
+        _fn = fn;
+        _options = options;
+        HealthScopeName = "job-" + Name;
+    }
+
+    internal override string HealthScopeName { get; }
+
+    internal override async Task RunAsync(JobContext context)
+    {
+        CancellationToken token = context.CancellationToken;
+        TimeProvider time = context.TimeProvider;
+
+        for (int attempt = 1; ; attempt++)
+        {
+            if (token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            context.Health.Ok("Running");
+            long start = time.GetTimestamp();
+            Exception? error = await RunAttemptAsync(context.Health, token).ConfigureAwait(false);
+            TimeSpan duration = time.GetElapsedTime(start);
+            context.Metrics.OneShotRunDuration(Name, duration);
+
+            if (error is null)
+            {
+                string formatted = Durations.Format(duration);
+                context.Health.Ok($"Finished ({formatted})");
+                Log.OneShotFinished(context.Logger, Name, attempt, formatted);
+                return;
+            }
+
+            if (token.IsCancellationRequested)
+            {
+                // Rule 6: whatever a run throws once the job is cancelled is a normal end.
+                Log.JobCancelled(context.Logger, Name, error);
+                return;
+            }
+
+            context.Metrics.JobError(Name, error);
+            context.Health.Degraded($"Failed on attempt {attempt}: {error.Message}", error);
+
+            // The retry after attempt N is retry number N, so N - 1 retries are used up.
+            int retry = attempt;
+            bool canRetry = _options.Retries == -1 || retry <= _options.Retries;
+            if (_options.Retries == -1)
+            {
+                Log.OneShotFailedRetryingForever(context.Logger, Name, attempt, error);
+            }
+            else
+            {
+                Log.OneShotFailed(context.Logger, Name, attempt, _options.Retries - (attempt - 1), error);
+            }
+
+            if (!canRetry)
+            {
+                if (_options.ShutdownOnError)
+                {
+                    Log.ShutdownRequested(context.Logger, Name, error);
+                    context.Shutdowner.Shutdown(error);
+                }
+
+                return;
+            }
+
+            if (!await BackoffAsync(context, retry).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            // Only Retries = -1 gets here; keep the attempt number from overflowing. Backoffs are
+            // capped long before this, so the delay does not change.
+            if (attempt == int.MaxValue - 1)
+            {
+                attempt = int.MaxValue / 2;
+            }
+        }
+    }
+
+    private async Task<Exception?> RunAttemptAsync(IHealth health, CancellationToken token)
+    {
+        try
+        {
+            Task task = _fn(health, token) ?? throw new InvalidOperationException($"The function of job {Name} returned a null Task.");
+            await task.ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+    }
+
+    /// <summary>Waits the backoff delay before retry <paramref name="retry"/>; false when stop interrupted it.</summary>
+    private async Task<bool> BackoffAsync(JobContext context, int retry)
+    {
+        TimeSpan delay = _options.Backoff?.GetDelay(retry) ?? TimeSpan.Zero;
+        if (delay <= TimeSpan.Zero)
+        {
+            return !context.CancellationToken.IsCancellationRequested;
+        }
+
+        Log.OneShotBackoff(context.Logger, Name, Durations.Format(delay), retry + 1);
+        try
+        {
+            await Task.Delay(delay, context.TimeProvider, context.CancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}

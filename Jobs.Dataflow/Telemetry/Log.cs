@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// Every log message of the library, source-generated. Event ids are stable and grouped by
+/// concern: 1-19 groups, 20-39 one-shot jobs, 40-59 timer jobs and triggers, 60-79 observer
+/// jobs, 80-99 hosting. Every message about a job carries its sanitized name as <c>JobName</c>.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Job {JobName} was not started: its group is stopping or stopped")]
+    public static partial void JobRejected(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Group stop timed out; jobs still running: {JobNames}")]
+    public static partial void StopTimedOut(ILogger logger, string jobNames);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Job {JobName} ended with an unexpected error")]
+    public static partial void JobCrashed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "A cancellation callback threw while the group was stopping")]
+    public static partial void CancellationCallbackFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Job {JobName} started")]
+    public static partial void JobStarted(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Debug, Message = "Job {JobName} ended")]
+    public static partial void JobEnded(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Job {JobName} ended by cancellation")]
+    public static partial void JobCancelled(ILogger logger, string jobName, Exception? error);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Job {JobName} asks the application to shut down")]
+    public static partial void ShutdownRequested(ILogger logger, string jobName, Exception? error);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "Shutdown was requested, but no IShutdowner is configured; the application keeps running")]
+    public static partial void NoShutdowner(ILogger logger, Exception? error);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The health reporter of job {JobName} threw")]
+    public static partial void HealthReportFailed(ILogger logger, string jobName, Exception error);
+}
