@@ -21,6 +21,10 @@ internal sealed partial class JobGroup
             running = [.. _running];
         }
 
+        // Jobs that outlive the stop on purpose (draining observers) end when the stop's token fires.
+        using CancellationTokenRegistration deadline = cancellationToken.UnsafeRegister(
+            static state => ((CancellationTokenSource)state!).Cancel(), _deadline);
+
         // CancelAsync runs the token's callbacks (the jobs' own, and the awaits they release)
         // off this thread, so a slow callback cannot hold up the rest of the stop.
         Task cancelled = CancelJobsAsync();

@@ -16,6 +16,7 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly List<(Job Job, IHealth Health)> _queue = [];
     private readonly HashSet<JobContext> _running = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _deadline = new();
     private readonly IHealth _health;
     private readonly ILogger _logger;
     private readonly IJobMetrics _metrics;
@@ -112,7 +113,7 @@ internal sealed partial class JobGroup : IJobGroup
 
     private void LaunchLocked(Job job, IHealth parentHealth)
     {
-        var context = new JobContext(job, parentHealth, _logger, _metrics, _shutdowner, _timeProvider, _stopping.Token);
+        var context = new JobContext(job, parentHealth, _logger, _metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token);
         _running.Add(context);
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and

@@ -17,7 +17,8 @@ internal sealed class JobContext
         IJobMetrics metrics,
         IShutdowner shutdowner,
         TimeProvider timeProvider,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        CancellationToken stopDeadline)
     {
         Job = job;
         ParentHealth = parentHealth;
@@ -26,6 +27,7 @@ internal sealed class JobContext
         Shutdowner = shutdowner;
         TimeProvider = timeProvider;
         CancellationToken = cancellationToken;
+        StopDeadline = stopDeadline;
     }
 
     public Job Job { get; }
@@ -48,6 +50,13 @@ internal sealed class JobContext
 
     /// <summary>Gets the group's token: cancelled when the group stops.</summary>
     public CancellationToken CancellationToken { get; }
+
+    /// <summary>
+    /// Gets the token of the stop's deadline: cancelled when the token given to
+    /// <c>StopAsync</c> fires. Work that may outlive <see cref="CancellationToken"/> on purpose
+    /// (an observer that drains its buffer on stop) ends by this one.
+    /// </summary>
+    public CancellationToken StopDeadline { get; }
 
     /// <summary>Gets or sets the task of the job's run; set once by the group when it launches the job.</summary>
     public Task Completion { get; set; } = Task.CompletedTask;

@@ -1,0 +1,36 @@
+using Moq;
+
+namespace Jobs.Dataflow.Tests.TestUtilities;
+
+/// <summary>
+/// A registry and one group wired to test doubles: a fake clock, captured logs, recorded health,
+/// and Moq mocks of the shutdowner and metrics. Disposing it stops the group.
+/// </summary>
+internal sealed class GroupHarness : IAsyncDisposable
+{
+    public GroupHarness(JobGroupOptions? options = null)
+    {
+        Registry = new JobRegistry(Logs.Factory, Shutdowner.Object, Time, Metrics.Object);
+        Group = Registry.NewGroup(Health, options);
+    }
+
+    public TestTimeProvider Time { get; } = new();
+
+    public LogCapture Logs { get; } = new();
+
+    public RecordingHealth Health { get; } = new();
+
+    public Mock<IShutdowner> Shutdowner { get; } = new();
+
+    public Mock<IJobMetrics> Metrics { get; } = new();
+
+    public JobRegistry Registry { get; }
+
+    public IJobGroup Group { get; }
+
+    public Task StartAsync() => Group.StartAsync(CancellationToken.None);
+
+    public Task StopAsync() => Group.StopAsync(CancellationToken.None).OrTimeout();
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+}

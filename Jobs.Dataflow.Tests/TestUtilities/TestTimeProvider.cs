@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace Jobs.Dataflow.Tests.TestUtilities;
+
+/// <summary>
+/// A <see cref="FakeTimeProvider"/> that tells when code under test has created a timer, so a
+/// test can advance time exactly after a delay or interval was armed, without sleeping.
+/// </summary>
+internal sealed class TestTimeProvider : FakeTimeProvider
+{
+    private readonly SemaphoreSlim _created = new(0);
+    private int _timersCreated;
+
+    public TestTimeProvider()
+        : base(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
+    {
+    }
+
+    public int TimersCreated => Volatile.Read(ref _timersCreated);
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        ITimer timer = base.CreateTimer(callback, state, dueTime, period);
+        Interlocked.Increment(ref _timersCreated);
+        _created.Release();
+        return timer;
+    }
+
+    /// <summary>Waits until one more timer has been created than this method has already waited for.</summary>
+    public Task WaitForTimerAsync() => _created.WaitOrTimeout();
+}

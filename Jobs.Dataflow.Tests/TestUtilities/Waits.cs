@@ -1,0 +1,23 @@
+namespace Jobs.Dataflow.Tests.TestUtilities;
+
+/// <summary>Hang guards: every wait in the suite is bounded, so a broken rule fails a test instead of hanging the run.</summary>
+internal static class Waits
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    public static Task OrTimeout(this Task task) => task.WaitAsync(Timeout);
+
+    public static Task<T> OrTimeout<T>(this Task<T> task) => task.WaitAsync(Timeout);
+
+    public static Task OrTimeout(this TaskCompletionSource source) => source.Task.WaitAsync(Timeout);
+
+    public static Task<T> OrTimeout<T>(this TaskCompletionSource<T> source) => source.Task.WaitAsync(Timeout);
+
+    public static async Task WaitOrTimeout(this SemaphoreSlim semaphore)
+    {
+        if (!await semaphore.WaitAsync(Timeout))
+        {
+            throw new TimeoutException("The semaphore was not released in time.");
+        }
+    }
+}
