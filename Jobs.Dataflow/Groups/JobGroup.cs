@@ -51,6 +51,7 @@ internal sealed partial class JobGroup : IJobGroup
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        JobContext[] launches;
         lock (_gate)
         {
             switch (_state)
@@ -62,12 +63,18 @@ internal sealed partial class JobGroup : IJobGroup
             }
 
             _state = State.Started;
-            foreach ((Job job, IHealth health) in _queue)
+            launches = new JobContext[_queue.Count];
+            for (int i = 0; i < launches.Length; i++)
             {
-                LaunchLocked(job, health);
+                launches[i] = TrackLocked(_queue[i].Job, _queue[i].Health);
             }
 
             _queue.Clear();
+        }
+
+        foreach (JobContext context in launches)
+        {
+            Launch(context);
         }
 
         return Task.CompletedTask;
@@ -82,6 +89,7 @@ internal sealed partial class JobGroup : IJobGroup
             ArgumentNullException.ThrowIfNull(job, nameof(jobs));
         }
 
+        List<JobContext>? launches = null;
         List<Job>? rejected = null;
         lock (_gate)
         {
@@ -93,12 +101,20 @@ internal sealed partial class JobGroup : IJobGroup
                         _queue.Add((job, health));
                         break;
                     case State.Started:
-                        LaunchLocked(job, health);
+                        (launches ??= []).Add(TrackLocked(job, health));
                         break;
                     default:
                         (rejected ??= []).Add(job);
                         break;
                 }
+            }
+        }
+
+        if (launches is not null)
+        {
+            foreach (JobContext context in launches)
+            {
+                Launch(context);
             }
         }
 
@@ -111,14 +127,44 @@ internal sealed partial class JobGroup : IJobGroup
         }
     }
 
-    private void LaunchLocked(Job job, IHealth parentHealth)
+    /// <summary>Registers a run of <paramref name="job"/> so that a stop from now on waits for it.</summary>
+    private JobContext TrackLocked(Job job, IHealth parentHealth)
     {
         var context = new JobContext(job, parentHealth, _logger, _metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token);
         _running.Add(context);
+        return context;
+    }
+
+    /// <summary>
+    /// Creates the job's health scope and runs the job on the thread pool. Called outside the lock
+    /// (the health scope is user code), in the order the jobs were added, so the health tree lists
+    /// them in that order.
+    /// </summary>
+    private void Launch(JobContext context)
+    {
+        try
+        {
+            context.Health = context.ParentHealth.NewScope(context.Job.HealthScopeName);
+        }
+        catch (Exception ex)
+        {
+            Log.HealthReportFailed(_logger, context.JobName, ex);
+            context.Complete();
+            Untrack(context);
+            return;
+        }
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
-        // Add return without waiting for it, and never run it under the lock.
-        context.Completion = Task.Run(() => RunJobAsync(context));
+        // Add return without waiting for it.
+        _ = Task.Run(() => RunJobAsync(context));
+    }
+
+    private void Untrack(JobContext context)
+    {
+        lock (_gate)
+        {
+            _running.Remove(context);
+        }
     }
 
     private async Task RunJobAsync(JobContext context)
@@ -126,7 +172,6 @@ internal sealed partial class JobGroup : IJobGroup
         Job job = context.Job;
         try
         {
-            context.Health = context.ParentHealth.NewScope(job.HealthScopeName);
             Log.JobStarted(_logger, job.Name);
             await job.RunAsync(context).ConfigureAwait(false);
         }
@@ -143,12 +188,9 @@ internal sealed partial class JobGroup : IJobGroup
         finally
         {
             CloseHealth(context);
-            lock (_gate)
-            {
-                _running.Remove(context);
-            }
-
+            Untrack(context);
             Log.JobEnded(_logger, job.Name);
+            context.Complete();
         }
     }
 
@@ -156,7 +198,7 @@ internal sealed partial class JobGroup : IJobGroup
     {
         try
         {
-            context.Health?.Close();
+            context.Health.Close();
         }
         catch (Exception ex)
         {

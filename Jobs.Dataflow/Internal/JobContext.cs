@@ -7,6 +7,7 @@ namespace Jobs.Dataflow.Internal;
 internal sealed class JobContext
 {
     private readonly object _blocksLock = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private List<IDataflowBlock>? _blocks;
     private bool _blocksCompleted;
 
@@ -58,8 +59,8 @@ internal sealed class JobContext
     /// </summary>
     public CancellationToken StopDeadline { get; }
 
-    /// <summary>Gets or sets the task of the job's run; set once by the group when it launches the job.</summary>
-    public Task Completion { get; set; } = Task.CompletedTask;
+    /// <summary>Gets a task that completes when the job's run has ended and its health scope is closed. It never faults.</summary>
+    public Task Completion => _completion.Task;
 
     /// <summary>
     /// Hands a block to the group, which calls <see cref="IDataflowBlock.Complete"/> on it when it
@@ -78,6 +79,9 @@ internal sealed class JobContext
 
         block.Complete();
     }
+
+    /// <summary>Marks the run as ended; called once by the group.</summary>
+    public void Complete() => _completion.TrySetResult();
 
     /// <summary>Completes every owned block; called by the group on stop.</summary>
     public void CompleteBlocks()

@@ -1,0 +1,356 @@
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace Jobs.Dataflow.Tests.Groups;
+
+[TestClass]
+public sealed class JobGroupTests
+{
+    [TestMethod]
+    public async Task Add_BeforeStart_QueuesJobsUntilStart()
+    {
+        await using var harness = new GroupHarness();
+        var ran = new TaskCompletionSource();
+        harness.Group.Add(Job.OneShot("queued", (_, _) =>
+        {
+            ran.SetResult();
+            return Task.CompletedTask;
+        }));
+
+        Assert.IsFalse(ran.Task.IsCompleted);
+        Assert.AreEqual(0, harness.Health.Tree.Snapshot().Children.Count);
+
+        await harness.StartAsync();
+        await ran.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StartAsync_QueuedJobs_LaunchesThemInTheOrderAdded()
+    {
+        await using var harness = new GroupHarness();
+        var release = new TaskCompletionSource();
+        foreach (string name in new[] { "c", "a", "b" })
+        {
+            harness.Group.Add(Job.OneShot(name, (_, _) => release.Task));
+        }
+
+        await harness.StartAsync();
+
+        string[] scopes = [.. harness.Health.Tree.Snapshot().Children.Select(c => c.Name)];
+        CollectionAssert.AreEqual(new[] { "job-c", "job-a", "job-b" }, scopes);
+        release.SetResult();
+    }
+
+    [TestMethod]
+    public async Task Add_AfterStart_StartsTheJobAtOnce()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        var ran = new TaskCompletionSource();
+
+        harness.Group.Add(Job.OneShot("late", (_, _) =>
+        {
+            ran.SetResult();
+            return Task.CompletedTask;
+        }));
+
+        await ran.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Add_AfterStop_DoesNotStartAndWarnsWithName()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        await harness.StopAsync();
+        bool ran = false;
+
+        harness.Group.Add(Job.OneShot("too-late", (_, _) =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        }));
+
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Id == 1);
+        Assert.AreEqual(LogLevel.Warning, warning.Level);
+        Assert.AreEqual("too-late", warning["JobName"]);
+        Assert.IsFalse(ran);
+        Assert.AreEqual(0, harness.Health.Tree.Snapshot().Children.Count);
+    }
+
+    [TestMethod]
+    public async Task Add_FromAJobsCancellationCallback_DoesNotDeadlockTheStop()
+    {
+        await using var harness = new GroupHarness();
+        var registered = new TaskCompletionSource();
+        harness.Group.Add(Job.OneShot("adds-on-stop", async (_, token) =>
+        {
+            // Not disposed with the job: the callback must still run after the job's await ends.
+            token.Register(() => harness.Group.Add(Job.OneShot("added-on-stop", (_, _) => Task.CompletedTask)));
+            registered.SetResult();
+            await Task.Delay(Timeout.Infinite, token);
+        }));
+        await harness.StartAsync();
+        await registered.OrTimeout();
+
+        await harness.StopAsync();
+
+        await harness.Logs.WaitForAsync(e => e.EventId.Id == 1 && (string?)e["JobName"] == "added-on-stop");
+    }
+
+    [TestMethod]
+    public async Task StartAsync_JobStillRunning_ReturnsWithoutWaiting()
+    {
+        await using var harness = new GroupHarness();
+        var release = new TaskCompletionSource();
+        harness.Group.Add(Job.OneShot("slow", (_, _) => release.Task));
+
+        Task start = harness.Group.StartAsync(CancellationToken.None);
+
+        Assert.IsTrue(start.IsCompletedSuccessfully);
+        release.SetResult();
+    }
+
+    [TestMethod]
+    public async Task StartAsync_JobBlocksSynchronously_ReturnsWithoutWaiting()
+    {
+        await using var harness = new GroupHarness();
+        using var release = new ManualResetEventSlim();
+        harness.Group.Add(Job.OneShot("blocking", (_, _) =>
+        {
+            release.Wait(Waits.Timeout);
+            return Task.CompletedTask;
+        }));
+
+        Task start = harness.Group.StartAsync(CancellationToken.None);
+
+        Assert.IsTrue(start.IsCompletedSuccessfully);
+        release.Set();
+    }
+
+    [TestMethod]
+    public async Task StartAsync_Twice_ThrowsInvalidOperation()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+    }
+
+    [TestMethod]
+    public async Task StartAsync_AfterStop_ThrowsInvalidOperation()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        await harness.StopAsync();
+
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_TwoRunningJobs_CancelsBothAndWaitsForBoth()
+    {
+        await using var harness = new GroupHarness();
+        var cancelledA = new TaskCompletionSource();
+        var cancelledB = new TaskCompletionSource();
+        var finishA = new TaskCompletionSource();
+        var entered = new CountdownEvent(2);
+        harness.Group.Add(
+            Job.OneShot("a", (_, token) => WaitThen(token, entered, cancelledA, finishA.Task)),
+            Job.OneShot("b", (_, token) => WaitThen(token, entered, cancelledB, Task.CompletedTask)));
+        await harness.StartAsync();
+        Assert.IsTrue(entered.Wait(Waits.Timeout));
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await Task.WhenAll(cancelledA.Task, cancelledB.Task).OrTimeout();
+
+        Assert.IsFalse(stop.IsCompleted, "The stop must wait for job a, which has not ended yet.");
+        finishA.SetResult();
+        await stop.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StopAsync_JobIgnoresCancellation_LogsStragglerAndReturns()
+    {
+        await using var harness = new GroupHarness();
+        var never = new TaskCompletionSource();
+        var entered = new TaskCompletionSource();
+        harness.Group.Add(
+            Job.OneShot("stubborn", (_, _) =>
+            {
+                entered.SetResult();
+                return never.Task;
+            }),
+            Job.OneShot("polite", (_, token) => Task.Delay(Timeout.Infinite, token)));
+        await harness.StartAsync();
+        await entered.OrTimeout();
+        using var timeout = new CancellationTokenSource();
+
+        Task stop = harness.Group.StopAsync(timeout.Token);
+        await harness.Health.WaitForCloseAsync("job-polite");
+        Assert.IsFalse(stop.IsCompleted);
+        await timeout.CancelAsync();
+        await stop.OrTimeout();
+
+        LogEntry[] errors = [.. harness.Logs.Entries.Where(e => e.Level == LogLevel.Error)];
+        Assert.HasCount(1, errors);
+        Assert.AreEqual(2, errors[0].EventId.Id);
+        Assert.AreEqual("stubborn", errors[0]["JobNames"]);
+        never.SetResult();
+    }
+
+    [TestMethod]
+    public async Task StopAsync_Twice_SecondIsANoOp()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        await harness.StopAsync();
+
+        Task second = harness.Group.StopAsync(CancellationToken.None);
+
+        Assert.IsTrue(second.IsCompletedSuccessfully);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_NeverStarted_QueuedJobsNeverRunAndLaterAddWarns()
+    {
+        await using var harness = new GroupHarness();
+        bool ran = false;
+        harness.Group.Add(Job.OneShot("queued", (_, _) =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        }));
+
+        await harness.StopAsync();
+        harness.Group.Add(Job.OneShot("after", (_, _) => Task.CompletedTask));
+
+        await harness.Logs.WaitForAsync(e => e.EventId.Id == 1 && (string?)e["JobName"] == "after");
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+        Assert.IsFalse(ran);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_JobEndsByStop_HealthScopeClosedBeforeStopReturns()
+    {
+        await using var harness = new GroupHarness();
+        var entered = new TaskCompletionSource();
+        harness.Group.Add(Job.OneShot("long", async (_, token) =>
+        {
+            entered.SetResult();
+            await Task.Delay(Timeout.Infinite, token);
+        }));
+        await harness.StartAsync();
+        await entered.OrTimeout();
+        Assert.IsNotNull(harness.Health.Tree.Snapshot().Find("job-long"));
+
+        await harness.StopAsync();
+
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find("job-long"));
+    }
+
+    [TestMethod]
+    public async Task Scoped_JobAddedThroughScope_ReportsUnderTheScope()
+    {
+        await using var harness = new GroupHarness();
+        var release = new TaskCompletionSource();
+        harness.Group.Scoped("ingest").Add(Job.OneShot("reader", (_, _) => release.Task));
+
+        await harness.StartAsync();
+
+        HealthReport running = await harness.Health.WaitForAsync("ingest/job-reader", HealthLevel.Ok, "Running");
+        Assert.IsNotNull(running);
+        Assert.IsNotNull(harness.Health.Tree.Snapshot().Find("ingest", "job-reader"));
+        release.SetResult();
+        await harness.Health.WaitForCloseAsync("ingest/job-reader");
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find("ingest", "job-reader"));
+    }
+
+    [TestMethod]
+    public async Task Add_WithLabels_EveryJobEntryCarriesLabelsScopeAndJobName()
+    {
+        var labels = new Dictionary<string, object?> { ["pipeline"] = "orders", ["shard"] = 3 };
+        await using var harness = new GroupHarness(new JobGroupOptions { Labels = labels });
+        harness.Group.Add(Job.OneShot("labelled", (_, _) => throw new InvalidOperationException("boom")));
+
+        await harness.StartAsync();
+        await harness.Logs.WaitForAsync(e => e.EventId.Id == 20);
+        await harness.Health.WaitForCloseAsync("job-labelled");
+
+        LogEntry[] entries = [.. harness.Logs.Entries.Where(e => e.Fields.ContainsKey("JobName"))];
+        Assert.IsGreaterThanOrEqualTo(3, entries.Length, "started, failed and ended");
+        foreach (LogEntry entry in entries)
+        {
+            Assert.AreEqual("labelled", entry["JobName"]);
+            Assert.IsTrue(entry.HasScopeField("pipeline", "orders"), entry.Message);
+            Assert.IsTrue(entry.HasScopeField("shard", 3), entry.Message);
+        }
+    }
+
+    [TestMethod]
+    public async Task NewGroup_OptionsLoggerAndMetrics_WinOverTheRegistrys()
+    {
+        var groupLogs = new LogCapture();
+        var groupMetrics = new Mock<IJobMetrics>();
+        var registryLogs = new LogCapture();
+        var registryMetrics = new Mock<IJobMetrics>();
+        var registry = new JobRegistry(registryLogs.Factory, metrics: registryMetrics.Object);
+        IJobGroup group = registry.NewGroup(
+            new HealthTree(),
+            new JobGroupOptions { Logger = groupLogs.CreateLogger("custom"), Metrics = groupMetrics.Object });
+        group.Add(Job.OneShot("job", (_, _) => Task.CompletedTask));
+
+        await group.StartAsync(CancellationToken.None);
+        await groupLogs.WaitForAsync(e => e.EventId.Id == 22);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        groupMetrics.Verify(m => m.OneShotRunDuration("job", It.IsAny<TimeSpan>()), Times.Once);
+        registryMetrics.VerifyNoOtherCalls();
+        Assert.IsEmpty(registryLogs.Entries);
+    }
+
+    [TestMethod]
+    public void Add_NullJob_ThrowsNamingJobs()
+    {
+        IJobGroup group = new JobRegistry().NewGroup(new HealthTree());
+
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => group.Add(null!));
+
+        Assert.AreEqual("jobs", error.ParamName);
+    }
+
+    [TestMethod]
+    public void NewGroup_NullHealth_ThrowsNamingHealth()
+    {
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => new JobRegistry().NewGroup(null!));
+
+        Assert.AreEqual("health", error.ParamName);
+    }
+
+    [TestMethod]
+    public void Groups_AfterNewGroup_ListsEveryGroupInCreationOrder()
+    {
+        var registry = new JobRegistry();
+
+        IJobGroup first = registry.NewGroup(new HealthTree());
+        IJobGroup second = registry.NewGroup(new HealthTree());
+
+        CollectionAssert.AreEqual(new[] { first, second }, registry.Groups.ToArray());
+    }
+
+    private static async Task WaitThen(CancellationToken token, CountdownEvent entered, TaskCompletionSource cancelled, Task finish)
+    {
+        entered.Signal();
+        try
+        {
+            await Task.Delay(Timeout.Infinite, token);
+        }
+        catch (OperationCanceledException)
+        {
+            cancelled.SetResult();
+            await finish;
+            throw;
+        }
+    }
+}

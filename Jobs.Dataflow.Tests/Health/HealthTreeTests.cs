@@ -1,0 +1,119 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace Jobs.Dataflow.Tests.Health;
+
+[TestClass]
+public sealed class HealthTreeTests
+{
+    [TestMethod]
+    public void NewScope_NothingReported_IsUnknown()
+    {
+        var tree = new HealthTree();
+
+        tree.NewScope("a");
+
+        HealthStatus a = tree.Snapshot().Find("a")!;
+        Assert.AreEqual(HealthLevel.Unknown, a.Level);
+        Assert.AreEqual(string.Empty, a.Message);
+    }
+
+    [TestMethod]
+    public void Reports_EachLevel_AreKeptWithMessageErrorAndTime()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 5, 1, 12, 0, 0, TimeSpan.Zero));
+        var tree = new HealthTree("svc", time);
+        IHealth scope = tree.NewScope("db");
+        var error = new TimeoutException("slow");
+
+        scope.Ok("connected");
+        time.Advance(TimeSpan.FromMinutes(1));
+        scope.Degraded("query failed", error);
+
+        HealthStatus db = tree.Snapshot().Find("db")!;
+        Assert.AreEqual(HealthLevel.Degraded, db.Level);
+        Assert.AreEqual("query failed", db.Message);
+        Assert.AreSame(error, db.Error);
+        Assert.AreEqual(time.GetUtcNow(), db.LastChanged);
+
+        scope.Stopped("shut down");
+        HealthStatus stopped = tree.Snapshot().Find("db")!;
+        Assert.AreEqual(HealthLevel.Stopped, stopped.Level);
+        Assert.IsNull(stopped.Error);
+    }
+
+    [TestMethod]
+    public void Find_NestedPath_DescendsByNames()
+    {
+        var tree = new HealthTree();
+        tree.NewScope("a").NewScope("b").Ok("deep");
+
+        Assert.AreEqual("deep", tree.Snapshot().Find("a", "b")!.Message);
+        Assert.IsNull(tree.Snapshot().Find("a", "missing"));
+        Assert.AreEqual("root", tree.Snapshot().Find()!.Name);
+    }
+
+    [TestMethod]
+    public void Close_Scope_RemovesItAndItsChildrenAndIgnoresLaterReports()
+    {
+        var tree = new HealthTree();
+        IHealth a = tree.NewScope("a");
+        IHealth child = a.NewScope("child");
+
+        a.Close();
+        child.Ok("late");
+        a.Ok("late");
+
+        Assert.AreEqual(0, tree.Snapshot().Children.Count);
+        child.NewScope("grandchild");
+        Assert.IsNull(tree.Snapshot().Find("a"));
+    }
+
+    [TestMethod]
+    public void Snapshot_LaterReports_DoNotChangeATakenSnapshot()
+    {
+        var tree = new HealthTree();
+        IHealth a = tree.NewScope("a");
+        a.Ok("first");
+
+        HealthStatus before = tree.Snapshot();
+        a.Ok("second");
+        tree.NewScope("b");
+
+        Assert.AreEqual("first", before.Find("a")!.Message);
+        Assert.AreEqual(1, before.Children.Count);
+    }
+
+    [TestMethod]
+    public async Task Reports_FromManyThreads_AreAllKeptConsistently()
+    {
+        var tree = new HealthTree();
+        Task[] writers = [.. Enumerable.Range(0, 8).Select(i => Task.Run(() =>
+        {
+            for (int n = 0; n < 200; n++)
+            {
+                IHealth scope = tree.NewScope($"w{i}-{n}");
+                scope.Ok("ok");
+                if (n % 2 == 0)
+                {
+                    scope.Close();
+                }
+
+                _ = tree.Snapshot();
+            }
+        }))];
+
+        await Task.WhenAll(writers);
+
+        HealthStatus snapshot = tree.Snapshot();
+        Assert.AreEqual(8 * 100, snapshot.Children.Count);
+        Assert.IsTrue(snapshot.Children.All(c => c.Level == HealthLevel.Ok));
+    }
+
+    [TestMethod]
+    public void NewScope_EmptyName_ThrowsNamingName()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => new HealthTree().NewScope(string.Empty));
+
+        Assert.AreEqual("name", error.ParamName);
+    }
+}
