@@ -46,8 +46,9 @@ internal sealed class OneShotJob : Job
 
             if (token.IsCancellationRequested)
             {
-                // Rule 6: whatever a run throws once the job is cancelled is a normal end.
-                Log.JobCancelled(context.Logger, Name, error);
+                // Rule 6: whatever a run throws once the job is cancelled is a normal end. The
+                // cancellation itself is expected, so only another exception is worth its stack.
+                Log.JobCancelled(context.Logger, Name, error is OperationCanceledException ? null : error);
                 return;
             }
 

@@ -1,0 +1,61 @@
+// The quick start of the README: a group with two one-shot jobs, one of which fails twice and
+// recovers on its third attempt. Run it with: dotnet run --project samples/QuickStart
+using Jobs.Dataflow;
+using Jobs.Dataflow.Samples;
+using Microsoft.Extensions.Logging;
+
+using ILoggerFactory loggerFactory = LoggerFactory.Create(logging => logging
+    .SetMinimumLevel(LogLevel.Debug)
+    .AddSimpleConsole(console =>
+    {
+        console.IncludeScopes = true;
+        console.SingleLine = true;
+        console.TimestampFormat = "HH:mm:ss.fff ";
+    }));
+
+var health = new HealthTree("quickstart");
+var registry = new JobRegistry(loggerFactory);
+IJobGroup group = registry.NewGroup(health, new JobGroupOptions
+{
+    Labels = new Dictionary<string, object?> { ["app"] = "quickstart" },
+});
+
+var connected = new TaskCompletionSource();
+int attempts = 0;
+
+group.Add(
+    Job.OneShot("warm-cache", async (health, cancellationToken) =>
+    {
+        for (int i = 1; i <= 3; i++)
+        {
+            health.Ok($"Warming {i}/3");
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
+    }),
+    Job.OneShot(
+        "connect-db",
+        async (health, cancellationToken) =>
+        {
+            if (++attempts < 3)
+            {
+                throw new IOException($"database not ready (attempt {attempts})");
+            }
+
+            health.Ok("Connected; serving");
+            connected.SetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken); // serve until the group stops
+        },
+        new OneShotOptions { Retries = 5, Backoff = new ExponentialBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2)) }));
+
+await group.StartAsync(CancellationToken.None);
+await connected.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+Console.WriteLine();
+Console.WriteLine("Health while running:");
+Console.WriteLine(HealthPrinter.Format(health.Snapshot()));
+
+using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+await group.StopAsync(stopTimeout.Token);
+
+Console.WriteLine("Health after stop (each job closes its scope when it ends):");
+Console.WriteLine(HealthPrinter.Format(health.Snapshot()));
