@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Jobs.Dataflow.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -19,15 +20,17 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly CancellationTokenSource _deadline = new();
     private readonly IHealth _health;
     private readonly ILogger _logger;
+    private readonly LabelsScope? _labels;
     private readonly IJobMetrics _metrics;
     private readonly IShutdowner _shutdowner;
     private readonly TimeProvider _timeProvider;
     private State _state;
 
-    public JobGroup(IHealth health, ILogger logger, IJobMetrics metrics, IShutdowner shutdowner, TimeProvider timeProvider)
+    public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner shutdowner, TimeProvider timeProvider)
     {
         _health = health;
         _logger = logger;
+        _labels = labels;
         _metrics = metrics;
         _shutdowner = shutdowner;
         _timeProvider = timeProvider;
@@ -130,7 +133,10 @@ internal sealed partial class JobGroup : IJobGroup
     /// <summary>Registers a run of <paramref name="job"/> so that a stop from now on waits for it.</summary>
     private JobContext TrackLocked(Job job, IHealth parentHealth)
     {
-        var context = new JobContext(job, parentHealth, _logger, _metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token);
+        // MeterJobMetrics gets a view per job that tags errors with the job's kind and every
+        // measurement with the group's labels; IJobMetrics itself carries neither.
+        IJobMetrics metrics = _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
+        var context = new JobContext(job, parentHealth, _logger, _labels, metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token);
         _running.Add(context);
         return context;
     }
@@ -169,6 +175,8 @@ internal sealed partial class JobGroup : IJobGroup
 
     private async Task RunJobAsync(JobContext context)
     {
+        // A job's activities are roots of their own, not children of whatever started the group.
+        Activity.Current = null;
         Job job = context.Job;
         try
         {

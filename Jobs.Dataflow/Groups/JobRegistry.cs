@@ -44,13 +44,14 @@ public sealed class JobRegistry : IJobRegistry
         ArgumentNullException.ThrowIfNull(health);
 
         ILogger logger = options?.Logger ?? _loggerFactory.CreateLogger(LoggerCategory);
-        if (options?.Labels is { Count: > 0 } labels)
+        LabelsScope? labels = options?.Labels is { Count: > 0 } given ? new LabelsScope(given) : null;
+        if (labels is not null)
         {
-            logger = new LabelsLogger(logger, new LabelsScope(labels));
+            logger = new LabelsLogger(logger, labels);
         }
 
         IJobMetrics metrics = options?.Metrics ?? _metrics;
-        var group = new JobGroup(health, logger, metrics, _shutdowner, _timeProvider);
+        var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider);
         lock (_gate)
         {
             // Copy on write: readers of Groups get an array that never changes under them.

@@ -15,6 +15,7 @@ internal sealed class JobContext
         Job job,
         IHealth parentHealth,
         ILogger logger,
+        LabelsScope? labels,
         IJobMetrics metrics,
         IShutdowner shutdowner,
         TimeProvider timeProvider,
@@ -24,6 +25,7 @@ internal sealed class JobContext
         Job = job;
         ParentHealth = parentHealth;
         Logger = logger;
+        Labels = labels;
         Metrics = metrics;
         Shutdowner = shutdowner;
         TimeProvider = timeProvider;
@@ -42,6 +44,9 @@ internal sealed class JobContext
     public IHealth Health { get; set; } = null!;
 
     public ILogger Logger { get; }
+
+    /// <summary>Gets the group's labels, for the tags of activities; null when it has none.</summary>
+    public LabelsScope? Labels { get; }
 
     public IJobMetrics Metrics { get; }
 

@@ -20,6 +20,9 @@ public abstract partial class Job
     /// <summary>Gets the name of the job's own health scope, such as <c>job-NAME</c>.</summary>
     internal abstract string HealthScopeName { get; }
 
+    /// <summary>Gets the job's kind, for the <c>job.kind</c> tag of metrics and activities (see <see cref="JobKinds"/>).</summary>
+    internal abstract string Kind { get; }
+
     /// <summary>
     /// Creates a job that runs <paramref name="fn"/> once when its group starts, retrying it as
     /// <paramref name="options"/> say when it throws.

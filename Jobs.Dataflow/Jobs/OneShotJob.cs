@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Jobs.Dataflow.Internal;
 
 namespace Jobs.Dataflow;
@@ -18,29 +19,16 @@ internal sealed class OneShotJob : Job
 
     internal override string HealthScopeName { get; }
 
+    internal override string Kind => JobKinds.OneShot;
+
     internal override async Task RunAsync(JobContext context)
     {
         CancellationToken token = context.CancellationToken;
-        TimeProvider time = context.TimeProvider;
-
-        for (int attempt = 1; ; attempt++)
+        for (int attempt = 1; !token.IsCancellationRequested; attempt++)
         {
-            if (token.IsCancellationRequested)
-            {
-                return;
-            }
-
-            context.Health.Ok("Running");
-            long start = time.GetTimestamp();
-            Exception? error = await RunAttemptAsync(context.Health, token).ConfigureAwait(false);
-            TimeSpan duration = time.GetElapsedTime(start);
-            context.Metrics.OneShotRunDuration(Name, duration);
-
+            Exception? error = await RunAttemptAsync(context, attempt).ConfigureAwait(false);
             if (error is null)
             {
-                string formatted = Durations.Format(duration);
-                context.Health.Ok($"Finished ({formatted})");
-                Log.OneShotFinished(context.Logger, Name, attempt, formatted);
                 return;
             }
 
@@ -71,7 +59,7 @@ internal sealed class OneShotJob : Job
             {
                 if (_options.ShutdownOnError)
                 {
-                    Log.ShutdownRequested(context.Logger, Name, error);
+                    Log.ShutdownRequested(context.Logger, Name);
                     context.Shutdowner.Shutdown(error);
                 }
 
@@ -92,18 +80,39 @@ internal sealed class OneShotJob : Job
         }
     }
 
-    private async Task<Exception?> RunAttemptAsync(IHealth health, CancellationToken token)
+    /// <summary>Runs one attempt, traced and timed; returns its error, or null when it succeeded.</summary>
+    private async Task<Exception?> RunAttemptAsync(JobContext context, int attempt)
     {
+        context.Health.Ok("Running");
+        using Activity? activity = JobActivities.StartRun(context, JobKinds.OneShot);
+        activity?.SetTag("job.attempt", attempt);
+        long start = context.TimeProvider.GetTimestamp();
+        Exception? error = null;
         try
         {
-            Task task = _fn(health, token) ?? throw new InvalidOperationException($"The function of job {Name} returned a null Task.");
+            Task task = _fn(context.Health, context.CancellationToken)
+                ?? throw new InvalidOperationException($"The function of job {Name} returned a null Task.");
             await task.ConfigureAwait(false);
-            return null;
         }
         catch (Exception ex)
         {
-            return ex;
+            error = ex;
         }
+
+        TimeSpan duration = context.TimeProvider.GetElapsedTime(start);
+        context.Metrics.OneShotRunDuration(Name, duration);
+        if (error is null)
+        {
+            string formatted = Durations.Format(duration);
+            context.Health.Ok($"Finished ({formatted})");
+            Log.OneShotFinished(context.Logger, Name, attempt, formatted);
+        }
+        else if (!context.CancellationToken.IsCancellationRequested)
+        {
+            JobActivities.Fail(activity, error);
+        }
+
+        return error;
     }
 
     /// <summary>Waits the backoff delay before retry <paramref name="retry"/>; false when stop interrupted it.</summary>

@@ -30,8 +30,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 7, Level = LogLevel.Debug, Message = "Job {JobName} ended by cancellation")]
     public static partial void JobCancelled(ILogger logger, string jobName, Exception? error);
 
-    [LoggerMessage(EventId = 8, Level = LogLevel.Critical, Message = "Job {JobName} asks the application to shut down")]
-    public static partial void ShutdownRequested(ILogger logger, string jobName, Exception? error);
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Job {JobName} gave up and asks the application to shut down")]
+    public static partial void ShutdownRequested(ILogger logger, string jobName);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "Shutdown was requested, but no IShutdowner is configured; the application keeps running")]
     public static partial void NoShutdowner(ILogger logger, Exception? error);

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Jobs.Dataflow.Internal;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// An <see cref="IJobMetrics"/> on <see cref="System.Diagnostics.Metrics"/>: one meter named
+/// <see cref="MeterName"/>, with instruments named and measured the OpenTelemetry way (seconds,
+/// dot-separated names). Every measurement is tagged with <c>job.name</c>, <c>job.kind</c> and the
+/// group's labels. The instruments are listed in <c>docs/metrics.md</c>.
+/// </summary>
+public sealed class MeterJobMetrics : IJobMetrics, IDisposable
+{
+    /// <summary>The name of the meter.</summary>
+    public const string MeterName = "Jobs.Dataflow";
+
+    private readonly Meter _meter;
+    private readonly Instruments _instruments;
+
+    /// <summary>Initializes a new instance of the <see cref="MeterJobMetrics"/> class.</summary>
+    /// <param name="meterFactory">Creates the meter, so it is scoped to the caller's container and testable.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="meterFactory"/> is <see langword="null"/>.</exception>
+    public MeterJobMetrics(IMeterFactory meterFactory)
+    {
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        _meter = meterFactory.Create(new MeterOptions(MeterName));
+        _instruments = new Instruments(_meter);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Called on this instance, the <c>job.kind</c> tag is <c>unknown</c>; the groups of a registry call a view that knows the kind.</remarks>
+    public void JobError(string name, Exception error) => _instruments.Record(name, JobKinds.Unknown, error, labels: null);
+
+    /// <inheritdoc/>
+    public void OneShotRunDuration(string name, TimeSpan duration) =>
+        _instruments.OneShotDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.OneShot, labels: null));
+
+    /// <inheritdoc/>
+    public void TimerRunDuration(string name, TimeSpan duration) =>
+        _instruments.TimerDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Timer, labels: null));
+
+    /// <inheritdoc/>
+    public void TimerTriggerStats(string name, TimeSpan latency, int folds) => _instruments.RecordTrigger(name, latency, folds, labels: null);
+
+    /// <inheritdoc/>
+    public void ObserverRunDuration(string name, TimeSpan duration) =>
+        _instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Observer, labels: null));
+
+    /// <summary>Disposes the meter; its instruments stop publishing.</summary>
+    public void Dispose() => _meter.Dispose();
+
+    /// <summary>Gets a view for the jobs of one kind in one group: it tags errors with the kind and every measurement with the group's labels.</summary>
+    internal IJobMetrics ForJob(string kind, LabelsScope? labels) => new JobView(_instruments, kind, labels);
+
+    /// <summary>The instruments, shared by the meter's views.</summary>
+    private sealed class Instruments
+    {
+        public Instruments(Meter meter)
+        {
+            OneShotDuration = meter.CreateHistogram<double>("jobs.oneshot.run.duration", "s", "Duration of one attempt of a one-shot job.");
+            TimerDuration = meter.CreateHistogram<double>("jobs.timer.run.duration", "s", "Duration of one run of a timer job.");
+            ObserverDuration = meter.CreateHistogram<double>("jobs.observer.item.duration", "s", "Duration of an observer job's handler for one item.");
+            Errors = meter.CreateCounter<long>("jobs.errors", "{error}", "Errors thrown by job functions and handlers.");
+            TriggerLatency = meter.CreateHistogram<double>("jobs.timer.trigger.latency", "s", "Time from the first fire folded into a triggered timer run to the run's start.");
+            TriggerFolds = meter.CreateHistogram<int>("jobs.timer.trigger.folds", "{fire}", "Number of fires folded into one triggered timer run.");
+        }
+
+        public Histogram<double> OneShotDuration { get; }
+
+        public Histogram<double> TimerDuration { get; }
+
+        public Histogram<double> ObserverDuration { get; }
+
+        public Counter<long> Errors { get; }
+
+        public Histogram<double> TriggerLatency { get; }
+
+        public Histogram<int> TriggerFolds { get; }
+
+        public static TagList Tags(string name, string kind, LabelsScope? labels)
+        {
+            var tags = new TagList { { "job.name", name }, { "job.kind", kind } };
+            if (labels is not null)
+            {
+                foreach (KeyValuePair<string, object?> label in labels.Labels)
+                {
+                    tags.Add(label);
+                }
+            }
+
+            return tags;
+        }
+
+        public void Record(string name, string kind, Exception error, LabelsScope? labels)
+        {
+            TagList tags = Tags(name, kind, labels);
+            tags.Add("error.type", error.GetType().FullName);
+            Errors.Add(1, tags);
+        }
+
+        public void RecordTrigger(string name, TimeSpan latency, int folds, LabelsScope? labels)
+        {
+            TagList tags = Tags(name, JobKinds.Timer, labels);
+            TriggerLatency.Record(latency.TotalSeconds, tags);
+            TriggerFolds.Record(folds, tags);
+        }
+    }
+
+    /// <summary>The metrics of one kind of job in one group.</summary>
+    private sealed class JobView(Instruments instruments, string kind, LabelsScope? labels) : IJobMetrics
+    {
+        public void JobError(string name, Exception error) => instruments.Record(name, kind, error, labels);
+
+        public void OneShotRunDuration(string name, TimeSpan duration) =>
+            instruments.OneShotDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.OneShot, labels));
+
+        public void TimerRunDuration(string name, TimeSpan duration) =>
+            instruments.TimerDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Timer, labels));
+
+        public void TimerTriggerStats(string name, TimeSpan latency, int folds) => instruments.RecordTrigger(name, latency, folds, labels);
+
+        public void ObserverRunDuration(string name, TimeSpan duration) =>
+            instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Observer, labels));
+    }
+}
