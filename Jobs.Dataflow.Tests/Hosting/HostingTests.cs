@@ -1,0 +1,185 @@
+using Jobs.Dataflow.Hosting;
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace Jobs.Dataflow.Tests.Hosting;
+
+[TestClass]
+public sealed class HostingTests
+{
+    [TestMethod]
+    public void AddJobs_CalledTwice_RegistersEachServiceOnce()
+    {
+        var services = new ServiceCollection().AddLogging();
+
+        services.AddJobs().AddJobs();
+
+        foreach (Type type in new[] { typeof(IJobRegistry), typeof(IHealth), typeof(HealthTree), typeof(IShutdowner), typeof(IJobMetrics), typeof(TimeProvider) })
+        {
+            Assert.AreEqual(1, services.Count(d => d.ServiceType == type), type.Name);
+        }
+    }
+
+    [TestMethod]
+    public void AddJobs_CallerRegisteredServices_AreKept()
+    {
+        var shutdowner = Mock.Of<IShutdowner>();
+        var metrics = Mock.Of<IJobMetrics>();
+        var time = new TestTimeProvider();
+        var services = new ServiceCollection().AddLogging()
+            .AddSingleton(shutdowner)
+            .AddSingleton(metrics)
+            .AddSingleton<TimeProvider>(time);
+
+        using ServiceProvider provider = services.AddJobs().BuildServiceProvider();
+
+        Assert.AreSame(shutdowner, provider.GetRequiredService<IShutdowner>());
+        Assert.AreSame(metrics, provider.GetRequiredService<IJobMetrics>());
+        Assert.AreSame(time, provider.GetRequiredService<TimeProvider>());
+        Assert.AreSame(provider.GetRequiredService<HealthTree>(), provider.GetRequiredService<IHealth>());
+    }
+
+    [TestMethod]
+    public async Task Host_TwoGroups_RunsJobsReportsHealthAndMetricsAndEndsEveryJobOnStop()
+    {
+        var logs = new LogCapture();
+        var ingestRunning = new TaskCompletionSource();
+        var exportFailed = new TaskCompletionSource();
+        var ended = new CountdownEvent(1);
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddHealthChecks().AddJobsHealthCheck();
+        builder.Services.AddJobGroup(
+            "ingest",
+            (group, _) => group.Add(Job.OneShot("reader", async (_, token) =>
+            {
+                ingestRunning.SetResult();
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+                finally
+                {
+                    ended.Signal();
+                }
+            })),
+            new JobGroupOptions { Labels = new Dictionary<string, object?> { ["pipeline"] = "orders" } });
+
+        // A job that keeps retrying stays degraded in the tree; one that gave up has ended and closed its scope.
+        builder.Services.AddJobGroup("export", (group, _) => group.Add(Job.OneShot(
+            "writer",
+            (_, _) =>
+            {
+                exportFailed.TrySetResult();
+                throw new IOException("disk full");
+            },
+            new OneShotOptions { Retries = -1, Backoff = new ConstantBackoff(TimeSpan.FromHours(1)) })));
+        using IHost host = builder.Build();
+        using var durations = new MetricCollector<double>(host.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), MeterJobMetrics.MeterName, "jobs.oneshot.run.duration");
+
+        await host.StartAsync().OrTimeout();
+        await Task.WhenAll(ingestRunning.Task, exportFailed.Task).OrTimeout();
+        await logs.WaitForAsync(e => e.EventId.Id == 21 && (string?)e["JobName"] == "writer");
+
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.AreEqual(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, report.Status);
+        Assert.AreEqual("Failed on attempt 1: disk full (IOException: disk full)", report.Entries["jobs"].Data["root/export/job-writer"]);
+        Assert.IsNotNull(host.Services.GetRequiredService<HealthTree>().Snapshot().Find("ingest", "job-reader"));
+
+        await durations.WaitForMeasurementsAsync(1, Waits.Timeout);
+        var measurement = durations.GetMeasurementSnapshot().Single();
+        Assert.AreEqual("writer", measurement.Tags["job.name"]);
+        Assert.AreEqual("oneshot", measurement.Tags["job.kind"]);
+
+        await host.StopAsync().OrTimeout();
+
+        Assert.IsTrue(ended.Wait(0), "Every job must have ended when the host has stopped.");
+        Assert.IsNull(host.Services.GetRequiredService<HealthTree>().Snapshot().Find("ingest", "job-reader"));
+        Assert.IsNull(host.Services.GetRequiredService<HealthTree>().Snapshot().Find("export", "job-writer"));
+    }
+
+    [TestMethod]
+    public async Task AddJobGroup_TwoGroups_StartInRegistrationOrderAndStopInReverse()
+    {
+        var order = new List<string>();
+        var started = new CountdownEvent(2);
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        foreach (string name in new[] { "first", "second" })
+        {
+            builder.Services.AddJobGroup(name, (group, _) => group.Add(Job.OneShot(name, async (_, token) =>
+            {
+                started.Signal();
+                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => { }, TaskScheduler.Default);
+                lock (order)
+                {
+                    order.Add(name);
+                }
+            })));
+        }
+
+        using IHost host = builder.Build();
+        IJobGroup[] groups = [.. host.Services.GetServices<IHostedService>().OfType<IJobGroup>()];
+        Assert.HasCount(2, groups);
+        await host.StartAsync().OrTimeout();
+        Assert.IsTrue(started.Wait(Waits.Timeout));
+        await host.StopAsync().OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { "second", "first" }, order, "Each group waits for its jobs, and the host stops the groups in reverse.");
+    }
+
+    [TestMethod]
+    [DoNotParallelize]
+    public async Task Host_ShutdownOnErrorJobFails_StopsTheHostWithNonZeroExitCode()
+    {
+        var logs = new LogCapture();
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddJobGroup("critical", (group, _) => group.Add(Job.OneShot(
+            "migrate",
+            (_, _) => throw new InvalidOperationException("schema mismatch"),
+            new OneShotOptions { ShutdownOnError = true })));
+        using IHost host = builder.Build();
+        try
+        {
+            await host.StartAsync().OrTimeout();
+
+            await host.WaitForShutdownAsync().OrTimeout();
+
+            Assert.AreEqual(HostShutdowner.ErrorExitCode, host.Services.GetRequiredService<HostShutdowner>().ExitCode);
+            Assert.AreEqual(HostShutdowner.ErrorExitCode, Environment.ExitCode);
+            LogEntry[] critical = [.. logs.Entries.Where(e => e.Level == LogLevel.Critical)];
+            Assert.HasCount(1, critical);
+            Assert.AreEqual("schema mismatch", critical[0].Exception?.Message);
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+        }
+    }
+
+    [TestMethod]
+    public void Shutdown_WithoutError_StopsTheApplicationAndKeepsExitCodeZero()
+    {
+        var lifetime = new Mock<IHostApplicationLifetime>();
+        var shutdowner = new HostShutdowner(lifetime.Object, new LogCapture().Factory.CreateLogger<HostShutdowner>());
+
+        shutdowner.Shutdown();
+
+        lifetime.Verify(l => l.StopApplication(), Times.Once);
+        Assert.AreEqual(0, shutdowner.ExitCode);
+    }
+
+    [TestMethod]
+    public void AddJobGroup_BadArguments_ThrowNamingTheParameter()
+    {
+        var services = new ServiceCollection();
+
+        Assert.AreEqual("name", Assert.ThrowsExactly<ArgumentException>(() => services.AddJobGroup(string.Empty, (_, _) => { })).ParamName);
+        Assert.AreEqual("configure", Assert.ThrowsExactly<ArgumentNullException>(() => services.AddJobGroup("g", null!)).ParamName);
+    }
+}

@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+
+namespace Jobs.Dataflow.Tests.Telemetry;
+
+[TestClass]
+public sealed class MeterJobMetricsTests
+{
+    private ServiceProvider _services = null!;
+    private IMeterFactory _meterFactory = null!;
+
+    [TestInitialize]
+    public void Initialize()
+    {
+        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        _meterFactory = _services.GetRequiredService<IMeterFactory>();
+    }
+
+    [TestCleanup]
+    public void Cleanup() => _services.Dispose();
+
+    [TestMethod]
+    [DataRow("jobs.oneshot.run.duration", "oneshot")]
+    [DataRow("jobs.timer.run.duration", "timer")]
+    [DataRow("jobs.observer.item.duration", "observer")]
+    public void RunDuration_EachKind_RecordsSecondsTaggedWithNameAndKind(string instrument, string kind)
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        using var collector = new MetricCollector<double>(_meterFactory, MeterJobMetrics.MeterName, instrument);
+        Action<IJobMetrics, TimeSpan> record = kind switch
+        {
+            "oneshot" => (m, d) => m.OneShotRunDuration("job", d),
+            "timer" => (m, d) => m.TimerRunDuration("job", d),
+            _ => (m, d) => m.ObserverRunDuration("job", d),
+        };
+
+        record(metrics, TimeSpan.FromMilliseconds(250));
+
+        CollectedMeasurement<double> measurement = collector.GetMeasurementSnapshot().Single();
+        Assert.AreEqual(0.25, measurement.Value);
+        Assert.AreEqual("job", measurement.Tags["job.name"]);
+        Assert.AreEqual(kind, measurement.Tags["job.kind"]);
+        Assert.AreEqual("s", collector.Instrument!.Unit);
+    }
+
+    [TestMethod]
+    public void TimerTriggerStats_Recorded_AsLatencyAndFolds()
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        using var latency = new MetricCollector<double>(_meterFactory, MeterJobMetrics.MeterName, "jobs.timer.trigger.latency");
+        using var folds = new MetricCollector<int>(_meterFactory, MeterJobMetrics.MeterName, "jobs.timer.trigger.folds");
+
+        metrics.TimerTriggerStats("flush", TimeSpan.FromSeconds(2), 3);
+
+        Assert.AreEqual(2.0, latency.LastMeasurement!.Value);
+        Assert.AreEqual(3, folds.LastMeasurement!.Value);
+        Assert.AreEqual("flush", folds.LastMeasurement.Tags["job.name"]);
+    }
+
+    [TestMethod]
+    public async Task JobError_FromAGroupWithLabels_CountsWithKindErrorTypeAndLabels()
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        using var errors = new MetricCollector<long>(_meterFactory, MeterJobMetrics.MeterName, "jobs.errors");
+        var registry = new JobRegistry(metrics: metrics);
+        IJobGroup group = registry.NewGroup(new HealthTree(), new JobGroupOptions { Labels = new Dictionary<string, object?> { ["tenant"] = "acme" } });
+        group.Add(Job.OneShot("fails", (_, _) => throw new TimeoutException("slow")));
+
+        await group.StartAsync(CancellationToken.None);
+        await errors.WaitForMeasurementsAsync(1, Waits.Timeout);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        CollectedMeasurement<long> error = errors.LastMeasurement!;
+        Assert.AreEqual(1, error.Value);
+        Assert.AreEqual("fails", error.Tags["job.name"]);
+        Assert.AreEqual("oneshot", error.Tags["job.kind"]);
+        Assert.AreEqual(typeof(TimeoutException).FullName, error.Tags["error.type"]);
+        Assert.AreEqual("acme", error.Tags["tenant"]);
+    }
+
+    [TestMethod]
+    public void Constructor_NullFactory_ThrowsNamingMeterFactory()
+    {
+        Assert.AreEqual("meterFactory", Assert.ThrowsExactly<ArgumentNullException>(() => new MeterJobMetrics(null!)).ParamName);
+    }
+}

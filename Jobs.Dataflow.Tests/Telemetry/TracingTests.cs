@@ -1,0 +1,46 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Jobs.Dataflow.Tests.TestUtilities;
+
+namespace Jobs.Dataflow.Tests.Telemetry;
+
+[TestClass]
+public sealed class TracingTests
+{
+    [TestMethod]
+    public async Task OneShot_ListenerAttached_OneActivityPerAttemptWithErrorRecorded()
+    {
+        string name = "traced-" + Guid.NewGuid().ToString("N");
+        var stopped = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == JobsActivitySource.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if ((string?)activity.GetTagItem("job.name") == name)
+                {
+                    stopped.Enqueue(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var harness = new GroupHarness(new JobGroupOptions { Labels = new Dictionary<string, object?> { ["team"] = "data" } });
+        int runs = 0;
+        OneShotFunc fn = (_, _) => Interlocked.Increment(ref runs) == 1 ? throw new IOException("first fails") : Task.CompletedTask;
+        harness.Group.Add(Job.OneShot(name, fn, new OneShotOptions { Retries = 1 }));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForCloseAsync("job-" + name);
+
+        Activity[] activities = [.. stopped];
+        Assert.HasCount(2, activities);
+        Assert.AreEqual(ActivityStatusCode.Error, activities[0].Status);
+        Assert.AreEqual("exception", activities[0].Events.Single().Name);
+        Assert.AreEqual(ActivityStatusCode.Unset, activities[1].Status);
+        Assert.AreEqual("oneshot", activities[1].GetTagItem("job.kind"));
+        Assert.AreEqual("data", activities[1].GetTagItem("team"));
+        Assert.AreEqual(2, activities[1].GetTagItem("job.attempt"));
+        Assert.IsNull(activities[1].Parent);
+    }
+}
