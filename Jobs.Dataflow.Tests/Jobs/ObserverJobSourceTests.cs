@@ -14,10 +14,7 @@ public sealed class ObserverJobSourceTests
     private const string Scope = "observer-job-obs";
 
     [TestMethod]
-    [DataRow(SourceKind.AsyncEnumerable)]
-    [DataRow(SourceKind.Channel)]
-    [DataRow(SourceKind.Observable)]
-    [DataRow(SourceKind.Block)]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
     public async Task Run_SourceOfEachKind_HandlesEveryItemInSourceOrder(SourceKind kind)
     {
         await using var harness = new GroupHarness();
@@ -40,65 +37,45 @@ public sealed class ObserverJobSourceTests
     }
 
     [TestMethod]
-    [DataRow(SourceKind.AsyncEnumerable)]
-    [DataRow(SourceKind.Channel)]
-    [DataRow(SourceKind.Observable)]
-    [DataRow(SourceKind.Block)]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
     public async Task Run_SourceCompletesWhileItemsAreBuffered_EndsAfterHandlingThem(SourceKind kind)
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handled = new ConcurrentQueue<int>();
-        harness.Group.Add(source.CreateJob("obs", async (item, _) =>
-        {
-            first.TrySetResult();
-            await release.Task;
-            handled.Enqueue(item);
-        }));
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3, 4, 5);
         await source.CompleteAsync();
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Closed), "The job ended while an item was in its handler.");
 
-        release.SetResult();
+        handler.Release();
         await harness.Health.WaitForCloseAsync(Scope);
 
-        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handled.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
         await harness.Logs.WaitForAsync(e => e.EventId.Id == 62 && Equals(e["Count"], 5L));
     }
 
     [TestMethod]
-    [DataRow(SourceKind.AsyncEnumerable)]
-    [DataRow(SourceKind.Channel)]
-    [DataRow(SourceKind.Observable)]
-    [DataRow(SourceKind.Block)]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
     public async Task Run_SourceFaultsWhileItemsAreBuffered_HandlesThemThenLogsAndDegrades(SourceKind kind)
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handled = new ConcurrentQueue<int>();
-        harness.Group.Add(source.CreateJob("obs", async (item, _) =>
-        {
-            first.TrySetResult();
-            await release.Task;
-            handled.Enqueue(item);
-        }));
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased));
         var error = new InvalidOperationException("source broke");
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3);
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
         await source.CompleteAsync(error);
-        release.SetResult();
+        handler.Release();
 
         LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Id == 61);
-        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handled.ToArray(), "The fault was reported before the buffered items were handled.");
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The fault was reported before the buffered items were handled.");
         Assert.AreEqual(LogLevel.Error, log.Level);
         Assert.AreEqual("obs", log["JobName"]);
         Assert.AreSame(error, log.Exception);
@@ -151,14 +128,8 @@ public sealed class ObserverJobSourceTests
         const int Capacity = 4;
         await using var harness = new GroupHarness();
         var source = new BufferBlock<int>();
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        ObserverFunc<int> fn = async (_, _) =>
-        {
-            first.TrySetResult();
-            await release.Task;
-        };
-        harness.Group.Add(Job.Observer("obs", fn, source, new ObserverOptions { BoundedCapacity = Capacity }));
+        var handler = new GatedHandler();
+        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { BoundedCapacity = Capacity }));
 
         await harness.StartAsync();
         for (int i = 0; i < 100; i++)
@@ -166,11 +137,11 @@ public sealed class ObserverJobSourceTests
             Assert.IsTrue(source.Post(i));
         }
 
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
 
         // The job holds at most its capacity plus the item in the handler; the rest stays put.
         Assert.IsGreaterThanOrEqualTo(100 - Capacity - 1, source.Count);
-        release.SetResult();
+        handler.Release();
     }
 
     private static void InterlockedMax(ref int target, int value)

@@ -12,39 +12,21 @@ public sealed class ObserverJobStopTests
     private const string Scope = "observer-job-obs";
 
     [TestMethod]
-    [DataRow(SourceKind.AsyncEnumerable)]
-    [DataRow(SourceKind.Channel)]
-    [DataRow(SourceKind.Observable)]
-    [DataRow(SourceKind.Block)]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
     public async Task StopAsync_Default_CancelsHandlerAndDiscardsBufferedItems(SourceKind kind)
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var entered = new ConcurrentQueue<int>();
-        bool cancelled = false;
-        harness.Group.Add(source.CreateJob("obs", async (item, token) =>
-        {
-            entered.Enqueue(item);
-            first.TrySetResult();
-            try
-            {
-                await Task.Delay(Timeout.Infinite, token);
-            }
-            catch (OperationCanceledException)
-            {
-                cancelled = true;
-                throw;
-            }
-        }));
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilCancelled));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3);
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
         await harness.StopAsync();
 
-        Assert.IsTrue(cancelled);
-        CollectionAssert.AreEqual(new[] { 1 }, entered.ToArray());
+        // The handler only ends when its token is cancelled, so the stop returning shows it was.
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
         Assert.IsTrue(harness.Health.Reports.Any(r => r.Path == Scope && r.Closed), "The scope was not closed before StopAsync returned.");
         Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error));
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
@@ -55,14 +37,8 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var stream = new FiveThenWait();
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handled = new ConcurrentQueue<(int Item, bool Cancelled)>();
-        ObserverFunc<int> fn = async (item, token) =>
-        {
-            await release.Task;
-            handled.Enqueue((item, token.IsCancellationRequested));
-        };
-        harness.Group.Add(Job.Observer("obs", fn, stream, new ObserverOptions { DrainOnStop = true }));
+        var handler = new GatedHandler();
+        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, stream, new ObserverOptions { DrainOnStop = true }));
 
         await harness.StartAsync();
         await stream.AllAccepted.OrTimeout();
@@ -70,10 +46,10 @@ public sealed class ObserverJobStopTests
         await stream.Cancelled.OrTimeout();
         Assert.IsFalse(stop.IsCompleted, "The stop did not wait for the buffered items.");
 
-        release.SetResult();
+        handler.Release();
         await stop.OrTimeout();
 
-        CollectionAssert.AreEqual(new[] { (1, false), (2, false), (3, false), (4, false), (5, false) }, handled.ToArray());
+        CollectionAssert.AreEqual(new[] { (1, false), (2, false), (3, false), (4, false), (5, false) }, handler.Finished.ToArray());
     }
 
     [TestMethod]
@@ -81,14 +57,8 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(SourceKind.Observable);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handled = new ConcurrentQueue<int>();
-        ObserverFunc<int> fn = async (int item, CancellationToken _) =>
-        {
-            await release.Task;
-            handled.Enqueue(item);
-        };
-        harness.Group.Add(source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }));
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased, new ObserverOptions { DrainOnStop = true }));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3, 4, 5);
@@ -96,10 +66,10 @@ public sealed class ObserverJobStopTests
         await source.Observable.Disposed.OrTimeout();
         await source.WriteAsync(6);
 
-        release.SetResult();
+        handler.Release();
         await stop.OrTimeout();
 
-        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handled.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
     }
 
     [TestMethod]
@@ -107,19 +77,12 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(SourceKind.Channel);
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var entered = new ConcurrentQueue<int>();
-        ObserverFunc<int> fn = async (int item, CancellationToken token) =>
-        {
-            entered.Enqueue(item);
-            first.TrySetResult();
-            await Task.Delay(Timeout.Infinite, token);
-        };
-        harness.Group.Add(source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }));
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilCancelled, new ObserverOptions { DrainOnStop = true }));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3);
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
         using var deadline = new CancellationTokenSource();
         Task stop = harness.Group.StopAsync(deadline.Token);
         Assert.IsFalse(stop.IsCompleted, "The handler's token was cancelled before the stop token fired.");
@@ -128,7 +91,7 @@ public sealed class ObserverJobStopTests
         await stop.OrTimeout();
         await harness.Health.WaitForCloseAsync(Scope);
 
-        CollectionAssert.AreEqual(new[] { 1 }, entered.ToArray());
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
     }
 
     [TestMethod]
@@ -158,16 +121,8 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var observable = new TestObservable<int>();
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var handled = new ConcurrentQueue<int>();
-        ObserverFunc<int> fn = async (int item, CancellationToken _) =>
-        {
-            first.TrySetResult();
-            await release.Task;
-            handled.Enqueue(item);
-        };
-        harness.Group.Add(Job.Observer("obs", fn, observable, new ObserverOptions { BoundedCapacity = 1 }));
+        var handler = new GatedHandler();
+        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, observable, new ObserverOptions { BoundedCapacity = 1 }));
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
@@ -187,7 +142,7 @@ public sealed class ObserverJobStopTests
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);
 
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
         await returned.WaitOrTimeout();
         await returned.WaitOrTimeout();
 
@@ -195,11 +150,11 @@ public sealed class ObserverJobStopTests
         Assert.AreEqual(2, Volatile.Read(ref returnedCount));
         Assert.IsFalse(pusher.IsCompleted);
 
-        release.SetResult();
+        handler.Release();
         await pusher.OrTimeout();
         observer.OnCompleted();
         await harness.Health.WaitForCloseAsync(Scope);
-        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4 }, handled.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4 }, handler.FinishedItems);
     }
 
     [TestMethod]
@@ -207,15 +162,8 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var observable = new TestObservable<int>();
-        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var entered = new ConcurrentQueue<int>();
-        ObserverFunc<int> fn = async (int item, CancellationToken token) =>
-        {
-            entered.Enqueue(item);
-            first.TrySetResult();
-            await Task.Delay(Timeout.Infinite, token);
-        };
-        harness.Group.Add(Job.Observer("obs", fn, observable, new ObserverOptions { BoundedCapacity = 1 }));
+        var handler = new GatedHandler();
+        harness.Group.Add(Job.Observer("obs", handler.UntilCancelled, observable, new ObserverOptions { BoundedCapacity = 1 }));
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
@@ -230,12 +178,12 @@ public sealed class ObserverJobStopTests
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);
-        await first.OrTimeout();
+        await handler.WaitForFirstAsync();
 
         await harness.StopAsync();
 
         await pusher.OrTimeout();
-        CollectionAssert.AreEqual(new[] { 1 }, entered.ToArray());
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
     }
 
     [TestMethod]

@@ -236,23 +236,18 @@ public sealed class ObserverJobTests
     }
 
     [TestMethod]
-    [DataRow(0)]
-    [DataRow(-2)]
-    [DataRow(int.MinValue)]
-    public void BoundedCapacity_ZeroOrBelowMinusOne_Throws(int value)
+    [DataRow(nameof(ObserverOptions.BoundedCapacity), 0)]
+    [DataRow(nameof(ObserverOptions.BoundedCapacity), -2)]
+    [DataRow(nameof(ObserverOptions.BoundedCapacity), int.MinValue)]
+    [DataRow(nameof(ObserverOptions.MaxDegreeOfParallelism), 0)]
+    [DataRow(nameof(ObserverOptions.MaxDegreeOfParallelism), -2)]
+    [DataRow(nameof(ObserverOptions.MaxDegreeOfParallelism), int.MinValue)]
+    public void Options_LimitZeroOrBelowMinusOne_ThrowsNamingIt(string property, int value)
     {
-        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ObserverOptions { BoundedCapacity = value });
-        Assert.AreEqual(nameof(ObserverOptions.BoundedCapacity), ex.ParamName);
-    }
-
-    [TestMethod]
-    [DataRow(0)]
-    [DataRow(-2)]
-    [DataRow(int.MinValue)]
-    public void MaxDegreeOfParallelism_ZeroOrBelowMinusOne_Throws(int value)
-    {
-        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ObserverOptions { MaxDegreeOfParallelism = value });
-        Assert.AreEqual(nameof(ObserverOptions.MaxDegreeOfParallelism), ex.ParamName);
+        var ex = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => property == nameof(ObserverOptions.BoundedCapacity)
+            ? new ObserverOptions { BoundedCapacity = value }
+            : new ObserverOptions { MaxDegreeOfParallelism = value });
+        Assert.AreEqual(property, ex.ParamName);
     }
 
     [TestMethod]

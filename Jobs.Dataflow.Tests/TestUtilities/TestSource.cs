@@ -37,6 +37,9 @@ internal sealed class TestSource
         Kind = kind;
     }
 
+    /// <summary>Gets every kind, as test data: <c>[DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]</c>.</summary>
+    public static IEnumerable<object[]> AllKinds => Enum.GetValues<SourceKind>().Select(kind => new object[] { kind });
+
     public SourceKind Kind { get; }
 
     public TestObservable<int> Observable => _observable;
