@@ -47,6 +47,18 @@ internal sealed partial class JobGroup
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // The token runs its callbacks one at a time, this wait's before the deadline's (the
+            // later registration first), so this method can return and dispose the deadline's
+            // registration before it ran: cancel it here too, or a draining job never ends.
+            try
+            {
+                _deadline.Cancel();
+            }
+            catch (AggregateException ex)
+            {
+                Log.CancellationCallbackFailed(_logger, ex);
+            }
+
             Log.StopTimedOut(_logger, NamesOfRunning(running));
         }
     }

@@ -1,0 +1,222 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace Jobs.Dataflow.Tests.Jobs;
+
+/// <summary>Rules 23, 24, 26 and 28 for each kind of source.</summary>
+[TestClass]
+public sealed class ObserverJobSourceTests
+{
+    private const string Scope = "observer-job-obs";
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task Run_SourceOfEachKind_HandlesEveryItemInSourceOrder(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handled = new ConcurrentQueue<int>();
+        harness.Group.Add(source.CreateJob("obs", (item, _) =>
+        {
+            handled.Enqueue(item);
+            return Task.CompletedTask;
+        }));
+
+        await harness.StartAsync();
+        int[] items = [.. Enumerable.Range(1, 200)];
+        await source.WriteAsync(items);
+        await source.CompleteAsync();
+        await harness.Health.WaitForCloseAsync(Scope);
+
+        CollectionAssert.AreEqual(items, handled.ToArray());
+        harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>()), Times.Exactly(items.Length));
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task Run_SourceCompletesWhileItemsAreBuffered_EndsAfterHandlingThem(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased));
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3, 4, 5);
+        await source.CompleteAsync();
+        await handler.WaitForFirstAsync();
+        Assert.IsFalse(harness.Health.Reports.Any(r => r.Closed), "The job ended while an item was in its handler.");
+
+        handler.Release();
+        await harness.Health.WaitForCloseAsync(Scope);
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
+        await harness.Logs.WaitForAsync(e => e.EventId.Id == 62 && Equals(e["Count"], 5L));
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task Run_SourceFaultsWhileItemsAreBuffered_HandlesThemThenLogsAndDegrades(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handler = new GatedHandler();
+        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased));
+        var error = new InvalidOperationException("source broke");
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3);
+        await handler.WaitForFirstAsync();
+        await source.CompleteAsync(error);
+        handler.Release();
+
+        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Id == 61);
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The fault was reported before the buffered items were handled.");
+        Assert.AreEqual(LogLevel.Error, log.Level);
+        Assert.AreEqual("obs", log["JobName"]);
+        Assert.AreSame(error, log.Exception);
+        HealthReport degraded = await harness.Health.WaitForAsync(Scope, HealthLevel.Degraded);
+        Assert.AreSame(error, degraded.Error);
+        await harness.Health.WaitForCloseAsync(Scope);
+        harness.Metrics.Verify(m => m.JobError("obs", error), Times.Once);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task Run_HandlerBlockedWithCapacityFour_PullsOnlyCapacityPlusConstantAhead(SourceKind kind)
+    {
+        const int Capacity = 4;
+        const int Slack = 3; // the item in the handler, the one the pump holds, and one read ahead
+        await using var harness = new GroupHarness();
+        var pulls = new CountingStream(100);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int handledCount = 0;
+        int maxLead = 0;
+        ObserverFunc<int> fn = async (item, _) =>
+        {
+            first.TrySetResult();
+            await release.Task;
+            int handled = Interlocked.Increment(ref handledCount);
+            InterlockedMax(ref maxLead, pulls.Pulled - handled);
+        };
+        var options = new ObserverOptions { BoundedCapacity = Capacity };
+        harness.Group.Add(kind == SourceKind.Channel
+            ? Job.Observer("obs", fn, pulls.AsChannel(), options)
+            : Job.Observer("obs", fn, pulls, options));
+
+        await harness.StartAsync();
+        await first.OrTimeout();
+        await pulls.WaitForPulledAsync(1 + Capacity);
+        int leadWhileBlocked = pulls.Pulled;
+        release.SetResult();
+        await harness.Health.WaitForCloseAsync(Scope);
+
+        Assert.IsLessThanOrEqualTo(1 + Capacity + Slack, leadWhileBlocked);
+        Assert.IsLessThanOrEqualTo(Capacity + Slack, maxLead);
+        Assert.AreEqual(100, handledCount);
+    }
+
+    [TestMethod]
+    public async Task Run_BlockSourceWithHandlerBlocked_LeavesTheRestInTheSource()
+    {
+        const int Capacity = 4;
+        await using var harness = new GroupHarness();
+        var source = new BufferBlock<int>();
+        var handler = new GatedHandler();
+        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { BoundedCapacity = Capacity }));
+
+        await harness.StartAsync();
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.IsTrue(source.Post(i));
+        }
+
+        await handler.WaitForFirstAsync();
+
+        // The job holds at most its capacity plus the item in the handler; the rest stays put.
+        Assert.IsGreaterThanOrEqualTo(100 - Capacity - 1, source.Count);
+        handler.Release();
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            int seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>An endless-enough stream that counts how far the job has pulled it.</summary>
+    private sealed class CountingStream(int count) : IAsyncEnumerable<int>
+    {
+        private readonly SemaphoreSlim _pulled = new(0);
+        private int _pulledCount;
+
+        public int Pulled => Volatile.Read(ref _pulledCount);
+
+        public async Task WaitForPulledAsync(int atLeast)
+        {
+            while (Pulled < atLeast)
+            {
+                await _pulled.WaitOrTimeout();
+            }
+        }
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+            ProduceAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+        /// <summary>A channel whose reader counts each item read from it.</summary>
+        public System.Threading.Channels.ChannelReader<int> AsChannel() => new CountingReader(this, count);
+
+        private async IAsyncEnumerable<int> ProduceAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Pull();
+                yield return i;
+            }
+
+            await Task.CompletedTask;
+        }
+
+        private void Pull()
+        {
+            Interlocked.Increment(ref _pulledCount);
+            _pulled.Release();
+        }
+
+        private sealed class CountingReader(CountingStream stream, int count) : System.Threading.Channels.ChannelReader<int>
+        {
+            private int _next;
+
+            public override bool TryRead(out int item)
+            {
+                if (_next >= count)
+                {
+                    item = 0;
+                    return false;
+                }
+
+                item = _next++;
+                stream.Pull();
+                return true;
+            }
+
+            public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+                new(_next < count);
+        }
+    }
+}
