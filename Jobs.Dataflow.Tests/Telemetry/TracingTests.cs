@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 
 namespace Jobs.Dataflow.Tests.Telemetry;
@@ -12,19 +13,7 @@ public sealed class TracingTests
     {
         string name = "traced-" + Guid.NewGuid().ToString("N");
         var stopped = new ConcurrentQueue<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == JobsActivitySource.Name,
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity =>
-            {
-                if ((string?)activity.GetTagItem("job.name") == name)
-                {
-                    stopped.Enqueue(activity);
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using ActivityListener listener = Listen(name, stopped);
         await using var harness = new GroupHarness(new JobGroupOptions { Labels = new Dictionary<string, object?> { ["team"] = "data" } });
         int runs = 0;
         OneShotFunc fn = (_, _) => Interlocked.Increment(ref runs) == 1 ? throw new IOException("first fails") : Task.CompletedTask;
@@ -42,5 +31,52 @@ public sealed class TracingTests
         Assert.AreEqual("data", activities[1].GetTagItem("team"));
         Assert.AreEqual(2, activities[1].GetTagItem("job.attempt"));
         Assert.IsNull(activities[1].Parent);
+    }
+
+    [TestMethod]
+    [DataRow(true, 3)]
+    [DataRow(false, 0)]
+    public async Task Observer_TraceItems_OneActivityPerItemOnlyWhenOptedIn(bool traceItems, int expected)
+    {
+        string name = "observed-" + Guid.NewGuid().ToString("N");
+        var stopped = new ConcurrentQueue<Activity>();
+        using ActivityListener listener = Listen(name, stopped);
+        await using var harness = new GroupHarness();
+        var source = new BufferBlock<int>();
+        source.Post(1);
+        source.Post(2);
+        source.Post(3);
+        source.Complete();
+        ObserverFunc<int> fn = (item, _) => item == 2 ? throw new FormatException("bad item") : Task.CompletedTask;
+        harness.Group.Add(Job.Observer(name, fn, source, new ObserverOptions { TraceItems = traceItems }));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForCloseAsync("observer-job-" + name);
+
+        Activity[] activities = [.. stopped];
+        Assert.HasCount(expected, activities);
+        if (traceItems)
+        {
+            Assert.AreEqual(1, activities.Count(a => a.Status == ActivityStatusCode.Error));
+            Assert.IsTrue(activities.All(a => a.Parent is null), "Each item's activity is a root, not a child of the previous item's.");
+        }
+    }
+
+    private static ActivityListener Listen(string jobName, ConcurrentQueue<Activity> stopped)
+    {
+        var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == JobsActivitySource.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if ((string?)activity.GetTagItem("job.name") == jobName)
+                {
+                    stopped.Enqueue(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        return listener;
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Dataflow;
@@ -32,6 +33,8 @@ internal sealed class ObserverJob<T> : Job
     }
 
     internal override string HealthScopeName { get; }
+
+    internal override string Kind => JobKinds.Observer;
 
     internal override async Task RunAsync(JobContext context)
     {
@@ -118,7 +121,7 @@ internal sealed class ObserverJob<T> : Job
     {
         if (_options.ShutdownOnError)
         {
-            Log.ShutdownRequested(context.Logger, Name, error);
+            Log.ShutdownRequested(context.Logger, Name);
             context.Shutdowner.Shutdown(error);
         }
     }
@@ -134,6 +137,7 @@ internal sealed class ObserverJob<T> : Job
         private readonly JobContext _context;
         private readonly TimeProvider _time;
         private readonly CancellationToken _token;
+        private readonly bool _trace;
         private long _count;
         private long _lastReport;
 
@@ -143,13 +147,27 @@ internal sealed class ObserverJob<T> : Job
             _context = context;
             _time = context.TimeProvider;
             _token = token;
+            _trace = job._options.TraceItems;
             _lastReport = _time.GetTimestamp();
         }
 
         /// <summary>Gets the number of items handled without error.</summary>
         public long Count => Interlocked.Read(ref _count);
 
-        public Task HandleAsync(T item)
+        public Task HandleAsync(T item) => _trace ? HandleTracedAsync(item) : HandleCoreAsync(item);
+
+        /// <summary>
+        /// Handles an item inside its own activity. Being an async method, it keeps the activity
+        /// as <see cref="Activity.Current"/> for this item only: the change does not flow back
+        /// into the block's loop and the next item.
+        /// </summary>
+        private async Task HandleTracedAsync(T item)
+        {
+            using Activity? activity = JobActivities.StartRun(_context, JobKinds.Observer);
+            await HandleCoreAsync(item).ConfigureAwait(false);
+        }
+
+        private Task HandleCoreAsync(T item)
         {
             if (_token.IsCancellationRequested)
             {
@@ -223,6 +241,11 @@ internal sealed class ObserverJob<T> : Job
                 // Rule 6: whatever the handler throws once its token is cancelled is a normal end.
                 Log.JobCancelled(_context.Logger, _job.Name, error);
                 return;
+            }
+
+            if (_trace)
+            {
+                JobActivities.Fail(Activity.Current, error);
             }
 
             Log.ObserverHandlerFailed(_context.Logger, _job.Name, error);

@@ -55,6 +55,14 @@ public sealed class ObserverOptions
     /// <value>The default is <see langword="false"/>.</value>
     public bool DrainOnStop { get; init; }
 
+    /// <summary>
+    /// Gets a value indicating whether each item's handling is traced as an activity of the
+    /// <see cref="JobsActivitySource.Name"/> source. Off by default: an activity per item costs an
+    /// allocation per item while a listener is attached.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool TraceItems { get; init; }
+
     /// <summary>Gets the options used when none are given.</summary>
     internal static ObserverOptions Default { get; } = new();
 
