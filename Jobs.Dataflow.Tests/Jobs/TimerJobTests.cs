@@ -16,10 +16,7 @@ public sealed class TimerJobTests
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         DateTimeOffset start = harness.Time.GetUtcNow();
-        harness.Group.Add(Job.Timer("tick", runs.Fn, Interval));
-
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-tick", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("tick", runs.Fn, Interval);
         harness.Time.Advance(Interval - TimeSpan.FromMilliseconds(1));
         harness.Time.Advance(TimeSpan.FromMilliseconds(1));
 
@@ -33,9 +30,7 @@ public sealed class TimerJobTests
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         DateTimeOffset start = harness.Time.GetUtcNow();
-        harness.Group.Add(Job.Timer("tick", runs.Fn, Interval));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-tick", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("tick", runs.Fn, Interval);
 
         runs.Hold();
         harness.Time.Advance(Interval);
@@ -85,9 +80,7 @@ public sealed class TimerJobTests
         int runsBeforeProbe = -1;
         harness.Metrics.Setup(m => m.TimerTriggerStats("tick", It.IsAny<TimeSpan>(), It.IsAny<int>()))
             .Callback(() => runsBeforeProbe = runs.Count);
-        harness.Group.Add(Job.Timer("tick", runs.Fn, Interval, new TimerOptions { Trigger = probe }));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-tick", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("tick", runs.Fn, Interval, new TimerOptions { Trigger = probe });
 
         runs.Hold();
         harness.Time.Advance(Interval);
@@ -113,9 +106,7 @@ public sealed class TimerJobTests
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         var trigger = new Trigger(timeProvider: new FakeTimeProvider());
-        harness.Group.Add(Job.Timer("fired", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger }));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-fired", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("fired", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
 
         harness.Time.Advance(TimeSpan.FromDays(1));
         Assert.AreEqual(0, harness.Time.TimersCreated);
@@ -131,9 +122,7 @@ public sealed class TimerJobTests
     {
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
-        harness.Group.Add(Job.Timer("tick", runs.Fn, Interval));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-tick", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("tick", runs.Fn, Interval);
 
         runs.Hold();
         harness.Time.Advance(Interval);
@@ -153,9 +142,7 @@ public sealed class TimerJobTests
         var boom = new InvalidOperationException("boom");
         int calls = 0;
         TimerFunc fn = _ => Interlocked.Increment(ref calls) == 1 ? throw boom : Task.CompletedTask;
-        harness.Group.Add(Job.Timer("flaky", fn, Interval));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-flaky", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("flaky", fn, Interval);
 
         harness.Time.Advance(Interval);
         HealthReport degraded = await harness.Health.WaitForAsync("timer-job-flaky", HealthLevel.Degraded);
@@ -177,9 +164,7 @@ public sealed class TimerJobTests
         var boom = new InvalidOperationException("boom");
         var shutdown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Callback(shutdown.SetResult);
-        harness.Group.Add(Job.Timer("fatal", _ => throw boom, Interval, new TimerOptions { ShutdownOnError = true }));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-fatal", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("fatal", _ => throw boom, Interval, new TimerOptions { ShutdownOnError = true });
 
         harness.Time.Advance(Interval);
         await shutdown.OrTimeout();
@@ -206,9 +191,7 @@ public sealed class TimerJobTests
                 throw;
             }
         };
-        harness.Group.Add(Job.Timer("long", fn, Interval));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-long", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("long", fn, Interval);
         harness.Time.Advance(Interval);
         await entered.OrTimeout();
 
@@ -231,9 +214,7 @@ public sealed class TimerJobTests
             token.Register(cancelled.SetResult);
             return runs.Fn(CancellationToken.None);
         };
-        harness.Group.Add(Job.Timer("tick", fn, Interval));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-tick", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("tick", fn, Interval);
 
         runs.Hold();
         harness.Time.Advance(Interval);

@@ -32,9 +32,7 @@ public sealed class TriggerTests
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         var trigger = new Trigger(timeProvider: new TestTimeProvider());
-        harness.Group.Add(Job.Timer("busy", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger }));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-busy", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("busy", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
 
         runs.Hold();
         trigger.Fire();
@@ -87,9 +85,7 @@ public sealed class TriggerTests
         var runs = new TimerRuns(harness.Time);
         var triggerTime = new TestTimeProvider();
         var trigger = new Trigger(TimeSpan.FromSeconds(5), triggerTime);
-        harness.Group.Add(Job.Timer("debounced", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger }));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-debounced", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("debounced", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
 
         trigger.Fire();
         await runs.NextAsync();
@@ -133,9 +129,7 @@ public sealed class TriggerTests
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         var trigger = new Trigger(timeProvider: new TestTimeProvider());
-        harness.Group.Add(Job.Timer("ticked", runs.Fn, Interval, new TimerOptions { Trigger = trigger }));
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-ticked", HealthLevel.Ok, "Primed");
+        await harness.StartTimerAsync("ticked", runs.Fn, Interval, new TimerOptions { Trigger = trigger });
 
         harness.Time.Advance(Interval);
         await runs.NextAsync();

@@ -43,8 +43,10 @@ internal sealed class TriggerSubscription : IDisposable
         _firstFire = firstFire;
     }
 
-    public void Link(IDisposable link)
+    /// <summary>Links the run block to the trigger, so fires wake it; call once the runs can see this subscription.</summary>
+    public void Connect()
     {
+        IDisposable link = _trigger.LinkTo(_runBlock);
         lock (_trigger.Gate)
         {
             if (!_disposed)

@@ -72,7 +72,11 @@ internal sealed class TimerJob : Job
                 _context.Health.Ok("Primed");
                 if (_job._options.Trigger is { } trigger)
                 {
-                    _subscription = trigger.Subscribe(_block);
+                    // Published before the link: the link may wake a run at once, and that run
+                    // must find the fires made before start.
+                    TriggerSubscription subscription = trigger.Subscribe(_block);
+                    Volatile.Write(ref _subscription, subscription);
+                    subscription.Connect();
                 }
 
                 await _block.Completion.ConfigureAwait(false);
@@ -108,7 +112,7 @@ internal sealed class TimerJob : Job
                 bool ticked = Interlocked.Exchange(ref _tickDue, 0) != 0;
                 int folds = 0;
                 TimeSpan latency = TimeSpan.Zero;
-                if (_subscription is { } subscription)
+                if (Volatile.Read(ref _subscription) is { } subscription)
                 {
                     folds = subscription.Take(out latency, out TimeSpan held);
                     if (held > TimeSpan.Zero)

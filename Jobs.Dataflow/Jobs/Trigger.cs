@@ -90,8 +90,9 @@ public sealed class Trigger
     }
 
     /// <summary>
-    /// Links a timer's run block to the trigger. The timer starts with every fire made so far
-    /// pending; the broadcast block offers its latest message at once, so it runs right after.
+    /// Registers a timer's run block with every fire made so far pending. The caller stores the
+    /// subscription where its runs read it, then calls <see cref="TriggerSubscription.Connect"/>:
+    /// the broadcast block offers its latest message at once, so the timer runs right after.
     /// </summary>
     internal TriggerSubscription Subscribe(ITargetBlock<TimerWake> runBlock)
     {
@@ -102,9 +103,11 @@ public sealed class Trigger
             _subscriptions = [.. _subscriptions, subscription];
         }
 
-        subscription.Link(_broadcast.LinkTo(runBlock));
         return subscription;
     }
+
+    /// <summary>Links a run block to the broadcast block; the link is disposed when the timer job ends.</summary>
+    internal IDisposable LinkTo(ITargetBlock<TimerWake> runBlock) => _broadcast.LinkTo(runBlock);
 
     /// <summary>Forgets a subscription; called when its timer job ends.</summary>
     internal void Unsubscribe(TriggerSubscription subscription)
