@@ -1,0 +1,16 @@
+namespace Jobs.Dataflow.Tests.TestUtilities;
+
+/// <summary>Starting a timer job in a harness the way every timer test begins.</summary>
+internal static class GroupHarnessTimerExtensions
+{
+    /// <summary>
+    /// Adds a timer job, starts the group and waits for <c>Primed</c>: the job's timer is armed
+    /// then, so the test may advance the clock.
+    /// </summary>
+    public static async Task StartTimerAsync(this GroupHarness harness, string name, TimerFunc fn, TimeSpan interval, TimerOptions? options = null)
+    {
+        harness.Group.Add(Job.Timer(name, fn, interval, options));
+        await harness.StartAsync();
+        await harness.Health.WaitForAsync("timer-job-" + name, HealthLevel.Ok, "Primed");
+    }
+}

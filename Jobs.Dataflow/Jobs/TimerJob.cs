@@ -1,0 +1,191 @@
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Internal;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// Runs a function every interval and whenever its trigger fires. A timer and the trigger's
+/// broadcast block wake a run block: an <see cref="ActionBlock{T}"/> with one worker and room for
+/// one pending wake-up, so runs never overlap and wake-ups during a run coalesce into one run.
+/// </summary>
+internal sealed class TimerJob : Job
+{
+    /// <summary>The longest interval a timer of the platform can wait.</summary>
+    internal static readonly TimeSpan MaxInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    // One running wake-up plus one pending: an ActionBlock counts the item it is processing
+    // against its bound until the item's task completes, so a third wake-up is refused.
+    private static readonly ExecutionDataflowBlockOptions RunBlockOptions = new()
+    {
+        MaxDegreeOfParallelism = 1,
+        BoundedCapacity = 2,
+    };
+
+    private readonly TimerFunc _fn;
+    private readonly TimeSpan _interval;
+    private readonly TimerOptions _options;
+
+    public TimerJob(string name, TimerFunc fn, TimeSpan interval, TimerOptions options)
+        : base(name)
+    {
+        _fn = fn;
+        _interval = interval;
+        _options = options;
+        HealthScopeName = "timer-job-" + Name;
+    }
+
+    internal override string HealthScopeName { get; }
+
+    internal override Task RunAsync(JobContext context) => new Run(this, context).RunAsync();
+
+    /// <summary>The state of the job in one group: a job may run in several groups at once.</summary>
+    private sealed class Run
+    {
+        private readonly TimerJob _job;
+        private readonly JobContext _context;
+        private readonly ActionBlock<TimerWake> _block;
+        private ITimer? _timer;
+        private TriggerSubscription? _subscription;
+        private int _tickDue;
+
+        public Run(TimerJob job, JobContext context)
+        {
+            _job = job;
+            _context = context;
+            _block = new ActionBlock<TimerWake>(RunOnceAsync, RunBlockOptions);
+        }
+
+        public async Task RunAsync()
+        {
+            // The group completes the block when it stops; the job ends once the block has
+            // finished its current run and dropped the pending one.
+            _context.Own(_block);
+            try
+            {
+                if (_job._interval > TimeSpan.Zero)
+                {
+                    // Armed at creation: a test that waits for the timer may advance the clock at once.
+                    Volatile.Write(ref _timer, _context.TimeProvider.CreateTimer(
+                        static state => ((Run)state!).OnTick(), this, _job._interval, _job._interval));
+                }
+
+                _context.Health.Ok("Primed");
+                if (_job._options.Trigger is { } trigger)
+                {
+                    // Published before the link: the link may wake a run at once, and that run
+                    // must find the fires made before start.
+                    TriggerSubscription subscription = trigger.Subscribe(_block);
+                    Volatile.Write(ref _subscription, subscription);
+                    subscription.Connect();
+                }
+
+                await _block.Completion.ConfigureAwait(false);
+            }
+            finally
+            {
+                _subscription?.Dispose();
+                _timer?.Dispose();
+            }
+        }
+
+        private void OnTick()
+        {
+            // The flag, not the message, says a tick is due: a tick refused by a full block is
+            // folded into the pending run, which reads the flag when it starts.
+            Volatile.Write(ref _tickDue, 1);
+            _block.Post(TimerWake.Tick);
+        }
+
+        private async Task RunOnceAsync(TimerWake wake)
+        {
+            JobContext context = _context;
+            CancellationToken token = context.CancellationToken;
+            try
+            {
+                if (token.IsCancellationRequested)
+                {
+                    // Rule 5: a run still pending at stop is dropped, never started.
+                    Log.TimerRunDropped(context.Logger, _job.Name);
+                    return;
+                }
+
+                bool ticked = Interlocked.Exchange(ref _tickDue, 0) != 0;
+                int folds = 0;
+                TimeSpan latency = TimeSpan.Zero;
+                if (Volatile.Read(ref _subscription) is { } subscription)
+                {
+                    folds = subscription.Take(out latency, out TimeSpan held);
+                    if (held > TimeSpan.Zero)
+                    {
+                        Log.TimerFiresHeld(context.Logger, _job.Name, Durations.Format(held));
+                    }
+                }
+
+                if (!ticked && folds == 0)
+                {
+                    // A wake-up whose fires an earlier run already folded, or that the debounce window holds.
+                    return;
+                }
+
+                // Every run restarts the interval, whether a tick or a fire caused it.
+                Volatile.Read(ref _timer)?.Change(_job._interval, _job._interval);
+                if (folds > 0)
+                {
+                    context.Metrics.TimerTriggerStats(_job.Name, latency, folds);
+                    Log.TimerTriggered(context.Logger, _job.Name, folds, Durations.Format(latency));
+                }
+
+                await RunFunctionAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Only a throwing health reporter or metrics sink gets here. Never let it fault the
+                // block: a faulted block would end the job and drop its pending run.
+                Log.TimerRunCrashed(context.Logger, _job.Name, ex);
+            }
+        }
+
+        private async Task RunFunctionAsync(CancellationToken token)
+        {
+            JobContext context = _context;
+            TimeProvider time = context.TimeProvider;
+            long start = time.GetTimestamp();
+            Exception? error = null;
+            try
+            {
+                Task task = _job._fn(token) ?? throw new InvalidOperationException($"The function of timer job {_job.Name} returned a null Task.");
+                await task.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+
+            TimeSpan duration = time.GetElapsedTime(start);
+            context.Metrics.TimerRunDuration(_job.Name, duration);
+            if (error is null)
+            {
+                string formatted = Durations.Format(duration);
+                context.Health.Ok($"OK ({formatted})");
+                Log.TimerRan(context.Logger, _job.Name, formatted);
+                return;
+            }
+
+            if (token.IsCancellationRequested)
+            {
+                // Rule 6: whatever a run throws once the job is cancelled is a normal end.
+                Log.JobCancelled(context.Logger, _job.Name, error);
+                return;
+            }
+
+            Log.TimerFailed(context.Logger, _job.Name, error);
+            context.Metrics.JobError(_job.Name, error);
+            context.Health.Degraded($"Run failed: {error.Message}", error);
+            if (_job._options.ShutdownOnError)
+            {
+                Log.ShutdownRequested(context.Logger, _job.Name, error);
+                context.Shutdowner.Shutdown(error);
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace Jobs.Dataflow;
+
+/// <content>Messages of timer jobs and triggers (event ids 40-59).</content>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 40, Level = LogLevel.Error, Message = "Timer job {JobName} failed; it keeps running")]
+    public static partial void TimerFailed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 41, Level = LogLevel.Debug, Message = "Timer job {JobName} ran in {Duration}")]
+    public static partial void TimerRan(ILogger logger, string jobName, string duration);
+
+    [LoggerMessage(EventId = 42, Level = LogLevel.Debug, Message = "Timer job {JobName} dropped a pending run: its group is stopping")]
+    public static partial void TimerRunDropped(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 43, Level = LogLevel.Debug, Message = "Timer job {JobName} runs for {Folds} trigger fires, {Latency} after the first")]
+    public static partial void TimerTriggered(ILogger logger, string jobName, int folds, string latency);
+
+    [LoggerMessage(EventId = 44, Level = LogLevel.Debug, Message = "Timer job {JobName} holds trigger fires for {Delay}: the debounce window is open")]
+    public static partial void TimerFiresHeld(ILogger logger, string jobName, string delay);
+
+    [LoggerMessage(EventId = 45, Level = LogLevel.Error, Message = "Timer job {JobName} hit an unexpected error between runs")]
+    public static partial void TimerRunCrashed(ILogger logger, string jobName, Exception error);
+}
