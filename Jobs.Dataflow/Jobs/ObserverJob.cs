@@ -239,7 +239,7 @@ internal sealed class ObserverJob<T> : Job
             if (_token.IsCancellationRequested)
             {
                 // Rule 6: whatever the handler throws once its token is cancelled is a normal end.
-                Log.JobCancelled(_context.Logger, _job.Name, error);
+                Log.JobCancelled(_context.Logger, _job.Name, error is OperationCanceledException ? null : error);
                 return;
             }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Internal;
 
@@ -35,6 +36,8 @@ internal sealed class TimerJob : Job
     }
 
     internal override string HealthScopeName { get; }
+
+    internal override string Kind => JobKinds.Timer;
 
     internal override Task RunAsync(JobContext context) => new Run(this, context).RunAsync();
 
@@ -149,6 +152,7 @@ internal sealed class TimerJob : Job
         {
             JobContext context = _context;
             TimeProvider time = context.TimeProvider;
+            using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer);
             long start = time.GetTimestamp();
             Exception? error = null;
             try
@@ -174,16 +178,17 @@ internal sealed class TimerJob : Job
             if (token.IsCancellationRequested)
             {
                 // Rule 6: whatever a run throws once the job is cancelled is a normal end.
-                Log.JobCancelled(context.Logger, _job.Name, error);
+                Log.JobCancelled(context.Logger, _job.Name, error is OperationCanceledException ? null : error);
                 return;
             }
 
+            JobActivities.Fail(activity, error);
             Log.TimerFailed(context.Logger, _job.Name, error);
             context.Metrics.JobError(_job.Name, error);
             context.Health.Degraded($"Run failed: {error.Message}", error);
             if (_job._options.ShutdownOnError)
             {
-                Log.ShutdownRequested(context.Logger, _job.Name, error);
+                Log.ShutdownRequested(context.Logger, _job.Name);
                 context.Shutdowner.Shutdown(error);
             }
         }
