@@ -1,17 +1,14 @@
 // The quick start of the README: a group with two one-shot jobs, one of which fails twice and
 // recovers on its third attempt. Run it with: dotnet run --project samples/QuickStart
+// The part between the quickstart markers is the README's code, word for word (a test checks it).
 using Jobs.Dataflow;
 using Jobs.Dataflow.Samples;
 using Microsoft.Extensions.Logging;
 
+// <quickstart>
 using ILoggerFactory loggerFactory = LoggerFactory.Create(logging => logging
     .SetMinimumLevel(LogLevel.Debug)
-    .AddSimpleConsole(console =>
-    {
-        console.IncludeScopes = true;
-        console.SingleLine = true;
-        console.TimestampFormat = "HH:mm:ss.fff ";
-    }));
+    .AddSimpleConsole(console => console.IncludeScopes = true));
 
 var health = new HealthTree("quickstart");
 var registry = new JobRegistry(loggerFactory);
@@ -22,15 +19,11 @@ IJobGroup group = registry.NewGroup(health, new JobGroupOptions
 
 var connected = new TaskCompletionSource();
 int attempts = 0;
-
 group.Add(
     Job.OneShot("warm-cache", async (health, cancellationToken) =>
     {
-        for (int i = 1; i <= 3; i++)
-        {
-            health.Ok($"Warming {i}/3");
-            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
-        }
+        health.Ok("Warming");
+        await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
     }),
     Job.OneShot(
         "connect-db",
@@ -47,15 +40,11 @@ group.Add(
         },
         new OneShotOptions { Retries = 5, Backoff = new ExponentialBackoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(2)) }));
 
-await group.StartAsync(CancellationToken.None);
-await connected.Task.WaitAsync(TimeSpan.FromSeconds(30));
-
-Console.WriteLine();
-Console.WriteLine("Health while running:");
+await group.StartAsync(CancellationToken.None); // launches both jobs; does not wait for them
+await connected.Task;                           // ... the service runs ...
 Console.WriteLine(HealthPrinter.Format(health.Snapshot()));
+await group.StopAsync(CancellationToken.None);  // cancels both and waits until both have ended
 
-using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-await group.StopAsync(stopTimeout.Token);
-
+// </quickstart>
 Console.WriteLine("Health after stop (each job closes its scope when it ends):");
 Console.WriteLine(HealthPrinter.Format(health.Snapshot()));
