@@ -62,6 +62,35 @@ public sealed class TracingTests
         }
     }
 
+    [TestMethod]
+    public async Task Timer_ListenerAttached_OneActivityPerRunWithErrorRecorded()
+    {
+        string name = "timed-" + Guid.NewGuid().ToString("N");
+        var stopped = new ConcurrentQueue<Activity>();
+        using ActivityListener listener = Listen(name, stopped);
+        await using var harness = new GroupHarness();
+        var runs = new SemaphoreSlim(0);
+        int count = 0;
+        TimerFunc fn = _ =>
+        {
+            runs.Release();
+            return Interlocked.Increment(ref count) == 1 ? throw new IOException("first run fails") : Task.CompletedTask;
+        };
+        await harness.StartTimerAsync(name, fn, TimeSpan.FromSeconds(1));
+
+        harness.Time.Advance(TimeSpan.FromSeconds(1));
+        await harness.Logs.WaitForAsync(e => e.EventId.Id == 40);
+        harness.Time.Advance(TimeSpan.FromSeconds(1));
+        await harness.Health.WaitForAsync("timer-job-" + name, HealthLevel.Ok, "OK (");
+        await harness.StopAsync();
+
+        Activity[] activities = [.. stopped];
+        Assert.HasCount(2, activities);
+        Assert.AreEqual(ActivityStatusCode.Error, activities[0].Status);
+        Assert.AreEqual(ActivityStatusCode.Unset, activities[1].Status);
+        Assert.AreEqual("timer", activities[1].GetTagItem("job.kind"));
+    }
+
     private static ActivityListener Listen(string jobName, ConcurrentQueue<Activity> stopped)
     {
         var listener = new ActivityListener

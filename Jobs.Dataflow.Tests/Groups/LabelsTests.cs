@@ -1,0 +1,60 @@
+using Jobs.Dataflow.Tests.TestUtilities;
+
+namespace Jobs.Dataflow.Tests.Groups;
+
+/// <summary>
+/// Rule 8 for work that another thread starts: a timer tick, a <c>Fire()</c> and an
+/// <see cref="IObservable{T}"/> push. The test thread that drives them has no logging scope, so
+/// the labels can only come from the group.
+/// </summary>
+[TestClass]
+public sealed class LabelsTests
+{
+    private static readonly Dictionary<string, object?> Labels = new() { ["pipeline"] = "orders" };
+
+    [TestMethod]
+    public async Task TimerTick_EntryWrittenByTheRun_CarriesLabelsAndJobName()
+    {
+        await using var harness = new GroupHarness(new JobGroupOptions { Labels = Labels });
+        await harness.StartTimerAsync("ticking", _ => throw new InvalidOperationException("tick failed"), TimeSpan.FromSeconds(1));
+
+        harness.Time.Advance(TimeSpan.FromSeconds(1));
+
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 40);
+        AssertLabelled(entry, "ticking");
+    }
+
+    [TestMethod]
+    public async Task TriggerFire_EntryWrittenByTheRun_CarriesLabelsAndJobName()
+    {
+        await using var harness = new GroupHarness(new JobGroupOptions { Labels = Labels });
+        var trigger = new Trigger(timeProvider: harness.Time);
+        await harness.StartTimerAsync("fired", _ => Task.CompletedTask, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
+
+        trigger.Fire();
+
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 43);
+        AssertLabelled(entry, "fired");
+    }
+
+    [TestMethod]
+    public async Task ObservablePush_EntryWrittenByTheHandler_CarriesLabelsAndJobName()
+    {
+        await using var harness = new GroupHarness(new JobGroupOptions { Labels = Labels });
+        var observable = new TestObservable<int>();
+        harness.Group.Add(Job.Observer<int>("pushed", (_, _) => throw new FormatException("bad item"), observable));
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+
+        observer.OnNext(1);
+
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 60);
+        AssertLabelled(entry, "pushed");
+    }
+
+    private static void AssertLabelled(LogEntry entry, string jobName)
+    {
+        Assert.AreEqual(jobName, entry["JobName"]);
+        Assert.IsTrue(entry.HasScopeField("pipeline", "orders"), "The entry must be written inside the group's labels scope.");
+    }
+}
