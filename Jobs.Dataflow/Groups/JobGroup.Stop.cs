@@ -21,13 +21,15 @@ internal sealed partial class JobGroup
             running = [.. _running];
         }
 
-        // Jobs that outlive the stop on purpose (draining observers) end when the stop's token fires.
-        using CancellationTokenRegistration deadline = cancellationToken.UnsafeRegister(
-            static state => ((CancellationTokenSource)state!).Cancel(), _deadline);
-
         // CancelAsync runs the token's callbacks (the jobs' own, and the awaits they release)
         // off this thread, so a slow callback cannot hold up the rest of the stop.
         Task cancelled = CancelJobsAsync();
+
+        // Jobs that outlive the stop on purpose (draining observers) end when the stop's token
+        // fires. Registered after the jobs are cancelled: a token that has already fired runs this
+        // at once, and nothing it does may keep the jobs from being cancelled.
+        using CancellationTokenRegistration deadline = cancellationToken.UnsafeRegister(
+            static state => ((JobGroup)state!).CancelDeadline(), this);
 
         foreach (JobContext context in running)
         {
@@ -50,14 +52,7 @@ internal sealed partial class JobGroup
             // The token runs its callbacks one at a time, this wait's before the deadline's (the
             // later registration first), so this method can return and dispose the deadline's
             // registration before it ran: cancel it here too, or a draining job never ends.
-            try
-            {
-                _deadline.Cancel();
-            }
-            catch (AggregateException ex)
-            {
-                Log.CancellationCallbackFailed(_logger, ex);
-            }
+            CancelDeadline();
 
             Log.StopTimedOut(_logger, NamesOfRunning(running));
         }
@@ -75,6 +70,18 @@ internal sealed partial class JobGroup
         }
 
         return names.ToString();
+    }
+
+    private void CancelDeadline()
+    {
+        try
+        {
+            _deadline.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            Log.CancellationCallbackFailed(_logger, ex);
+        }
     }
 
     private async Task CancelJobsAsync()

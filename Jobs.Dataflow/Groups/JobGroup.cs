@@ -22,11 +22,11 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly ILogger _logger;
     private readonly LabelsScope? _labels;
     private readonly IJobMetrics _metrics;
-    private readonly IShutdowner _shutdowner;
+    private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
     private State _state;
 
-    public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner shutdowner, TimeProvider timeProvider)
+    public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner? shutdowner, TimeProvider timeProvider)
     {
         _health = health;
         _logger = logger;
@@ -195,10 +195,12 @@ internal sealed partial class JobGroup : IJobGroup
         }
         finally
         {
+            // The group's logger never throws (GroupLogger), and CloseHealth guards the user's
+            // health scope, so the run is always untracked and completed: a stop waits for it.
             CloseHealth(context);
             Untrack(context);
-            Log.JobEnded(_logger, job.Name);
             context.Complete();
+            Log.JobEnded(_logger, job.Name);
         }
     }
 

@@ -6,7 +6,7 @@ namespace Jobs.Dataflow;
 public sealed class JobGroupOptions
 {
     /// <summary>Gets the logger of the group's jobs.</summary>
-    /// <value>The default is a logger from the registry's logger factory, category <c>Jobs.Dataflow.JobGroup</c>.</value>
+    /// <value>The default is a logger from the registry's logger factory, category <c>Jobs.Dataflow</c>.</value>
     public ILogger? Logger { get; init; }
 
     /// <summary>Gets the metrics of the group's jobs.</summary>

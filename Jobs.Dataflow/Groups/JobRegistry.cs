@@ -12,14 +12,14 @@ public sealed class JobRegistry : IJobRegistry
 
     private readonly object _gate = new();
     private readonly ILoggerFactory _loggerFactory;
-    private readonly IShutdowner _shutdowner;
+    private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
     private readonly IJobMetrics _metrics;
     private IJobGroup[] _groups = [];
 
     /// <summary>Initializes a new instance of the <see cref="JobRegistry"/> class.</summary>
     /// <param name="loggerFactory">Creates the groups' loggers; nothing is logged when <see langword="null"/>.</param>
-    /// <param name="shutdowner">Stops the application for jobs with <c>ShutdownOnError</c>; when <see langword="null"/>, such a request is only logged.</param>
+    /// <param name="shutdowner">Stops the application for jobs with <c>ShutdownOnError</c>; when <see langword="null"/>, such a request is logged as an error by the job that made it.</param>
     /// <param name="timeProvider">The clock of intervals, backoff and durations; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
     /// <param name="metrics">Receives the jobs' measurements; <see cref="NopJobMetrics"/> when <see langword="null"/>.</param>
     public JobRegistry(
@@ -29,7 +29,7 @@ public sealed class JobRegistry : IJobRegistry
         IJobMetrics? metrics = null)
     {
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        _shutdowner = shutdowner ?? new UnconfiguredShutdowner(_loggerFactory.CreateLogger(LoggerCategory));
+        _shutdowner = shutdowner;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _metrics = metrics ?? NopJobMetrics.Instance;
     }
@@ -43,12 +43,8 @@ public sealed class JobRegistry : IJobRegistry
     {
         ArgumentNullException.ThrowIfNull(health);
 
-        ILogger logger = options?.Logger ?? _loggerFactory.CreateLogger(LoggerCategory);
         LabelsScope? labels = options?.Labels is { Count: > 0 } given ? new LabelsScope(given) : null;
-        if (labels is not null)
-        {
-            logger = new LabelsLogger(logger, labels);
-        }
+        ILogger logger = new GroupLogger(options?.Logger ?? _loggerFactory.CreateLogger(LoggerCategory), labels);
 
         IJobMetrics metrics = options?.Metrics ?? _metrics;
         var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider);

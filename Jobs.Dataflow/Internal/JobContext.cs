@@ -8,6 +8,7 @@ internal sealed class JobContext
 {
     private readonly object _blocksLock = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly IShutdowner? _shutdowner;
     private List<IDataflowBlock>? _blocks;
     private bool _blocksCompleted;
 
@@ -17,7 +18,7 @@ internal sealed class JobContext
         ILogger logger,
         LabelsScope? labels,
         IJobMetrics metrics,
-        IShutdowner shutdowner,
+        IShutdowner? shutdowner,
         TimeProvider timeProvider,
         CancellationToken cancellationToken,
         CancellationToken stopDeadline)
@@ -27,7 +28,7 @@ internal sealed class JobContext
         Logger = logger;
         Labels = labels;
         Metrics = metrics;
-        Shutdowner = shutdowner;
+        _shutdowner = shutdowner;
         TimeProvider = timeProvider;
         CancellationToken = cancellationToken;
         StopDeadline = stopDeadline;
@@ -49,8 +50,6 @@ internal sealed class JobContext
     public LabelsScope? Labels { get; }
 
     public IJobMetrics Metrics { get; }
-
-    public IShutdowner Shutdowner { get; }
 
     public TimeProvider TimeProvider { get; }
 
@@ -83,6 +82,30 @@ internal sealed class JobContext
         }
 
         block.Complete();
+    }
+
+    /// <summary>
+    /// Asks the application to shut down for a job with <c>ShutdownOnError</c> that failed: logs the
+    /// request, then calls the group's <see cref="IShutdowner"/>. Without one, the request is logged
+    /// as an error instead, so it is never lost silently. A throwing shutdowner is logged too.
+    /// </summary>
+    public void RequestShutdown(Exception error)
+    {
+        Log.ShutdownRequested(Logger, JobName);
+        if (_shutdowner is null)
+        {
+            Log.NoShutdowner(Logger, JobName, error);
+            return;
+        }
+
+        try
+        {
+            _shutdowner.Shutdown(error);
+        }
+        catch (Exception ex)
+        {
+            Log.ShutdownFailed(Logger, JobName, ex);
+        }
     }
 
     /// <summary>Marks the run as ended; called once by the group.</summary>

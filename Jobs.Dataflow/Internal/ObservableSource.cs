@@ -36,17 +36,28 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
 
         // From here on an OnNext returns at once and its item is dropped.
         observer.Detach();
+        target.Complete();
+        Exception? detach = Unsubscribe(subscription);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return detach is null ? null : new SourceDetachException(detach);
+        }
+
+        return fault ?? (detach is null ? null : new SourceDetachException(detach));
+    }
+
+    private static Exception? Unsubscribe(IDisposable? subscription)
+    {
         try
         {
             subscription?.Dispose();
+            return null;
         }
         catch (Exception ex)
         {
-            fault ??= ex;
+            // Not a fault of the stream: every item it pushed was taken. The job logs it as a warning.
+            return ex;
         }
-
-        target.Complete();
-        return cancellationToken.IsCancellationRequested ? null : fault;
     }
 
     /// <summary>One subscription's observer: posts into the buffer, blocking while it is full.</summary>

@@ -1,3 +1,5 @@
+using Jobs.Dataflow.Internal;
+
 namespace Jobs.Dataflow;
 
 /// <content>The factory of timer jobs.</content>
@@ -25,7 +27,7 @@ public abstract partial class Job
     {
         ArgumentNullException.ThrowIfNull(fn);
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(interval, TimerJob.MaxInterval);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(interval, Timers.MaxDelay);
         options ??= TimerOptions.Default;
         if (interval == TimeSpan.Zero && options.Trigger is null)
         {

@@ -74,9 +74,15 @@ internal sealed class ObserverJob<T> : Job
 
         if (action.Completion.Exception is { } crash)
         {
-            // The handler path catches the user's exceptions; only a failing IHealth or IJobMetrics
-            // gets here. Let the group log it.
+            // The handler path catches everything, the user's reporters' failures included, so only
+            // a bug of the library gets here. Let the group log it.
             ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
+        }
+
+        if (fault is SourceDetachException detach)
+        {
+            Log.ObserverDetachFailed(context.Logger, Name, detach.InnerException!);
+            fault = null;
         }
 
         if (context.CancellationToken.IsCancellationRequested)
@@ -121,8 +127,7 @@ internal sealed class ObserverJob<T> : Job
     {
         if (_options.ShutdownOnError)
         {
-            Log.ShutdownRequested(context.Logger, Name);
-            context.Shutdowner.Shutdown(error);
+            context.RequestShutdown(error);
         }
     }
 
@@ -217,7 +222,38 @@ internal sealed class ObserverJob<T> : Job
             Succeeded(start);
         }
 
+        /// <summary>
+        /// Reports a handled item. The health scope, metrics and logger are the user's code too: if
+        /// one of them throws, the failure is logged and the item counts as handled, because an
+        /// exception here would fault the action block, which then drops every buffered item and
+        /// stops pulling the source.
+        /// </summary>
         private void Succeeded(long start)
+        {
+            try
+            {
+                ReportSuccess(start);
+            }
+            catch (Exception ex)
+            {
+                Log.ObserverReportFailed(_context.Logger, _job.Name, ex);
+            }
+        }
+
+        /// <summary>Reports a failed item; guarded like <see cref="Succeeded"/>.</summary>
+        private void Failed(Exception error, long start)
+        {
+            try
+            {
+                ReportFailure(error, start);
+            }
+            catch (Exception ex)
+            {
+                Log.ObserverReportFailed(_context.Logger, _job.Name, ex);
+            }
+        }
+
+        private void ReportSuccess(long start)
         {
             long end = _time.GetTimestamp();
             TimeSpan duration = _time.GetElapsedTime(start, end);
@@ -233,7 +269,7 @@ internal sealed class ObserverJob<T> : Job
             }
         }
 
-        private void Failed(Exception error, long start)
+        private void ReportFailure(Exception error, long start)
         {
             _context.Metrics.ObserverRunDuration(_job.Name, _time.GetElapsedTime(start));
             if (_token.IsCancellationRequested)

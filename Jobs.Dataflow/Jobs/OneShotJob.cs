@@ -59,8 +59,7 @@ internal sealed class OneShotJob : Job
             {
                 if (_options.ShutdownOnError)
                 {
-                    Log.ShutdownRequested(context.Logger, Name);
-                    context.Shutdowner.Shutdown(error);
+                    context.RequestShutdown(error);
                 }
 
                 return;
@@ -115,13 +114,37 @@ internal sealed class OneShotJob : Job
         return error;
     }
 
-    /// <summary>Waits the backoff delay before retry <paramref name="retry"/>; false when stop interrupted it.</summary>
+    /// <summary>Waits the backoff delay before retry <paramref name="retry"/>; false when stop interrupted it or the backoff failed.</summary>
     private async Task<bool> BackoffAsync(JobContext context, int retry)
     {
-        TimeSpan delay = _options.Backoff?.GetDelay(retry) ?? TimeSpan.Zero;
+        TimeSpan delay;
+        try
+        {
+            delay = _options.Backoff?.GetDelay(retry) ?? TimeSpan.Zero;
+        }
+        catch (Exception ex)
+        {
+            // A backoff that throws cannot say when to retry; retrying at once could spin, so the
+            // job gives up as if its retries were used up.
+            Log.OneShotBackoffFailed(context.Logger, Name, ex);
+            if (_options.ShutdownOnError)
+            {
+                context.RequestShutdown(ex);
+            }
+
+            return false;
+        }
+
         if (delay <= TimeSpan.Zero)
         {
             return !context.CancellationToken.IsCancellationRequested;
+        }
+
+        // "No cap" backoffs (max = TimeSpan.MaxValue) are fine: the wait is cut to the longest a
+        // platform timer can wait, so Task.Delay never throws on a background thread.
+        if (delay > Timers.MaxDelay)
+        {
+            delay = Timers.MaxDelay;
         }
 
         Log.OneShotBackoff(context.Logger, Name, Durations.Format(delay), retry + 1);

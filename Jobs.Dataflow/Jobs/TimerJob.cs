@@ -11,9 +11,6 @@ namespace Jobs.Dataflow;
 /// </summary>
 internal sealed class TimerJob : Job
 {
-    /// <summary>The longest interval a timer of the platform can wait.</summary>
-    internal static readonly TimeSpan MaxInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-
     // One running wake-up plus one pending: an ActionBlock counts the item it is processing
     // against its bound until the item's task completes, so a third wake-up is refused.
     private static readonly ExecutionDataflowBlockOptions RunBlockOptions = new()
@@ -188,8 +185,7 @@ internal sealed class TimerJob : Job
             context.Health.Degraded($"Run failed: {error.Message}", error);
             if (_job._options.ShutdownOnError)
             {
-                Log.ShutdownRequested(context.Logger, _job.Name);
-                context.Shutdowner.Shutdown(error);
+                context.RequestShutdown(error);
             }
         }
     }

@@ -30,9 +30,6 @@ namespace Jobs.Dataflow;
 /// </remarks>
 public sealed class Trigger
 {
-    /// <summary>The longest debounce window a timer of the platform can wait.</summary>
-    internal static readonly TimeSpan MaxDebounce = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-
     // The broadcast block carries only the wake-up: what a run folds is read from the per-timer
     // counters below, because wake-ups that a busy timer refuses are coalesced away.
     private readonly BroadcastBlock<TimerWake> _broadcast = new(cloningFunction: null);
@@ -51,7 +48,7 @@ public sealed class Trigger
     public Trigger(TimeSpan debounce = default, TimeProvider? timeProvider = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(debounce, TimeSpan.Zero);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(debounce, MaxDebounce);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(debounce, Timers.MaxDelay);
         Debounce = debounce;
         TimeProvider = timeProvider ?? TimeProvider.System;
     }

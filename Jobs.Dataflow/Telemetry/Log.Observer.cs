@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "Observer job {JobName} could not detach from its source")]
     public static partial void ObserverDetachFailed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 64, Level = LogLevel.Error, Message = "Observer job {JobName} could not report an item: its health scope or metrics threw; it goes on with the next one")]
+    public static partial void ObserverReportFailed(ILogger logger, string jobName, Exception error);
 }

@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 23, Level = LogLevel.Debug, Message = "Job {JobName} waits {Delay} before attempt {Attempt}")]
     public static partial void OneShotBackoff(ILogger logger, string jobName, string delay, int attempt);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Error, Message = "Job {JobName} gives up: its backoff threw")]
+    public static partial void OneShotBackoffFailed(ILogger logger, string jobName, Exception error);
 }

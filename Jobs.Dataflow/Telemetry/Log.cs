@@ -33,9 +33,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Job {JobName} gave up and asks the application to shut down")]
     public static partial void ShutdownRequested(ILogger logger, string jobName);
 
-    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "Shutdown was requested, but no IShutdowner is configured; the application keeps running")]
-    public static partial void NoShutdowner(ILogger logger, Exception? error);
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "Job {JobName} asked for a shutdown, but no IShutdowner is configured; the application keeps running")]
+    public static partial void NoShutdowner(ILogger logger, string jobName, Exception error);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The health reporter of job {JobName} threw")]
     public static partial void HealthReportFailed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Error, Message = "The shutdowner threw when job {JobName} asked for a shutdown")]
+    public static partial void ShutdownFailed(ILogger logger, string jobName, Exception error);
 }
