@@ -321,6 +321,18 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    [DataRow(null)]
+    [DataRow("")]
+    public void Scoped_NullOrEmptyName_ThrowsNamingName(string? name)
+    {
+        IJobGroup group = new JobRegistry().NewGroup(new HealthTree());
+
+        var error = Assert.Throws<ArgumentException>(() => group.Scoped(name!));
+
+        Assert.AreEqual("name", error.ParamName);
+    }
+
+    [TestMethod]
     public void NewGroup_NullHealth_ThrowsNamingHealth()
     {
         var error = Assert.ThrowsExactly<ArgumentNullException>(() => new JobRegistry().NewGroup(null!));

@@ -77,21 +77,34 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(SourceKind.Channel);
-        var handler = new GatedHandler();
-        harness.Group.Add(source.CreateJob("obs", handler.UntilCancelled, new ObserverOptions { DrainOnStop = true }));
+        var handlerToken = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var groupCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ObserverFunc<int> fn = async (_, token) =>
+        {
+            handlerToken.TrySetResult(token);
+            await Task.Delay(Timeout.Infinite, token);
+        };
+        harness.Group.Add(
+            source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }),
+            Job.OneShot("witness", async (_, token) =>
+            {
+                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => groupCancelled.SetResult(), TaskScheduler.Default);
+            }));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3);
-        await handler.WaitForFirstAsync();
+        CancellationToken token = await handlerToken.OrTimeout();
         using var deadline = new CancellationTokenSource();
         Task stop = harness.Group.StopAsync(deadline.Token);
-        Assert.IsFalse(stop.IsCompleted, "The handler's token was cancelled before the stop token fired.");
+        await groupCancelled.OrTimeout();
+
+        Assert.IsFalse(token.IsCancellationRequested, "While draining, the handler's token must stay live after the group's token fired.");
+        Assert.IsFalse(stop.IsCompleted);
 
         await deadline.CancelAsync();
         await stop.OrTimeout();
+        Assert.IsTrue(token.IsCancellationRequested);
         await harness.Health.WaitForCloseAsync(Scope);
-
-        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
     }
 
     [TestMethod]

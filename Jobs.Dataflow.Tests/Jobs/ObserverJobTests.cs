@@ -39,6 +39,47 @@ public sealed class ObserverJobTests
     }
 
     [TestMethod]
+    public async Task Run_DefaultOptionsAsyncHandler_HandlesOneItemAtATimeInOrder()
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var gates = Enumerable.Range(0, 5).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var entered = new SemaphoreSlim(0);
+        var order = new ConcurrentQueue<int>();
+        int inside = 0;
+        int maxInside = 0;
+        ObserverFunc<int> fn = async (item, _) =>
+        {
+            int now = Interlocked.Increment(ref inside);
+            InterlockedMax(ref maxInside, now);
+            order.Enqueue(item);
+            entered.Release();
+            await gates[item].Task;
+            Interlocked.Decrement(ref inside);
+        };
+        harness.Group.Add(Job.Observer("obs", fn, channel.Reader));
+        await harness.StartAsync();
+        for (int i = 0; i < gates.Length; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        channel.Writer.Complete();
+
+        // Each item is let go only once it is inside; the next may only enter after that.
+        for (int i = 0; i < gates.Length; i++)
+        {
+            await entered.WaitOrTimeout();
+            Assert.AreEqual(1, Volatile.Read(ref inside), $"item {i}");
+            gates[i].SetResult();
+        }
+
+        await harness.Health.WaitForCloseAsync(Scope);
+        Assert.AreEqual(1, maxInside);
+        CollectionAssert.AreEqual(new[] { 0, 1, 2, 3, 4 }, order.ToArray());
+    }
+
+    [TestMethod]
     public async Task Run_HandlerThrows_LogsDegradesAndGoesOnWithTheNextItem()
     {
         await using var harness = new GroupHarness();
@@ -297,6 +338,15 @@ public sealed class ObserverJobTests
         await foreach (int item in reader.ReadAllAsync())
         {
             yield return item;
+        }
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current = Volatile.Read(ref target);
+        while (value > current && Interlocked.CompareExchange(ref target, value, current) is int seen && seen != current)
+        {
+            current = seen;
         }
     }
 }

@@ -18,8 +18,10 @@ public sealed class TimerJobTests
         DateTimeOffset start = harness.Time.GetUtcNow();
         await harness.StartTimerAsync("tick", runs.Fn, Interval);
         harness.Time.Advance(Interval - TimeSpan.FromMilliseconds(1));
+        Assert.AreEqual(0, harness.Time.CallbacksRun, "No tick may come before one interval has passed.");
         harness.Time.Advance(TimeSpan.FromMilliseconds(1));
 
+        Assert.AreEqual(1, harness.Time.CallbacksRun);
         Assert.AreEqual(start + Interval, await runs.NextAsync());
         Assert.AreEqual(1, runs.Count);
     }
@@ -198,7 +200,7 @@ public sealed class TimerJobTests
         await harness.StopAsync();
 
         Assert.IsTrue(sawCancellation);
-        await harness.Health.WaitForCloseAsync("timer-job-long");
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find("timer-job-long"), "The scope must be closed when StopAsync returns.");
         Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= LogLevel.Error));
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
     }

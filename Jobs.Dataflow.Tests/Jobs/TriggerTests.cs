@@ -27,6 +27,22 @@ public sealed class TriggerTests
     }
 
     [TestMethod]
+    public async Task Fire_BeforeTimerIsAddedToARunningGroup_RunsItOnceRightAfterItStarts()
+    {
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        var trigger = new Trigger(timeProvider: new TestTimeProvider());
+        await harness.StartAsync();
+
+        trigger.Fire();
+        harness.Group.Add(Job.Timer("late", runs.Fn, Interval, new TimerOptions { Trigger = trigger }));
+
+        await runs.NextAsync();
+        await harness.Health.WaitForAsync("timer-job-late", HealthLevel.Ok, "OK (");
+        Assert.AreEqual(1, runs.Count);
+    }
+
+    [TestMethod]
     public async Task Fire_ManyThreadsDuringRun_CoalesceIntoOneRunWithEveryFireFolded()
     {
         await using var harness = new GroupHarness();

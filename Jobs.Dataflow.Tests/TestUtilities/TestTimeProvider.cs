@@ -10,6 +10,7 @@ internal sealed class TestTimeProvider : FakeTimeProvider
 {
     private readonly SemaphoreSlim _created = new(0);
     private int _timersCreated;
+    private int _callbacksRun;
 
     public TestTimeProvider()
         : base(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
@@ -18,9 +19,20 @@ internal sealed class TestTimeProvider : FakeTimeProvider
 
     public int TimersCreated => Volatile.Read(ref _timersCreated);
 
+    /// <summary>Gets how many timer callbacks have run. They run inside <see cref="FakeTimeProvider.Advance"/>, so this is exact right after it returns.</summary>
+    public int CallbacksRun => Volatile.Read(ref _callbacksRun);
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        ITimer timer = base.CreateTimer(callback, state, dueTime, period);
+        ITimer timer = base.CreateTimer(
+            s =>
+            {
+                Interlocked.Increment(ref _callbacksRun);
+                callback(s);
+            },
+            state,
+            dueTime,
+            period);
         Interlocked.Increment(ref _timersCreated);
         _created.Release();
         return timer;

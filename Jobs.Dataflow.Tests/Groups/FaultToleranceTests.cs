@@ -1,0 +1,229 @@
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace Jobs.Dataflow.Tests.Groups;
+
+/// <summary>
+/// Rule 6 for the code around a job that is the user's too: metrics sinks, health scopes,
+/// loggers, backoffs, shutdowners and cancellation callbacks. None of them may crash the process,
+/// hang a job or a stop, or fail silently.
+/// </summary>
+[TestClass]
+public sealed class FaultToleranceTests
+{
+    [TestMethod]
+    public async Task Observer_MetricsSinkThrows_HandlesEveryItemLogsAndEnds()
+    {
+        await using var harness = new GroupHarness();
+        harness.Metrics.Setup(m => m.ObserverRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>())).Throws(new InvalidOperationException("sink down"));
+        var source = new BufferBlock<int>();
+        for (int i = 0; i < 100; i++)
+        {
+            source.Post(i);
+        }
+
+        source.Complete();
+        int handled = 0;
+        ObserverFunc<int> fn = (_, _) =>
+        {
+            Interlocked.Increment(ref handled);
+            return Task.CompletedTask;
+        };
+        harness.Group.Add(Job.Observer("obs", fn, source));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForCloseAsync("observer-job-obs");
+
+        Assert.AreEqual(100, handled);
+        LogEntry reportFailed = await harness.Logs.WaitForAsync(e => e.EventId.Id == 64);
+        Assert.AreEqual(LogLevel.Error, reportFailed.Level);
+        Assert.AreEqual("sink down", reportFailed.Exception?.Message);
+    }
+
+    [TestMethod]
+    public async Task Stop_LoggingProviderThrows_JobsStillEndAndStopReturns()
+    {
+        var registry = new JobRegistry(new ThrowingLoggerFactory());
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        var entered = new TaskCompletionSource();
+        var ended = new TaskCompletionSource();
+        group.Add(Job.OneShot("logged", async (_, token) =>
+        {
+            entered.SetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, token);
+            }
+            finally
+            {
+                ended.SetResult();
+            }
+        }));
+
+        await group.StartAsync(CancellationToken.None);
+        await entered.OrTimeout();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        Assert.IsTrue(ended.Task.IsCompleted);
+    }
+
+    [TestMethod]
+    public async Task OneShot_BackoffBeyondTheTimerLimit_WaitsTheLongestDelayAndRetries()
+    {
+        await using var harness = new GroupHarness();
+        var attempts = new SemaphoreSlim(0);
+        OneShotFunc fn = (_, _) =>
+        {
+            attempts.Release();
+            throw new IOException("down");
+        };
+        var backoff = new ExponentialBackoff(TimeSpan.FromDays(30), TimeSpan.MaxValue);
+        harness.Group.Add(Job.OneShot("patient", fn, new OneShotOptions { Retries = -1, Backoff = backoff }));
+
+        await harness.StartAsync();
+        await attempts.WaitOrTimeout();
+        await harness.Time.WaitForTimerAsync();
+        harness.Time.Advance(TimeSpan.FromDays(30));
+        await attempts.WaitOrTimeout();
+        await harness.Time.WaitForTimerAsync();
+        harness.Time.Advance(TimeSpan.FromMilliseconds(uint.MaxValue - 1));
+
+        await attempts.WaitOrTimeout();
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Id == 3), "The job must not crash on its third wait of 60 days.");
+    }
+
+    [TestMethod]
+    public async Task OneShot_BackoffThrows_GivesUpWithAnErrorAndShutsDown()
+    {
+        await using var harness = new GroupHarness();
+        var backoff = new Mock<IRetryBackoff>();
+        backoff.Setup(b => b.GetDelay(It.IsAny<int>())).Throws(new InvalidOperationException("bad backoff"));
+        int runs = 0;
+        OneShotFunc fn = (_, _) =>
+        {
+            Interlocked.Increment(ref runs);
+            throw new IOException("down");
+        };
+        harness.Group.Add(Job.OneShot("job", fn, new OneShotOptions { Retries = -1, Backoff = backoff.Object, ShutdownOnError = true }));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForCloseAsync("job-job");
+
+        Assert.AreEqual(1, runs);
+        LogEntry gaveUp = await harness.Logs.WaitForAsync(e => e.EventId.Id == 24);
+        Assert.AreEqual("bad backoff", gaveUp.Exception?.Message);
+        harness.Shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e!.Message == "bad backoff")), Times.Once);
+    }
+
+    [TestMethod]
+    public async Task ShutdownOnError_NoShutdownerConfigured_LogsTheRequestWithTheJobsName()
+    {
+        var logs = new LogCapture();
+        var registry = new JobRegistry(logs.Factory);
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        group.Add(Job.OneShot("doomed", (_, _) => throw new IOException("down"), new OneShotOptions { ShutdownOnError = true }));
+
+        await group.StartAsync(CancellationToken.None);
+
+        LogEntry entry = await logs.WaitForAsync(e => e.EventId.Id == 9);
+        Assert.AreEqual(LogLevel.Error, entry.Level);
+        Assert.AreEqual("doomed", entry["JobName"]);
+        Assert.AreEqual("down", entry.Exception?.Message);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task ShutdownOnError_ShutdownerThrows_IsLogged()
+    {
+        await using var harness = new GroupHarness();
+        harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Throws(new InvalidOperationException("cannot stop"));
+        harness.Group.Add(Job.OneShot("doomed", (_, _) => throw new IOException("down"), new OneShotOptions { ShutdownOnError = true }));
+
+        await harness.StartAsync();
+
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 11);
+        Assert.AreEqual("cannot stop", entry.Exception?.Message);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_TokenAlreadyCancelledAndADeadlineCallbackThrows_StillCancelsEveryJob()
+    {
+        await using var harness = new GroupHarness();
+        var handling = new TaskCompletionSource();
+        var oneShotCancelled = new TaskCompletionSource();
+        var source = new BufferBlock<int>();
+        source.Post(1);
+        ObserverFunc<int> drain = async (_, token) =>
+        {
+            token.Register(() => throw new InvalidOperationException("callback fails"));
+            handling.SetResult();
+            await Task.Delay(Timeout.Infinite, token);
+        };
+        harness.Group.Add(
+            Job.Observer("draining", drain, source, new ObserverOptions { DrainOnStop = true }),
+            Job.OneShot("waiting", async (_, token) =>
+            {
+                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => oneShotCancelled.SetResult(), TaskScheduler.Default);
+            }));
+        await harness.StartAsync();
+        await handling.OrTimeout();
+        using var expired = new CancellationTokenSource();
+        await expired.CancelAsync();
+
+        await harness.Group.StopAsync(expired.Token).OrTimeout();
+
+        await oneShotCancelled.OrTimeout();
+        await harness.Logs.WaitForAsync(e => e.EventId.Id == 4);
+    }
+
+    [TestMethod]
+    public async Task Observer_UnsubscribeThrows_IsAWarningNotASourceFault()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new Mock<IObservable<int>>();
+        var subscription = new Mock<IDisposable>();
+        subscription.Setup(s => s.Dispose()).Throws(new InvalidOperationException("cannot unsubscribe"));
+        observable.Setup(o => o.Subscribe(It.IsAny<IObserver<int>>()))
+            .Callback<IObserver<int>>(observer =>
+            {
+                observer.OnNext(1);
+                observer.OnCompleted();
+            })
+            .Returns(subscription.Object);
+        harness.Group.Add(Job.Observer<int>("obs", (_, _) => Task.CompletedTask, observable.Object));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForCloseAsync("observer-job-obs");
+
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Id == 63);
+        Assert.AreEqual(LogLevel.Warning, warning.Level);
+        Assert.IsFalse(harness.Health.Reports.Any(r => r.Level == HealthLevel.Degraded));
+        harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
+    }
+
+    private sealed class ThrowingLoggerFactory : ILoggerFactory
+    {
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public ILogger CreateLogger(string categoryName) => new ThrowingLogger();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class ThrowingLogger : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => throw new InvalidOperationException("scope broke");
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("logger broke");
+    }
+}
