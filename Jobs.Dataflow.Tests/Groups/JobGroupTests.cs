@@ -213,6 +213,31 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StopAsync_SecondCallWhileTheFirstWaits_CompletesOnlyWithTheFirst()
+    {
+        await using var harness = new GroupHarness();
+        var release = new TaskCompletionSource();
+        var cancelled = new TaskCompletionSource();
+        var entered = new TaskCompletionSource();
+        harness.Group.Add(Job.OneShot("slow-to-stop", async (_, token) =>
+        {
+            entered.SetResult();
+            await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => cancelled.SetResult(), TaskScheduler.Default);
+            await release.Task;
+        }));
+        await harness.StartAsync();
+        await entered.OrTimeout();
+
+        Task first = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+        Task second = harness.Group.StopAsync(CancellationToken.None);
+
+        Assert.IsFalse(second.IsCompleted, "The second stop must not report the group stopped while a job still runs.");
+        release.SetResult();
+        await Task.WhenAll(first, second).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task StopAsync_NeverStarted_QueuedJobsNeverRunAndLaterAddWarns()
     {
         await using var harness = new GroupHarness();

@@ -25,6 +25,7 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
     private State _state;
+    private Task? _stop;
 
     public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner? shutdowner, TimeProvider timeProvider)
     {

@@ -24,9 +24,12 @@ public static class JobsHealthChecksBuilderExtensions
         ArgumentException.ThrowIfNullOrEmpty(name);
 
         builder.Services.AddJobs();
+
+        // The tree the jobs report to: the registered IHealth when it is a HealthTree (the
+        // caller's own), else the HealthTree service. Another IHealth cannot be read back.
         return builder.Add(new HealthCheckRegistration(
             name,
-            sp => new JobsHealthCheck(sp.GetRequiredService<HealthTree>()),
+            sp => new JobsHealthCheck(sp.GetRequiredService<IHealth>() as HealthTree ?? sp.GetRequiredService<HealthTree>()),
             failureStatus: null,
             tags: null));
     }
