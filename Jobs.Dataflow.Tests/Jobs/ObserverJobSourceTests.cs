@@ -103,7 +103,7 @@ public sealed class ObserverJobSourceTests
             first.TrySetResult();
             await release.Task;
             int handled = Interlocked.Increment(ref handledCount);
-            InterlockedMax(ref maxLead, pulls.Pulled - handled);
+            Atomic.Max(ref maxLead, pulls.Pulled - handled);
         };
         var options = new ObserverOptions { BoundedCapacity = Capacity };
         harness.Group.Add(kind == SourceKind.Channel
@@ -142,21 +142,6 @@ public sealed class ObserverJobSourceTests
         // The job holds at most its capacity plus the item in the handler; the rest stays put.
         Assert.IsGreaterThanOrEqualTo(100 - Capacity - 1, source.Count);
         handler.Release();
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            int seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     /// <summary>An endless-enough stream that counts how far the job has pulled it.</summary>

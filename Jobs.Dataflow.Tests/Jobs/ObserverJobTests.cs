@@ -51,7 +51,7 @@ public sealed class ObserverJobTests
         ObserverFunc<int> fn = async (item, _) =>
         {
             int now = Interlocked.Increment(ref inside);
-            InterlockedMax(ref maxInside, now);
+            Atomic.Max(ref maxInside, now);
             order.Enqueue(item);
             entered.Release();
             await gates[item].Task;
@@ -338,15 +338,6 @@ public sealed class ObserverJobTests
         await foreach (int item in reader.ReadAllAsync())
         {
             yield return item;
-        }
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int current = Volatile.Read(ref target);
-        while (value > current && Interlocked.CompareExchange(ref target, value, current) is int seen && seen != current)
-        {
-            current = seen;
         }
     }
 }

@@ -77,7 +77,7 @@ internal sealed class TimerRuns
         }
 
         int active = Interlocked.Increment(ref _active);
-        InterlockedMax(ref _maxActive, active);
+        Atomic.Max(ref _maxActive, active);
         _started.Writer.TryWrite(_time.GetUtcNow());
         try
         {
@@ -94,19 +94,4 @@ internal sealed class TimerRuns
 
     /// <summary>Waits for the next run to start and returns the clock's time at its start.</summary>
     public Task<DateTimeOffset> NextAsync() => _started.Reader.ReadAsync().AsTask().OrTimeout();
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        int current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            int seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
-    }
 }
