@@ -1,0 +1,17 @@
+using BenchmarkDotNet.Running;
+using Jobs.Dataflow.Benchmarks;
+
+// Modes that BenchmarkDotNet cannot express run by name; everything else goes to the switcher,
+// so `-- --filter '*'` runs every benchmark class.
+switch (args.FirstOrDefault())
+{
+    case "idle-cpu":
+        await IdleTimers.MeasureIdleCpuAsync(Console.Out);
+        break;
+    case "timer-memory":
+        await IdleTimers.MeasureRetainedMemoryAsync(Console.Out);
+        break;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(IdleTimers).Assembly).Run(args, new BenchmarkConfig());
+        break;
+}
