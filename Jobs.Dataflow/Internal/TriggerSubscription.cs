@@ -157,7 +157,7 @@ internal sealed class TriggerSubscription : IDisposable
         window.Change(delay, Timeout.InfiniteTimeSpan);
     }
 
-    // A refused post is fine: the block is full, so a run that has not started yet will read
+    // A post folded into a pending run is fine: that run has not started yet, so it will read
     // the counters after the window ended.
     private void OnWindowEnd() => _runBlock.Post(TimerWake.WindowEnd);
 }

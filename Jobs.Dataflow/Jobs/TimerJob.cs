@@ -6,21 +6,14 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Runs a function every interval and whenever its trigger fires. A timer and the trigger's
-/// broadcast block wake a run block: an <see cref="ActionBlock{T}"/> with one worker and room for
-/// one pending wake-up, so runs never overlap and wake-ups during a run coalesce into one run.
+/// broadcast block wake a run block (<see cref="TimerRunBlock"/>: one run at a time and room for
+/// one pending run, like an <see cref="ActionBlock{T}"/> with one worker and a bound of 2), so runs
+/// never overlap and wake-ups during a run coalesce into one run.
 /// </summary>
 internal sealed class TimerJob : Job
 {
     /// <summary>The longest interval a timer of the platform can wait.</summary>
     internal static readonly TimeSpan MaxInterval = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-
-    // One running wake-up plus one pending: an ActionBlock counts the item it is processing
-    // against its bound until the item's task completes, so a third wake-up is refused.
-    private static readonly ExecutionDataflowBlockOptions RunBlockOptions = new()
-    {
-        MaxDegreeOfParallelism = 1,
-        BoundedCapacity = 2,
-    };
 
     private readonly TimerFunc _fn;
     private readonly TimeSpan _interval;
@@ -46,7 +39,7 @@ internal sealed class TimerJob : Job
     {
         private readonly TimerJob _job;
         private readonly JobContext _context;
-        private readonly ActionBlock<TimerWake> _block;
+        private readonly TimerRunBlock _block;
         private ITimer? _timer;
         private TriggerSubscription? _subscription;
         private int _tickDue;
@@ -55,7 +48,7 @@ internal sealed class TimerJob : Job
         {
             _job = job;
             _context = context;
-            _block = new ActionBlock<TimerWake>(RunOnceAsync, RunBlockOptions);
+            _block = new TimerRunBlock(RunOnceAsync);
         }
 
         public async Task RunAsync()
@@ -93,13 +86,13 @@ internal sealed class TimerJob : Job
 
         private void OnTick()
         {
-            // The flag, not the message, says a tick is due: a tick refused by a full block is
-            // folded into the pending run, which reads the flag when it starts.
+            // The flag, not the message, says a tick is due: a tick during a run is folded into
+            // the pending run, which reads the flag when it starts.
             Volatile.Write(ref _tickDue, 1);
             _block.Post(TimerWake.Tick);
         }
 
-        private async Task RunOnceAsync(TimerWake wake)
+        private async Task RunOnceAsync()
         {
             JobContext context = _context;
             CancellationToken token = context.CancellationToken;
