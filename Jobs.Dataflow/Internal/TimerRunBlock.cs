@@ -87,7 +87,7 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
                 {
                     // The unsafe variant flows no ExecutionContext, allocates nothing, and keeps a run
                     // from inheriting the ambient state (Activity.Current, scopes) of whoever woke it.
-                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
                 }
 
                 return DataflowMessageStatus.Accepted;
