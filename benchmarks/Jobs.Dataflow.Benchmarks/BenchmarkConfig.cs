@@ -19,6 +19,5 @@ public sealed class BenchmarkConfig : ManualConfig
         AddJob(quick.WithId("AllCores"));
         AddJob(quick.WithAffinity(1).WithId("Pinned"));
         AddDiagnoser(MemoryDiagnoser.Default);
-        WithOptions(ConfigOptions.JoinSummary);
     }
 }

@@ -11,6 +11,9 @@ switch (args.FirstOrDefault())
     case "timer-memory":
         await IdleTimers.MeasureRetainedMemoryAsync(Console.Out);
         break;
+    case "loop":
+        await ProfileLoop.RunAsync(args, Console.Out);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(IdleTimers).Assembly).Run(args, new BenchmarkConfig());
         break;
