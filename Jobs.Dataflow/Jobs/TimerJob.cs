@@ -167,9 +167,12 @@ internal sealed class TimerJob : Job
             context.Metrics.TimerRunDuration(_job.Name, duration);
             if (error is null)
             {
-                string formatted = Durations.Format(duration);
-                context.Health.Ok($"OK ({formatted})");
-                Log.TimerRan(context.Logger, _job.Name, formatted);
+                context.Health.Ok(Durations.Format("OK (", duration, ")"));
+                if (context.Logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.TimerRan(context.Logger, _job.Name, Durations.Format(duration));
+                }
+
                 return;
             }
 
