@@ -47,6 +47,7 @@ public static class ProfileLoop
         }
 
         output.WriteLine($"pid {Environment.ProcessId}: running '{what}' for {duration.TotalSeconds} s");
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
         long start = Stopwatch.GetTimestamp();
         int count = 0;
         while (Stopwatch.GetElapsedTime(start) < duration)
@@ -56,7 +57,8 @@ public static class ProfileLoop
         }
 
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         cleanup();
-        output.WriteLine($"{count} operations, {elapsed.TotalMilliseconds / count:F3} ms each");
+        output.WriteLine($"{count} operations, {elapsed.TotalMilliseconds / count:F3} ms and {allocated / count:N0} bytes allocated each");
     }
 }
