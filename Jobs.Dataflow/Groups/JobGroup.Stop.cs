@@ -18,7 +18,7 @@ internal sealed partial class JobGroup
 
             _state = State.Stopped;
             _queue.Clear();
-            running = [.. _running];
+            running = _running.ToArray();
         }
 
         // Jobs that outlive the stop on purpose (draining observers) end when the stop's token fires.

@@ -15,7 +15,7 @@ internal sealed partial class JobGroup : IJobGroup
 {
     private readonly object _gate = new();
     private readonly List<(Job Job, IHealth Health)> _queue = [];
-    private readonly HashSet<JobContext> _running = [];
+    private readonly RunningJobs _running = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _deadline = new();
     private readonly IHealth _health;
