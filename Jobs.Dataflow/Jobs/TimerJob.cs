@@ -109,9 +109,17 @@ internal sealed class TimerJob : Job
                 bool ticked = Interlocked.Exchange(ref _tickDue, 0) != 0;
                 int folds = 0;
                 TimeSpan latency = TimeSpan.Zero;
+                long? start = null;
                 if (Volatile.Read(ref _subscription) is { } subscription)
                 {
-                    folds = subscription.Take(out latency, out TimeSpan held);
+                    folds = subscription.Take(out latency, out TimeSpan held, out long takenAt);
+                    if (ReferenceEquals(subscription.TimeProvider, context.TimeProvider))
+                    {
+                        // One clock serves both (TimeProvider.System by default): the take's reading
+                        // is the run's start too, which saves a clock read on every triggered run.
+                        start = takenAt;
+                    }
+
                     if (held > TimeSpan.Zero)
                     {
                         Log.TimerFiresHeld(context.Logger, _job.Name, Durations.Format(held));
@@ -136,7 +144,7 @@ internal sealed class TimerJob : Job
                     }
                 }
 
-                await RunFunctionAsync(token).ConfigureAwait(false);
+                await RunFunctionAsync(token, start ?? context.TimeProvider.GetTimestamp()).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -146,12 +154,12 @@ internal sealed class TimerJob : Job
             }
         }
 
-        private async Task RunFunctionAsync(CancellationToken token)
+        /// <summary>Runs the function once; <paramref name="start"/> is the run's start on the group's clock.</summary>
+        private async Task RunFunctionAsync(CancellationToken token, long start)
         {
             JobContext context = _context;
             TimeProvider time = context.TimeProvider;
             using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer);
-            long start = time.GetTimestamp();
             Exception? error = null;
             try
             {
