@@ -4,7 +4,7 @@ namespace Jobs.Dataflow.Benchmarks;
 
 /// <summary>
 /// Runs one benchmark's library side in a loop for a while, so a profiler (dotnet-trace,
-/// dotnet-counters) can attach to a steady workload: <c>-- loop oneshot|trigger|observer|timers [seconds]</c>.
+/// dotnet-counters) can attach to a steady workload: <c>-- loop oneshot|trigger|trigger-baseline|observer|timers [seconds]</c>.
 /// </summary>
 public static class ProfileLoop
 {
@@ -27,6 +27,12 @@ public static class ProfileLoop
                 step = trigger.FireTimerJob;
                 cleanup = trigger.GlobalCleanup;
                 break;
+            case "trigger-baseline":
+                var broadcast = new TriggerBenchmarks();
+                broadcast.GlobalSetup();
+                step = broadcast.BroadcastToActionBlock;
+                cleanup = broadcast.GlobalCleanup;
+                break;
             case "observer":
                 var observer = new ObserverBlockBenchmarks();
                 observer.GlobalSetup();
@@ -43,7 +49,7 @@ public static class ProfileLoop
                 step = timers.StartPrimedStop;
                 break;
             default:
-                throw new ArgumentException($"Unknown loop '{what}': oneshot, trigger, observer or timers.", nameof(args));
+                throw new ArgumentException($"Unknown loop '{what}': oneshot, trigger, trigger-baseline, observer or timers.", nameof(args));
         }
 
         output.WriteLine($"pid {Environment.ProcessId}: running '{what}' for {duration.TotalSeconds} s");
