@@ -153,6 +153,7 @@ public sealed class FaultToleranceTests
         await using var harness = new GroupHarness();
         var handling = new TaskCompletionSource();
         var oneShotCancelled = new TaskCompletionSource();
+        var oneShotEntered = new TaskCompletionSource();
         var source = new BufferBlock<int>();
         source.Post(1);
         ObserverFunc<int> drain = async (_, token) =>
@@ -165,10 +166,11 @@ public sealed class FaultToleranceTests
             Job.Observer("draining", drain, source, new ObserverOptions { DrainOnStop = true }),
             Job.OneShot("waiting", async (_, token) =>
             {
+                oneShotEntered.SetResult();
                 await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => oneShotCancelled.SetResult(), TaskScheduler.Default);
             }));
         await harness.StartAsync();
-        await handling.OrTimeout();
+        await Task.WhenAll(handling.Task, oneShotEntered.Task).OrTimeout();
         using var expired = new CancellationTokenSource();
         await expired.CancelAsync();
 

@@ -79,6 +79,7 @@ public sealed class ObserverJobStopTests
         var source = new TestSource(SourceKind.Channel);
         var handlerToken = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
         var groupCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var witnessEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ObserverFunc<int> fn = async (_, token) =>
         {
             handlerToken.TrySetResult(token);
@@ -88,12 +89,14 @@ public sealed class ObserverJobStopTests
             source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }),
             Job.OneShot("witness", async (_, token) =>
             {
+                witnessEntered.SetResult();
                 await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => groupCancelled.SetResult(), TaskScheduler.Default);
             }));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3);
         CancellationToken token = await handlerToken.OrTimeout();
+        await witnessEntered.OrTimeout();
         using var deadline = new CancellationTokenSource();
         Task stop = harness.Group.StopAsync(deadline.Token);
         await groupCancelled.OrTimeout();

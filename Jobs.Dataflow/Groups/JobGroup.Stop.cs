@@ -24,7 +24,7 @@ internal sealed partial class JobGroup
             _stop = stop.Task;
             _state = State.Stopped;
             _queue.Clear();
-            running = [.. _running];
+            running = _running.ToArray();
         }
 
         return StopJobsAsync(running, stop, cancellationToken);

@@ -15,7 +15,7 @@ internal sealed partial class JobGroup : IJobGroup
 {
     private readonly object _gate = new();
     private readonly List<(Job Job, IHealth Health)> _queue = [];
-    private readonly HashSet<JobContext> _running = [];
+    private readonly RunningJobs _running = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _deadline = new();
     private readonly IHealth _health;
@@ -162,8 +162,10 @@ internal sealed partial class JobGroup : IJobGroup
         }
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
-        // Add return without waiting for it.
-        _ = Task.Run(() => RunJobAsync(context));
+        // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
+        // promise cost about 250 bytes per job, and RunJobAsync never faults, so nothing needs its
+        // task. The work item still flows the ExecutionContext, as Task.Run did.
+        ThreadPool.QueueUserWorkItem(static state => _ = state.Group.RunJobAsync(state.Context), (Group: this, Context: context), preferLocal: false);
     }
 
     private void Untrack(JobContext context)

@@ -13,7 +13,7 @@ internal sealed class BlockSource<T> : ObserverSource<T>
         _source = source;
     }
 
-    public override bool IsBlock => true;
+    public override bool FeedsHandlerDirectly => true;
 
     public override async Task<Exception?> FeedAsync(ITargetBlock<T> target, CancellationToken cancellationToken)
     {

@@ -5,33 +5,57 @@ namespace Jobs.Dataflow.Internal;
 /// <summary>Formats durations for health messages and logs the short way Go does: <c>850µs</c>, <c>12.5ms</c>, <c>3.2s</c>, <c>1m30s</c>.</summary>
 internal static class Durations
 {
+    // Longer than any duration this writes ("-2562047h47m16.85s" is 18 characters).
+    private const int MaxLength = 32;
+
     public static string Format(TimeSpan duration)
+    {
+        Span<char> buffer = stackalloc char[MaxLength];
+        return new string(buffer[..Write(duration, buffer)]);
+    }
+
+    /// <summary>
+    /// Formats <paramref name="prefix"/>, the duration and <paramref name="suffix"/> as one string:
+    /// a health message per run then costs one allocation, not three.
+    /// </summary>
+    public static string Format(string prefix, TimeSpan duration, string suffix)
+    {
+        Span<char> buffer = stackalloc char[MaxLength];
+        int length = Write(duration, buffer);
+        return string.Concat(prefix.AsSpan(), buffer[..length], suffix.AsSpan());
+    }
+
+    private static int Write(TimeSpan duration, Span<char> destination)
     {
         CultureInfo c = CultureInfo.InvariantCulture;
         if (duration < TimeSpan.Zero)
         {
-            return "-" + Format(duration.Negate());
+            destination[0] = '-';
+            return 1 + Write(duration.Negate(), destination[1..]);
         }
 
+        int written;
         if (duration < TimeSpan.FromMilliseconds(1))
         {
-            return duration.TotalMicroseconds.ToString("0.#", c) + "µs";
+            destination.TryWrite(c, $"{duration.TotalMicroseconds:0.#}µs", out written);
         }
-
-        if (duration < TimeSpan.FromSeconds(1))
+        else if (duration < TimeSpan.FromSeconds(1))
         {
-            return duration.TotalMilliseconds.ToString("0.#", c) + "ms";
+            destination.TryWrite(c, $"{duration.TotalMilliseconds:0.#}ms", out written);
         }
-
-        if (duration < TimeSpan.FromMinutes(1))
+        else if (duration < TimeSpan.FromMinutes(1))
         {
-            return duration.TotalSeconds.ToString("0.##", c) + "s";
+            destination.TryWrite(c, $"{duration.TotalSeconds:0.##}s", out written);
+        }
+        else
+        {
+            int hours = (int)duration.TotalHours;
+            double seconds = duration.TotalSeconds % 60;
+            _ = hours > 0
+                ? destination.TryWrite(c, $"{hours}h{duration.Minutes}m{seconds:0.##}s", out written)
+                : destination.TryWrite(c, $"{duration.Minutes}m{seconds:0.##}s", out written);
         }
 
-        int hours = (int)duration.TotalHours;
-        string seconds = (duration.TotalSeconds % 60).ToString("0.##", c);
-        return hours > 0
-            ? string.Create(c, $"{hours}h{duration.Minutes}m{seconds}s")
-            : string.Create(c, $"{duration.Minutes}m{seconds}s");
+        return written;
     }
 }

@@ -63,6 +63,15 @@ internal sealed class JobContext
     /// </summary>
     public CancellationToken StopDeadline { get; }
 
+    /// <summary>Gets or sets the previous run in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
+    public JobContext? PreviousRunning { get; set; }
+
+    /// <summary>Gets or sets the next run in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
+    public JobContext? NextRunning { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the run is in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
+    public bool IsRunning { get; set; }
+
     /// <summary>Gets a task that completes when the job's run has ended and its health scope is closed. It never faults.</summary>
     public Task Completion => _completion.Task;
 

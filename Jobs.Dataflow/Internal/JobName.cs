@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -10,6 +11,8 @@ internal static class JobName
     private const int KeptCharsWhenHashed = 90;
     private const int HashHexDigits = 10;
 
+    private static readonly SearchValues<char> Allowed = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+
     /// <summary>
     /// Keeps only <c>[a-zA-Z0-9_-]</c> from the first 100 bytes of the UTF-8 form. If anything was
     /// dropped or the name was longer, cuts the kept part to 90 characters and appends <c>-</c>
@@ -18,6 +21,13 @@ internal static class JobName
     public static string Sanitize(string name, string paramName)
     {
         ArgumentException.ThrowIfNullOrEmpty(name, paramName);
+
+        // The common case, a name that is already clean, allocates nothing. Every allowed character
+        // is ASCII, so such a name's UTF-8 form is as long as the name.
+        if (name.Length <= MaxBytes && !name.AsSpan().ContainsAnyExcept(Allowed))
+        {
+            return name;
+        }
 
         byte[] utf8 = Encoding.UTF8.GetBytes(name);
         int scanned = Math.Min(utf8.Length, MaxBytes);

@@ -7,11 +7,12 @@ namespace Jobs.Dataflow.Internal;
 internal abstract class ObserverSource<T>
 {
     /// <summary>
-    /// Gets a value indicating whether the source is a dataflow block already, that buffers and
-    /// offers its items itself: it then links straight to the handler's block, because a second
-    /// buffer would only add a hop per item.
+    /// Gets a value indicating whether the source feeds the handler's block directly: a source
+    /// block links straight to it, a pump sends into it. The handler's block is then bounded by
+    /// the buffer's capacity plus the handler's parallelism, because a separate buffer block would
+    /// only add a hop per item. An observable posts into a buffer block in front instead.
     /// </summary>
-    public virtual bool IsBlock => false;
+    public virtual bool FeedsHandlerDirectly => false;
 
     /// <summary>
     /// Feeds <paramref name="target"/> until the source ends or <paramref name="cancellationToken"/>

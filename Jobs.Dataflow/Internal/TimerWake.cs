@@ -2,8 +2,8 @@ namespace Jobs.Dataflow.Internal;
 
 /// <summary>
 /// Why a timer job's run block was woken. Only a hint for logs: a run reads the tick flag and
-/// the trigger's counters to decide what to do, because coalesced wake-ups are refused by the
-/// bounded block and their reason would otherwise be lost.
+/// the trigger's counters to decide what to do, because coalesced wake-ups fold into one
+/// pending run and their reason would otherwise be lost.
 /// </summary>
 internal enum TimerWake : byte
 {

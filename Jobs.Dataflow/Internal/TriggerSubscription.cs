@@ -26,6 +26,9 @@ internal sealed class TriggerSubscription : IDisposable
         _runBlock = runBlock;
     }
 
+    /// <summary>Gets the clock of the trigger's fires and latency.</summary>
+    public TimeProvider TimeProvider => _trigger.TimeProvider;
+
     /// <summary>Counts one fire; called under the trigger's lock.</summary>
     public void AddFireLocked(long timestamp)
     {
@@ -62,12 +65,13 @@ internal sealed class TriggerSubscription : IDisposable
     /// <summary>
     /// Takes the pending fires for a run that starts now. Returns the number of fires folded into
     /// the run (0: none pending, or held by the debounce window, which then wakes the run block
-    /// again when it ends) and the latency from the first of them.
+    /// again when it ends), the latency from the first of them, and the time of the take on the
+    /// trigger's clock (<paramref name="now"/>).
     /// </summary>
-    public int Take(out TimeSpan latency, out TimeSpan held)
+    public int Take(out TimeSpan latency, out TimeSpan held, out long now)
     {
         TimeProvider time = _trigger.TimeProvider;
-        long now = time.GetTimestamp();
+        now = time.GetTimestamp();
         latency = TimeSpan.Zero;
         held = TimeSpan.Zero;
         lock (_trigger.Gate)
@@ -157,7 +161,7 @@ internal sealed class TriggerSubscription : IDisposable
         window.Change(delay, Timeout.InfiniteTimeSpan);
     }
 
-    // A refused post is fine: the block is full, so a run that has not started yet will read
+    // A post folded into a pending run is fine: that run has not started yet, so it will read
     // the counters after the window ended.
     private void OnWindowEnd() => _runBlock.Post(TimerWake.WindowEnd);
 }

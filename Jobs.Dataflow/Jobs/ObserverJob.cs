@@ -7,9 +7,9 @@ using Jobs.Dataflow.Internal;
 namespace Jobs.Dataflow;
 
 /// <summary>
-/// Runs a handler for each item of a source: the source feeds a bounded <see cref="BufferBlock{T}"/>
-/// linked to an <see cref="ActionBlock{T}"/> that runs the handler (a source that is a block already
-/// links straight to the <see cref="ActionBlock{T}"/>).
+/// Runs a handler for each item of a source through a bounded <see cref="ActionBlock{T}"/>. A source
+/// block links straight to it and a pulled stream is sent straight into it; an observable posts into
+/// a bounded <see cref="BufferBlock{T}"/> linked to it.
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 internal sealed class ObserverJob<T> : Job
@@ -44,13 +44,13 @@ internal sealed class ObserverJob<T> : Job
         var handler = new ItemHandler(this, context, handlerToken);
         var action = new ActionBlock<T>(handler.HandleAsync, new ExecutionDataflowBlockOptions
         {
-            BoundedCapacity = ActionCapacity(_options, _source.IsBlock),
+            BoundedCapacity = ActionCapacity(_options, _source.FeedsHandlerDirectly),
             MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
             CancellationToken = handlerToken,
         });
 
         ITargetBlock<T> target = action;
-        if (!_source.IsBlock)
+        if (!_source.FeedsHandlerDirectly)
         {
             var buffer = new BufferBlock<T>(new DataflowBlockOptions
             {
@@ -104,9 +104,9 @@ internal sealed class ObserverJob<T> : Job
 
     /// <summary>
     /// The handler block's capacity. It counts the items in the handler too. Behind a buffer, it
-    /// holds only those; linked straight to a source block, it is the buffer as well.
+    /// holds only those; fed directly (a source block, a pulled stream), it is the buffer as well.
     /// </summary>
-    private static int ActionCapacity(ObserverOptions options, bool isBlock)
+    private static int ActionCapacity(ObserverOptions options, bool direct)
     {
         int capacity = options.BoundedCapacity;
         int parallelism = options.MaxDegreeOfParallelism;
@@ -115,7 +115,7 @@ internal sealed class ObserverJob<T> : Job
             return capacity;
         }
 
-        if (!isBlock)
+        if (!direct)
         {
             return parallelism;
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Jobs.Dataflow.Internal;
+using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow;
 
@@ -102,9 +103,11 @@ internal sealed class OneShotJob : Job
         context.Metrics.OneShotRunDuration(Name, duration);
         if (error is null)
         {
-            string formatted = Durations.Format(duration);
-            context.Health.Ok($"Finished ({formatted})");
-            Log.OneShotFinished(context.Logger, Name, attempt, formatted);
+            context.Health.Ok(Durations.Format("Finished (", duration, ")"));
+            if (context.Logger.IsEnabled(LogLevel.Information))
+            {
+                Log.OneShotFinished(context.Logger, Name, attempt, Durations.Format(duration));
+            }
         }
         else if (!context.CancellationToken.IsCancellationRequested)
         {

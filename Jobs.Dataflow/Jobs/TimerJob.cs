@@ -1,24 +1,18 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Internal;
+using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow;
 
 /// <summary>
 /// Runs a function every interval and whenever its trigger fires. A timer and the trigger's
-/// broadcast block wake a run block: an <see cref="ActionBlock{T}"/> with one worker and room for
-/// one pending wake-up, so runs never overlap and wake-ups during a run coalesce into one run.
+/// broadcast block wake a run block (<see cref="TimerRunBlock"/>: one run at a time and room for
+/// one pending run, like an <see cref="ActionBlock{T}"/> with one worker and a bound of 2), so runs
+/// never overlap and wake-ups during a run coalesce into one run.
 /// </summary>
 internal sealed class TimerJob : Job
 {
-    // One running wake-up plus one pending: an ActionBlock counts the item it is processing
-    // against its bound until the item's task completes, so a third wake-up is refused.
-    private static readonly ExecutionDataflowBlockOptions RunBlockOptions = new()
-    {
-        MaxDegreeOfParallelism = 1,
-        BoundedCapacity = 2,
-    };
-
     private readonly TimerFunc _fn;
     private readonly TimeSpan _interval;
     private readonly TimerOptions _options;
@@ -43,7 +37,7 @@ internal sealed class TimerJob : Job
     {
         private readonly TimerJob _job;
         private readonly JobContext _context;
-        private readonly ActionBlock<TimerWake> _block;
+        private readonly TimerRunBlock _block;
         private ITimer? _timer;
         private TriggerSubscription? _subscription;
         private int _tickDue;
@@ -52,7 +46,7 @@ internal sealed class TimerJob : Job
         {
             _job = job;
             _context = context;
-            _block = new ActionBlock<TimerWake>(RunOnceAsync, RunBlockOptions);
+            _block = new TimerRunBlock(RunOnceAsync);
         }
 
         public async Task RunAsync()
@@ -90,13 +84,13 @@ internal sealed class TimerJob : Job
 
         private void OnTick()
         {
-            // The flag, not the message, says a tick is due: a tick refused by a full block is
-            // folded into the pending run, which reads the flag when it starts.
+            // The flag, not the message, says a tick is due: a tick during a run is folded into
+            // the pending run, which reads the flag when it starts.
             Volatile.Write(ref _tickDue, 1);
             _block.Post(TimerWake.Tick);
         }
 
-        private async Task RunOnceAsync(TimerWake wake)
+        private async Task RunOnceAsync()
         {
             JobContext context = _context;
             CancellationToken token = context.CancellationToken;
@@ -112,9 +106,17 @@ internal sealed class TimerJob : Job
                 bool ticked = Interlocked.Exchange(ref _tickDue, 0) != 0;
                 int folds = 0;
                 TimeSpan latency = TimeSpan.Zero;
+                long? start = null;
                 if (Volatile.Read(ref _subscription) is { } subscription)
                 {
-                    folds = subscription.Take(out latency, out TimeSpan held);
+                    folds = subscription.Take(out latency, out TimeSpan held, out long takenAt);
+                    if (ReferenceEquals(subscription.TimeProvider, context.TimeProvider))
+                    {
+                        // One clock serves both (TimeProvider.System by default): the take's reading
+                        // is the run's start too, which saves a clock read on every triggered run.
+                        start = takenAt;
+                    }
+
                     if (held > TimeSpan.Zero)
                     {
                         Log.TimerFiresHeld(context.Logger, _job.Name, Durations.Format(held));
@@ -132,10 +134,14 @@ internal sealed class TimerJob : Job
                 if (folds > 0)
                 {
                     context.Metrics.TimerTriggerStats(_job.Name, latency, folds);
-                    Log.TimerTriggered(context.Logger, _job.Name, folds, Durations.Format(latency));
+                    if (context.Logger.IsEnabled(LogLevel.Debug))
+                    {
+                        // Guarded: formatting the latency costs two strings per triggered run.
+                        Log.TimerTriggered(context.Logger, _job.Name, folds, Durations.Format(latency));
+                    }
                 }
 
-                await RunFunctionAsync(token).ConfigureAwait(false);
+                await RunFunctionAsync(token, start ?? context.TimeProvider.GetTimestamp()).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -145,12 +151,12 @@ internal sealed class TimerJob : Job
             }
         }
 
-        private async Task RunFunctionAsync(CancellationToken token)
+        /// <summary>Runs the function once; <paramref name="start"/> is the run's start on the group's clock.</summary>
+        private async Task RunFunctionAsync(CancellationToken token, long start)
         {
             JobContext context = _context;
             TimeProvider time = context.TimeProvider;
             using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer);
-            long start = time.GetTimestamp();
             Exception? error = null;
             try
             {
@@ -166,9 +172,12 @@ internal sealed class TimerJob : Job
             context.Metrics.TimerRunDuration(_job.Name, duration);
             if (error is null)
             {
-                string formatted = Durations.Format(duration);
-                context.Health.Ok($"OK ({formatted})");
-                Log.TimerRan(context.Logger, _job.Name, formatted);
+                context.Health.Ok(Durations.Format("OK (", duration, ")"));
+                if (context.Logger.IsEnabled(LogLevel.Debug))
+                {
+                    Log.TimerRan(context.Logger, _job.Name, Durations.Format(duration));
+                }
+
                 return;
             }
 

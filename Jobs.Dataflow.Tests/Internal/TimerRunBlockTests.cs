@@ -1,0 +1,130 @@
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Internal;
+using Jobs.Dataflow.Tests.TestUtilities;
+
+namespace Jobs.Dataflow.Tests.Internal;
+
+/// <summary>The timer's run block must behave like the ActionBlock it replaces (MaxDegreeOfParallelism 1, bound 2).</summary>
+[TestClass]
+public sealed class TimerRunBlockTests
+{
+    [TestMethod]
+    public async Task Post_WhileIdle_RunsOnce()
+    {
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int runs = 0;
+        var block = new TimerRunBlock(() =>
+        {
+            Interlocked.Increment(ref runs);
+            ran.TrySetResult();
+            return Task.CompletedTask;
+        });
+
+        Assert.IsTrue(block.Post(TimerWake.Tick));
+        await ran.OrTimeout();
+        block.Complete();
+        await block.Completion.OrTimeout();
+
+        Assert.AreEqual(1, runs);
+    }
+
+    [TestMethod]
+    public async Task Post_ManyDuringRun_CoalesceIntoOneRunRightAfterIt()
+    {
+        var entered = new SemaphoreSlim(0);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int runs = 0;
+        int running = 0;
+        bool overlapped = false;
+        var block = new TimerRunBlock(async () =>
+        {
+            overlapped |= Interlocked.Increment(ref running) > 1;
+            Interlocked.Increment(ref runs);
+            entered.Release();
+            await release.Task;
+            Interlocked.Decrement(ref running);
+        });
+
+        block.Post(TimerWake.Tick);
+        await entered.WaitOrTimeout();
+        for (int i = 0; i < 10; i++)
+        {
+            block.Post(TimerWake.Fire);
+        }
+
+        release.SetResult();
+        await entered.WaitOrTimeout();
+        block.Complete();
+        await block.Completion.OrTimeout();
+
+        Assert.AreEqual(2, runs);
+        Assert.IsFalse(overlapped);
+    }
+
+    [TestMethod]
+    public async Task Complete_DuringRunWithOnePending_FinishesBothThenCompletesAndDeclines()
+    {
+        var entered = new SemaphoreSlim(0);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int runs = 0;
+        var block = new TimerRunBlock(async () =>
+        {
+            Interlocked.Increment(ref runs);
+            entered.Release();
+            await release.Task;
+        });
+
+        block.Post(TimerWake.Tick);
+        await entered.WaitOrTimeout();
+        block.Post(TimerWake.Tick);
+        block.Complete();
+
+        Assert.IsFalse(block.Completion.IsCompleted, "The block completes only once its current run has ended.");
+        Assert.IsFalse(block.Post(TimerWake.Tick));
+        release.SetResult();
+        await block.Completion.OrTimeout();
+
+        // Like the action block, the pending run still gets called; the timer job drops it itself
+        // because its token is cancelled by then (rule 5).
+        Assert.AreEqual(2, runs);
+    }
+
+    [TestMethod]
+    public async Task Complete_WhileIdle_CompletesAtOnce()
+    {
+        var block = new TimerRunBlock(() => Task.CompletedTask);
+
+        block.Complete();
+
+        await block.Completion.OrTimeout();
+        Assert.IsFalse(block.Post(TimerWake.Tick));
+    }
+
+    [TestMethod]
+    public async Task LinkTo_BroadcastBlockFiredBefore_RunsOnceRightAfterLink()
+    {
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var broadcast = new BroadcastBlock<TimerWake>(cloningFunction: null);
+        broadcast.Post(TimerWake.Fire);
+        var block = new TimerRunBlock(() =>
+        {
+            ran.TrySetResult();
+            return Task.CompletedTask;
+        });
+
+        using IDisposable link = broadcast.LinkTo(block);
+
+        await ran.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Run_Throws_FaultsCompletionLikeAnActionBlock()
+    {
+        var block = new TimerRunBlock(() => throw new InvalidOperationException("broken run"));
+
+        block.Post(TimerWake.Tick);
+
+        InvalidOperationException error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => block.Completion.OrTimeout());
+        Assert.AreEqual("broken run", error.Message);
+    }
+}

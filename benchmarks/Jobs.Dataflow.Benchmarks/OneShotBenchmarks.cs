@@ -1,0 +1,74 @@
+using BenchmarkDotNet.Attributes;
+
+namespace Jobs.Dataflow.Benchmarks;
+
+/// <summary>
+/// 10,000 one-shot jobs whose function returns at once: create them, add them to a new group,
+/// start it, wait until every function ran, stop it; against 10,000 <see cref="Task.Run(Func{Task})"/>
+/// and <see cref="Task.WhenAll(Task[])"/> of the same function.
+/// </summary>
+public class OneShotBenchmarks
+{
+    private const int Count = 10_000;
+
+    private readonly OneShotFunc _fn;
+    private JobRegistry _registry = null!;
+    private TaskCompletionSource _allRan = null!;
+    private int _remaining;
+
+    public OneShotBenchmarks()
+    {
+        _fn = Run;
+    }
+
+    [GlobalSetup]
+    public void GlobalSetup() => _registry = new JobRegistry();
+
+    [Benchmark(Baseline = true, Description = "10,000 Task.Run + Task.WhenAll")]
+    public Task TaskRunWhenAll()
+    {
+        Arm();
+        var tasks = new Task[Count];
+        var health = new PrimedCounter(0);
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            tasks[i] = Task.Run(() => _fn(health, CancellationToken.None));
+        }
+
+        return Task.WhenAll(tasks);
+    }
+
+    [Benchmark(Description = "10,000 one-shot jobs: create, add, start, all ran, stop")]
+    public async Task OneShotJobs()
+    {
+        Task allRan = Arm();
+        IJobGroup group = _registry.NewGroup(new PrimedCounter(0));
+        var jobs = new Job[Count];
+        for (int i = 0; i < jobs.Length; i++)
+        {
+            jobs[i] = Job.OneShot("one-shot", _fn);
+        }
+
+        group.Add(jobs);
+        await group.StartAsync(CancellationToken.None);
+        await allRan;
+        await group.StopAsync(CancellationToken.None);
+    }
+
+    private Task Arm()
+    {
+        _remaining = Count;
+        _allRan = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return _allRan.Task;
+    }
+
+    private Task Run(IHealth health, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Decrement(ref _remaining) == 0)
+        {
+            _allRan.TrySetResult();
+        }
+
+        return Task.CompletedTask;
+    }
+}
