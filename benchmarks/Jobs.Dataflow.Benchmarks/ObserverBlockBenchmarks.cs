@@ -14,34 +14,12 @@ namespace Jobs.Dataflow.Benchmarks;
 /// the same handler delegate, which completes synchronously.
 /// </remarks>
 [InvocationCount(1)]
-public class ObserverBlockBenchmarks
+public class ObserverBlockBenchmarks : ObserverBenchmarkBase
 {
-    private const int Items = 1_000_000;
     private const int Capacity = 64 + 1;
     private static readonly DataflowLinkOptions Propagate = new() { PropagateCompletion = true };
 
-    private readonly ObserverFunc<int> _handler;
-    private JobRegistry _registry = null!;
-    private IJobGroup _group = null!;
     private BufferBlock<int> _source = null!;
-    private TaskCompletionSource _seenAll = null!;
-    private int _seen;
-
-    public ObserverBlockBenchmarks()
-    {
-        _handler = Handle;
-    }
-
-    [GlobalSetup]
-    public void GlobalSetup()
-    {
-        _registry = new JobRegistry();
-        _group = _registry.NewGroup(new PrimedCounter(int.MaxValue));
-        _group.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
-    }
-
-    [GlobalCleanup]
-    public void GlobalCleanup() => _group.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
 
     [IterationSetup]
     public void IterationSetup()
@@ -53,8 +31,7 @@ public class ObserverBlockBenchmarks
         }
 
         _source.Complete();
-        _seen = 0;
-        _seenAll = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ResetCount();
     }
 
     [Benchmark(Baseline = true, Description = "ActionBlock(Func<int, Task>), capacity 65")]
@@ -62,7 +39,7 @@ public class ObserverBlockBenchmarks
     {
         CancellationToken token = CancellationToken.None;
         var action = new ActionBlock<int>(
-            item => _handler(item, token),
+            item => Handler(item, token),
             new ExecutionDataflowBlockOptions { BoundedCapacity = Capacity, MaxDegreeOfParallelism = 1 });
         _source.LinkTo(action, Propagate);
         await action.Completion;
@@ -72,7 +49,7 @@ public class ObserverBlockBenchmarks
     public async Task ActionBlockSyncDelegate()
     {
         CancellationToken token = CancellationToken.None;
-        Action<int> handle = item => _handler(item, token);
+        Action<int> handle = item => Handler(item, token);
         var action = new ActionBlock<int>(
             handle,
             new ExecutionDataflowBlockOptions { BoundedCapacity = Capacity, MaxDegreeOfParallelism = 1 });
@@ -83,17 +60,7 @@ public class ObserverBlockBenchmarks
     [Benchmark(Description = "Observer job")]
     public async Task ObserverJob()
     {
-        _group.Add(Job.Observer("observer", _handler, _source));
-        await _seenAll.Task;
-    }
-
-    private Task Handle(int item, CancellationToken cancellationToken)
-    {
-        if (++_seen == Items)
-        {
-            _seenAll.TrySetResult();
-        }
-
-        return Task.CompletedTask;
+        Group.Add(Job.Observer("observer", Handler, _source));
+        await SeenAll;
     }
 }

@@ -16,32 +16,9 @@ namespace Jobs.Dataflow.Benchmarks;
 /// </remarks>
 [InvocationCount(1)]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-public class ObserverStreamBenchmarks
+public class ObserverStreamBenchmarks : ObserverBenchmarkBase
 {
-    private const int Items = 1_000_000;
-
-    private readonly ObserverFunc<int> _handler;
-    private JobRegistry _registry = null!;
-    private IJobGroup _group = null!;
     private Channel<int> _channel = null!;
-    private TaskCompletionSource _seenAll = null!;
-    private int _seen;
-
-    public ObserverStreamBenchmarks()
-    {
-        _handler = Handle;
-    }
-
-    [GlobalSetup]
-    public void GlobalSetup()
-    {
-        _registry = new JobRegistry();
-        _group = _registry.NewGroup(new PrimedCounter(int.MaxValue));
-        _group.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
-    }
-
-    [GlobalCleanup]
-    public void GlobalCleanup() => _group.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
 
     [IterationSetup]
     public void IterationSetup()
@@ -53,8 +30,7 @@ public class ObserverStreamBenchmarks
         }
 
         _channel.Writer.Complete();
-        _seen = 0;
-        _seenAll = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ResetCount();
     }
 
     [BenchmarkCategory("Channel")]
@@ -63,7 +39,7 @@ public class ObserverStreamBenchmarks
     {
         await foreach (int item in _channel.Reader.ReadAllAsync())
         {
-            await _handler(item, CancellationToken.None);
+            await Handler(item, CancellationToken.None);
         }
     }
 
@@ -71,8 +47,8 @@ public class ObserverStreamBenchmarks
     [Benchmark(Description = "Observer job (ChannelReader)")]
     public async Task ChannelObserver()
     {
-        _group.Add(Job.Observer("channel", _handler, _channel.Reader));
-        await _seenAll.Task;
+        Group.Add(Job.Observer("channel", Handler, _channel.Reader));
+        await SeenAll;
     }
 
     [BenchmarkCategory("AsyncEnumerable")]
@@ -81,7 +57,7 @@ public class ObserverStreamBenchmarks
     {
         await foreach (int item in RangeAsync(Items))
         {
-            await _handler(item, CancellationToken.None);
+            await Handler(item, CancellationToken.None);
         }
     }
 
@@ -89,8 +65,8 @@ public class ObserverStreamBenchmarks
     [Benchmark(Description = "Observer job (IAsyncEnumerable)")]
     public async Task EnumerableObserver()
     {
-        _group.Add(Job.Observer("enumerable", _handler, RangeAsync(Items)));
-        await _seenAll.Task;
+        Group.Add(Job.Observer("enumerable", Handler, RangeAsync(Items)));
+        await SeenAll;
     }
 
 #pragma warning disable CS1998 // An iterator that never waits: the cheapest stream there is.
@@ -101,15 +77,5 @@ public class ObserverStreamBenchmarks
         {
             yield return i;
         }
-    }
-
-    private Task Handle(int item, CancellationToken cancellationToken)
-    {
-        if (++_seen == Items)
-        {
-            _seenAll.TrySetResult();
-        }
-
-        return Task.CompletedTask;
     }
 }
