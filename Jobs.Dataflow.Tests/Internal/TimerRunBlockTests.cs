@@ -127,4 +127,143 @@ public sealed class TimerRunBlockTests
         InvalidOperationException error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => block.Completion.OrTimeout());
         Assert.AreEqual("broken run", error.Message);
     }
+
+    [TestMethod]
+    public async Task Post_FromManyThreadsAsRunsEnd_NeverLosesAWakeUp()
+    {
+        // Every post must be followed by a run that starts after it: a wake-up that lands exactly
+        // as a run ends may fold into a pending run, but never disappear.
+        const int Rounds = 10_000;
+        long posted = 0;
+        long seenByLastRun = 0;
+        var ran = new SemaphoreSlim(0);
+        var block = new TimerRunBlock(() =>
+        {
+            Volatile.Write(ref seenByLastRun, Volatile.Read(ref posted));
+            ran.Release();
+            return Task.CompletedTask;
+        });
+
+        for (int round = 1; round <= Rounds; round++)
+        {
+            var posters = new Task[4];
+            for (int p = 0; p < posters.Length; p++)
+            {
+                posters[p] = Task.Run(() =>
+                {
+                    for (int i = 0; i < 3; i++)
+                    {
+                        Interlocked.Increment(ref posted);
+                        block.Post(TimerWake.Tick);
+                    }
+                });
+            }
+
+            await Task.WhenAll(posters).OrTimeout();
+            long target = Volatile.Read(ref posted);
+
+            // Each run signals; a lost wake-up means no run comes after the last post, and the wait times out.
+            while (Volatile.Read(ref seenByLastRun) < target)
+            {
+                await ran.WaitOrTimeout();
+            }
+        }
+
+        block.Complete();
+        await block.Completion.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Complete_RacingPostsAndRunEnds_CompletesAfterTheLastRunAndRefusesLaterPosts()
+    {
+        const int Rounds = 10_000;
+        for (int round = 0; round < Rounds; round++)
+        {
+            int active = 0;
+            bool completedDuringRun = false;
+            TimerRunBlock? block = null;
+            block = new TimerRunBlock(() =>
+            {
+                Interlocked.Increment(ref active);
+                completedDuringRun |= block!.Completion.IsCompleted;
+                Interlocked.Decrement(ref active);
+                return Task.CompletedTask;
+            });
+
+            Task poster = Task.Run(() =>
+            {
+                for (int i = 0; i < 3; i++)
+                {
+                    block.Post(TimerWake.Tick);
+                }
+            });
+            Task completer = Task.Run(block.Complete);
+            await Task.WhenAll(poster, completer).OrTimeout();
+
+            await block.Completion.OrTimeout();
+            Assert.AreEqual(0, Volatile.Read(ref active), $"round {round}: completed while a run was active");
+            Assert.IsFalse(completedDuringRun, $"round {round}");
+            Assert.IsFalse(block.Post(TimerWake.Tick), $"round {round}: a completed block must refuse posts");
+        }
+    }
+
+    [TestMethod]
+    public async Task Fault_WithARunPending_DropsThePendingRunLikeAnActionBlock()
+    {
+        var entered = new SemaphoreSlim(0);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int runs = 0;
+        var block = new TimerRunBlock(async () =>
+        {
+            Interlocked.Increment(ref runs);
+            entered.Release();
+            await release.Task;
+        });
+        block.Post(TimerWake.Tick);
+        await entered.WaitOrTimeout();
+        block.Post(TimerWake.Tick);
+
+        ((IDataflowBlock)block).Fault(new InvalidOperationException("stop"));
+        release.SetResult();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => block.Completion.OrTimeout());
+        Assert.AreEqual(1, runs);
+    }
+
+    [TestMethod]
+    public async Task Run_Cancelled_DoesNotFaultTheBlock()
+    {
+        var ran = new SemaphoreSlim(0);
+        var block = new TimerRunBlock(() =>
+        {
+            ran.Release();
+            return Task.FromCanceled(new CancellationToken(canceled: true));
+        });
+
+        block.Post(TimerWake.Tick);
+        await ran.WaitOrTimeout();
+        Assert.IsTrue(block.Post(TimerWake.Tick), "The block must go on after a cancelled run.");
+        await ran.WaitOrTimeout();
+        block.Complete();
+
+        await block.Completion.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task LinkedFromACloningBroadcastBlock_ConsumesAndRunsEachFire()
+    {
+        var broadcast = new BroadcastBlock<TimerWake>(wake => wake);
+        var ran = new SemaphoreSlim(0);
+        var block = new TimerRunBlock(() =>
+        {
+            ran.Release();
+            return Task.CompletedTask;
+        });
+        using IDisposable link = broadcast.LinkTo(block);
+
+        broadcast.Post(TimerWake.Fire);
+        await ran.WaitOrTimeout();
+        broadcast.Post(TimerWake.Fire);
+        await ran.WaitOrTimeout();
+    }
 }

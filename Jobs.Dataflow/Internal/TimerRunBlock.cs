@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 
 namespace Jobs.Dataflow.Internal;
@@ -40,7 +39,7 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
     private int _state;
 
     /// <summary>Initializes a new instance of the <see cref="TimerRunBlock"/> class.</summary>
-    /// <param name="run">One run. It should not throw; if it does, the block faults like an action block.</param>
+    /// <param name="run">One run. It should not throw; if it does (other than a cancellation), the block faults like an action block.</param>
     public TimerRunBlock(Func<Task> run)
     {
         _run = run;
@@ -48,18 +47,29 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
 
     public Task Completion => _completion.Task;
 
-    /// <summary>Wakes the block; what <see cref="DataflowBlock.Post{TInput}"/> calls.</summary>
+    /// <summary>Wakes the block; what <see cref="DataflowBlock.Post{TInput}"/> and a linked source call.</summary>
     public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, TimerWake messageValue, ISourceBlock<TimerWake>? source, bool consumeToAccept)
     {
+        if (!messageHeader.IsValid)
+        {
+            throw new ArgumentException("The message header is not valid.", nameof(messageHeader));
+        }
+
+        if (source is null && consumeToAccept)
+        {
+            throw new ArgumentException("A source is needed to consume a message.", nameof(consumeToAccept));
+        }
+
         if ((Volatile.Read(ref _state) & Completing) != 0)
         {
             return DataflowMessageStatus.DecliningPermanently;
         }
 
+        // A source that offers a message it still owns (a BroadcastBlock with a cloning function)
+        // must be asked to hand it over first.
         if (consumeToAccept)
         {
-            Debug.Assert(source is not null, "Dataflow passes a source whenever it asks the target to consume.");
-            source.ConsumeMessage(messageHeader, this, out bool consumed);
+            source!.ConsumeMessage(messageHeader, this, out bool consumed);
             if (!consumed)
             {
                 return DataflowMessageStatus.NotAvailable;
@@ -71,7 +81,9 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
             int state = Volatile.Read(ref _state);
             if ((state & Completing) != 0)
             {
-                return DataflowMessageStatus.DecliningPermanently;
+                // Once consumed, the message is this block's: say so, and drop it as a completing
+                // action block drops what it has not started.
+                return consumeToAccept ? DataflowMessageStatus.Accepted : DataflowMessageStatus.DecliningPermanently;
             }
 
             if ((state & Pending) != 0)
@@ -120,7 +132,9 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
                 Interlocked.CompareExchange(ref _fault, error, null);
             }
 
-            if (Interlocked.CompareExchange(ref _state, state | Completing, state) == state)
+            // Like an action block: Complete lets the pending run happen, Fault drops it.
+            int next = error is null ? state | Completing : (state | Completing) & ~Pending;
+            if (Interlocked.CompareExchange(ref _state, next, state) == state)
             {
                 if ((state & Running) == 0)
                 {
@@ -140,6 +154,10 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
             try
             {
                 await _run().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Like an action block whose delegate is cancelled: that run is over, the block goes on.
             }
             catch (Exception ex)
             {
