@@ -91,7 +91,7 @@ public sealed class ObserverJobSourceTests
     public async Task Run_HandlerBlockedWithCapacityFour_PullsOnlyCapacityPlusConstantAhead(SourceKind kind)
     {
         const int Capacity = 4;
-        const int Slack = 3; // the item in the handler, the one the pump holds, and one read ahead
+        const int Slack = 2; // the item in the handler and the one the pump holds while the block is full
         await using var harness = new GroupHarness();
         var pulls = new CountingStream(100);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
