@@ -174,6 +174,40 @@ public sealed class TimerRunBlockTests
     }
 
     [TestMethod]
+    public async Task Post_InATightLoopWhileRunsEnd_TheLastPostIsAlwaysRun()
+    {
+        // A poster that never pauses lands wake-ups in every window where a run is ending; the
+        // last run must still see the last post.
+        const int Posts = 200_000;
+        long posted = 0;
+        long seenByLastRun = 0;
+        var ran = new SemaphoreSlim(0);
+        var block = new TimerRunBlock(() =>
+        {
+            Volatile.Write(ref seenByLastRun, Volatile.Read(ref posted));
+            ran.Release();
+            return Task.CompletedTask;
+        });
+
+        await Task.Run(() =>
+        {
+            for (int i = 0; i < Posts; i++)
+            {
+                Interlocked.Increment(ref posted);
+                block.Post(TimerWake.Tick);
+            }
+        }).OrTimeout();
+
+        while (Volatile.Read(ref seenByLastRun) < Posts)
+        {
+            await ran.WaitOrTimeout();
+        }
+
+        block.Complete();
+        await block.Completion.OrTimeout();
+    }
+
+    [TestMethod]
     public async Task Complete_RacingPostsAndRunEnds_CompletesAfterTheLastRunAndRefusesLaterPosts()
     {
         const int Rounds = 10_000;
