@@ -54,7 +54,7 @@ public sealed class FaultToleranceTests
             entered.SetResult();
             try
             {
-                await Task.Delay(Timeout.Infinite, token);
+                await token.UntilCancelledAsync();
             }
             finally
             {
@@ -160,14 +160,15 @@ public sealed class FaultToleranceTests
         {
             token.Register(() => throw new InvalidOperationException("callback fails"));
             handling.SetResult();
-            await Task.Delay(Timeout.Infinite, token);
+            await token.UntilCancelledAsync();
         };
         harness.Group.Add(
             Job.Observer("draining", drain, source, new ObserverOptions { DrainOnStop = true }),
             Job.OneShot("waiting", async (_, token) =>
             {
                 oneShotEntered.SetResult();
-                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => oneShotCancelled.SetResult(), TaskScheduler.Default);
+                await token.WhenCancelled();
+                oneShotCancelled.SetResult();
             }));
         await harness.StartAsync();
         await Task.WhenAll(handling.Task, oneShotEntered.Task).OrTimeout();

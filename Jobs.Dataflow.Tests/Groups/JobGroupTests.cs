@@ -89,7 +89,7 @@ public sealed class JobGroupTests
             // Not disposed with the job: the callback must still run after the job's await ends.
             token.Register(() => harness.Group.Add(Job.OneShot("added-on-stop", (_, _) => Task.CompletedTask)));
             registered.SetResult();
-            await Task.Delay(Timeout.Infinite, token);
+            await token.UntilCancelledAsync();
         }));
         await harness.StartAsync();
         await registered.OrTimeout();
@@ -182,7 +182,7 @@ public sealed class JobGroupTests
                 entered.SetResult();
                 return never.Task;
             }),
-            Job.OneShot("polite", (_, token) => Task.Delay(Timeout.Infinite, token)));
+            Job.OneShot("polite", (_, token) => token.UntilCancelledAsync()));
         await harness.StartAsync();
         await entered.OrTimeout();
         using var timeout = new CancellationTokenSource();
@@ -222,7 +222,8 @@ public sealed class JobGroupTests
         harness.Group.Add(Job.OneShot("slow-to-stop", async (_, token) =>
         {
             entered.SetResult();
-            await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => cancelled.SetResult(), TaskScheduler.Default);
+            await token.WhenCancelled();
+            cancelled.SetResult();
             await release.Task;
         }));
         await harness.StartAsync();
@@ -264,7 +265,7 @@ public sealed class JobGroupTests
         harness.Group.Add(Job.OneShot("long", async (_, token) =>
         {
             entered.SetResult();
-            await Task.Delay(Timeout.Infinite, token);
+            await token.UntilCancelledAsync();
         }));
         await harness.StartAsync();
         await entered.OrTimeout();
@@ -381,7 +382,7 @@ public sealed class JobGroupTests
         entered.Signal();
         try
         {
-            await Task.Delay(Timeout.Infinite, token);
+            await token.UntilCancelledAsync();
         }
         catch (OperationCanceledException)
         {

@@ -61,7 +61,7 @@ public sealed class HostingTests
                 ingestRunning.SetResult();
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, token);
+                    await token.UntilCancelledAsync();
                 }
                 finally
                 {
@@ -114,7 +114,7 @@ public sealed class HostingTests
             builder.Services.AddJobGroup(name, (group, _) => group.Add(Job.OneShot(name, async (_, token) =>
             {
                 started.Signal();
-                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => { }, TaskScheduler.Default);
+                await token.WhenCancelled();
                 lock (order)
                 {
                     order.Add(name);

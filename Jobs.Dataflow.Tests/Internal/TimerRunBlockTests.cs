@@ -31,62 +31,44 @@ public sealed class TimerRunBlockTests
     [TestMethod]
     public async Task Post_ManyDuringRun_CoalesceIntoOneRunRightAfterIt()
     {
-        var entered = new SemaphoreSlim(0);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int runs = 0;
-        int running = 0;
-        bool overlapped = false;
-        var block = new TimerRunBlock(async () =>
-        {
-            overlapped |= Interlocked.Increment(ref running) > 1;
-            Interlocked.Increment(ref runs);
-            entered.Release();
-            await release.Task;
-            Interlocked.Decrement(ref running);
-        });
+        var gated = new GatedRuns();
+        TimerRunBlock block = gated.Block;
 
         block.Post(TimerWake.Tick);
-        await entered.WaitOrTimeout();
+        await gated.WaitForRunAsync();
         for (int i = 0; i < 10; i++)
         {
             block.Post(TimerWake.Fire);
         }
 
-        release.SetResult();
-        await entered.WaitOrTimeout();
+        gated.Release();
+        await gated.WaitForRunAsync();
         block.Complete();
         await block.Completion.OrTimeout();
 
-        Assert.AreEqual(2, runs);
-        Assert.IsFalse(overlapped);
+        Assert.AreEqual(2, gated.Runs);
+        Assert.IsFalse(gated.Overlapped);
     }
 
     [TestMethod]
     public async Task Complete_DuringRunWithOnePending_FinishesBothThenCompletesAndDeclines()
     {
-        var entered = new SemaphoreSlim(0);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int runs = 0;
-        var block = new TimerRunBlock(async () =>
-        {
-            Interlocked.Increment(ref runs);
-            entered.Release();
-            await release.Task;
-        });
+        var gated = new GatedRuns();
+        TimerRunBlock block = gated.Block;
 
         block.Post(TimerWake.Tick);
-        await entered.WaitOrTimeout();
+        await gated.WaitForRunAsync();
         block.Post(TimerWake.Tick);
         block.Complete();
 
         Assert.IsFalse(block.Completion.IsCompleted, "The block completes only once its current run has ended.");
         Assert.IsFalse(block.Post(TimerWake.Tick));
-        release.SetResult();
+        gated.Release();
         await block.Completion.OrTimeout();
 
         // Like the action block, the pending run still gets called; the timer job drops it itself
         // because its token is cancelled by then (rule 5).
-        Assert.AreEqual(2, runs);
+        Assert.AreEqual(2, gated.Runs);
     }
 
     [TestMethod]
@@ -134,43 +116,22 @@ public sealed class TimerRunBlockTests
         // Every post must be followed by a run that starts after it: a wake-up that lands exactly
         // as a run ends may fold into a pending run, but never disappear.
         const int Rounds = 10_000;
-        long posted = 0;
-        long seenByLastRun = 0;
-        var ran = new SemaphoreSlim(0);
-        var block = new TimerRunBlock(() =>
-        {
-            Volatile.Write(ref seenByLastRun, Volatile.Read(ref posted));
-            ran.Release();
-            return Task.CompletedTask;
-        });
+        var probe = new LastPostProbe();
 
         for (int round = 1; round <= Rounds; round++)
         {
             var posters = new Task[4];
             for (int p = 0; p < posters.Length; p++)
             {
-                posters[p] = Task.Run(() =>
-                {
-                    for (int i = 0; i < 3; i++)
-                    {
-                        Interlocked.Increment(ref posted);
-                        block.Post(TimerWake.Tick);
-                    }
-                });
+                posters[p] = Task.Run(() => probe.Post(3));
             }
 
             await Task.WhenAll(posters).OrTimeout();
-            long target = Volatile.Read(ref posted);
-
-            // Each run signals; a lost wake-up means no run comes after the last post, and the wait times out.
-            while (Volatile.Read(ref seenByLastRun) < target)
-            {
-                await ran.WaitOrTimeout();
-            }
+            await probe.WaitUntilTheLastPostRanAsync();
         }
 
-        block.Complete();
-        await block.Completion.OrTimeout();
+        probe.Block.Complete();
+        await probe.Block.Completion.OrTimeout();
     }
 
     [TestMethod]
@@ -178,33 +139,13 @@ public sealed class TimerRunBlockTests
     {
         // A poster that never pauses lands wake-ups in every window where a run is ending; the
         // last run must still see the last post.
-        const int Posts = 200_000;
-        long posted = 0;
-        long seenByLastRun = 0;
-        var ran = new SemaphoreSlim(0);
-        var block = new TimerRunBlock(() =>
-        {
-            Volatile.Write(ref seenByLastRun, Volatile.Read(ref posted));
-            ran.Release();
-            return Task.CompletedTask;
-        });
+        var probe = new LastPostProbe();
 
-        await Task.Run(() =>
-        {
-            for (int i = 0; i < Posts; i++)
-            {
-                Interlocked.Increment(ref posted);
-                block.Post(TimerWake.Tick);
-            }
-        }).OrTimeout();
+        await Task.Run(() => probe.Post(200_000)).OrTimeout();
+        await probe.WaitUntilTheLastPostRanAsync();
 
-        while (Volatile.Read(ref seenByLastRun) < Posts)
-        {
-            await ran.WaitOrTimeout();
-        }
-
-        block.Complete();
-        await block.Completion.OrTimeout();
+        probe.Block.Complete();
+        await probe.Block.Completion.OrTimeout();
     }
 
     [TestMethod]
@@ -244,24 +185,17 @@ public sealed class TimerRunBlockTests
     [TestMethod]
     public async Task Fault_WithARunPending_DropsThePendingRunLikeAnActionBlock()
     {
-        var entered = new SemaphoreSlim(0);
-        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int runs = 0;
-        var block = new TimerRunBlock(async () =>
-        {
-            Interlocked.Increment(ref runs);
-            entered.Release();
-            await release.Task;
-        });
+        var gated = new GatedRuns();
+        TimerRunBlock block = gated.Block;
         block.Post(TimerWake.Tick);
-        await entered.WaitOrTimeout();
+        await gated.WaitForRunAsync();
         block.Post(TimerWake.Tick);
 
         ((IDataflowBlock)block).Fault(new InvalidOperationException("stop"));
-        release.SetResult();
+        gated.Release();
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => block.Completion.OrTimeout());
-        Assert.AreEqual(1, runs);
+        Assert.AreEqual(1, gated.Runs);
     }
 
     [TestMethod]
@@ -299,5 +233,78 @@ public sealed class TimerRunBlockTests
         await ran.WaitOrTimeout();
         broadcast.Post(TimerWake.Fire);
         await ran.WaitOrTimeout();
+    }
+
+    /// <summary>A block whose runs wait until the test releases them, counting runs and overlaps.</summary>
+    private sealed class GatedRuns
+    {
+        private readonly SemaphoreSlim _entered = new(0);
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _runs;
+        private int _running;
+        private volatile bool _overlapped;
+
+        public GatedRuns()
+        {
+            Block = new TimerRunBlock(async () =>
+            {
+                _overlapped |= Interlocked.Increment(ref _running) > 1;
+                Interlocked.Increment(ref _runs);
+                _entered.Release();
+                await _release.Task;
+                Interlocked.Decrement(ref _running);
+            });
+        }
+
+        public TimerRunBlock Block { get; }
+
+        public int Runs => Volatile.Read(ref _runs);
+
+        public bool Overlapped => _overlapped;
+
+        public Task WaitForRunAsync() => _entered.WaitOrTimeout();
+
+        public void Release() => _release.TrySetResult();
+    }
+
+    /// <summary>
+    /// Counts posts, and records in each run how many posts came before it: after the last post,
+    /// some run must see it. Each run signals, so a lost wake-up makes the wait time out.
+    /// </summary>
+    private sealed class LastPostProbe
+    {
+        private readonly SemaphoreSlim _ran = new(0);
+        private long _posted;
+        private long _seenByLastRun;
+
+        public LastPostProbe()
+        {
+            Block = new TimerRunBlock(() =>
+            {
+                Volatile.Write(ref _seenByLastRun, Volatile.Read(ref _posted));
+                _ran.Release();
+                return Task.CompletedTask;
+            });
+        }
+
+        public TimerRunBlock Block { get; }
+
+        public void Post(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Interlocked.Increment(ref _posted);
+                Block.Post(TimerWake.Tick);
+            }
+        }
+
+        public async Task WaitUntilTheLastPostRanAsync()
+        {
+            long target = Volatile.Read(ref _posted);
+            while (Volatile.Read(ref _seenByLastRun) < target)
+            {
+                await _ran.WaitOrTimeout();
+            }
+        }
     }
 }

@@ -83,14 +83,15 @@ public sealed class ObserverJobStopTests
         ObserverFunc<int> fn = async (_, token) =>
         {
             handlerToken.TrySetResult(token);
-            await Task.Delay(Timeout.Infinite, token);
+            await token.UntilCancelledAsync();
         };
         harness.Group.Add(
             source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }),
             Job.OneShot("witness", async (_, token) =>
             {
                 witnessEntered.SetResult();
-                await Task.Delay(Timeout.Infinite, token).ContinueWith(_ => groupCancelled.SetResult(), TaskScheduler.Default);
+                await token.WhenCancelled();
+                groupCancelled.SetResult();
             }));
 
         await harness.StartAsync();
@@ -255,7 +256,7 @@ public sealed class ObserverJobStopTests
             _allAccepted.SetResult();
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken);
+                await cancellationToken.UntilCancelledAsync();
             }
             finally
             {

@@ -162,7 +162,7 @@ public sealed class OneShotJobTests
             {
                 Interlocked.Increment(ref runs);
                 entered.TrySetResult();
-                await Task.Delay(Timeout.Infinite, token);
+                await token.UntilCancelledAsync();
             },
             new OneShotOptions { Retries = 3, ShutdownOnError = true }));
         await harness.StartAsync();
@@ -188,7 +188,7 @@ public sealed class OneShotJobTests
                 entered.SetResult();
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, token);
+                    await token.UntilCancelledAsync();
                 }
                 finally
                 {

@@ -185,7 +185,7 @@ public sealed class TimerJobTests
             entered.SetResult();
             try
             {
-                await Task.Delay(Timeout.Infinite, token);
+                await token.UntilCancelledAsync();
             }
             catch (OperationCanceledException)
             {

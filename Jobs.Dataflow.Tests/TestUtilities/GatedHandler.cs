@@ -31,7 +31,7 @@ internal sealed class GatedHandler
     public ObserverFunc<int> UntilCancelled => async (item, token) =>
     {
         Enter(item);
-        await Task.Delay(Timeout.Infinite, token);
+        await token.UntilCancelledAsync();
     };
 
     /// <summary>Waits until the handler has started its first item.</summary>

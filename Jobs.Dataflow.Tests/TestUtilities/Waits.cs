@@ -20,4 +20,22 @@ internal static class Waits
             throw new TimeoutException("The semaphore was not released in time.");
         }
     }
+
+    /// <summary>
+    /// Completes when <paramref name="token"/> is cancelled: the body of a job that runs until its
+    /// group stops. Unlike <c>Task.Delay(Timeout.Infinite, token)</c> it involves no timer and no time.
+    /// </summary>
+    public static Task WhenCancelled(this CancellationToken token)
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        token.Register(static state => ((TaskCompletionSource)state!).TrySetResult(), cancelled);
+        return cancelled.Task;
+    }
+
+    /// <summary>Like <see cref="WhenCancelled"/>, but ends with an <see cref="OperationCanceledException"/>, as work that honours its token does.</summary>
+    public static async Task UntilCancelledAsync(this CancellationToken token)
+    {
+        await token.WhenCancelled();
+        token.ThrowIfCancellationRequested();
+    }
 }
