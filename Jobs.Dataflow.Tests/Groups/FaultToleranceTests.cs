@@ -31,15 +31,18 @@ public sealed class FaultToleranceTests
             Interlocked.Increment(ref handled);
             return Task.CompletedTask;
         };
-        harness.Group.Add(Job.Observer("obs", fn, source));
+        harness.Add(Job.Observer("obs", fn, source));
 
         await harness.StartAsync();
-        await harness.Health.WaitForCloseAsync("observer-job-obs");
+        await harness.WaitForEndAsync("obs");
 
         Assert.AreEqual(100, handled);
-        LogEntry reportFailed = await harness.Logs.WaitForAsync(e => e.EventId.Id == 64);
-        Assert.AreEqual(LogLevel.Error, reportFailed.Level);
-        Assert.AreEqual("sink down", reportFailed.Exception?.Message);
+        LogEntry[] metricsFailed = [.. harness.Logs.Entries.Where(e => e.EventId.Name == "MetricsFailed")];
+        Assert.HasCount(1, metricsFailed, "The first failure of the sink is an error; later ones are debug entries.");
+        Assert.AreEqual(LogLevel.Error, metricsFailed[0].Level);
+        Assert.AreEqual("sink down", metricsFailed[0].Exception?.Message);
+        Assert.AreEqual(99, harness.Logs.Entries.Count(e => e.EventId.Name == "MetricsFailedAgain" && e.Level == LogLevel.Debug));
+        Assert.AreEqual("Completed [100]", harness.Health.Tree.Snapshot().Find("observer-job-obs")?.Message);
     }
 
     [TestMethod]
@@ -80,7 +83,7 @@ public sealed class FaultToleranceTests
             throw new IOException("down");
         };
         var backoff = new ExponentialBackoff(TimeSpan.FromDays(30), TimeSpan.MaxValue);
-        harness.Group.Add(Job.OneShot("patient", fn, new OneShotOptions { Retries = -1, Backoff = backoff }));
+        harness.Add(Job.OneShot("patient", fn, new OneShotOptions { Retries = -1, Backoff = backoff }));
 
         await harness.StartAsync();
         await attempts.WaitOrTimeout();
@@ -106,12 +109,15 @@ public sealed class FaultToleranceTests
             Interlocked.Increment(ref runs);
             throw new IOException("down");
         };
-        harness.Group.Add(Job.OneShot("job", fn, new OneShotOptions { Retries = -1, Backoff = backoff.Object, ShutdownOnError = true }));
+        harness.Add(Job.OneShot("job", fn, new OneShotOptions { Retries = -1, Backoff = backoff.Object, ShutdownOnError = true }));
 
         await harness.StartAsync();
-        await harness.Health.WaitForCloseAsync("job-job");
+        await harness.WaitForEndAsync("job");
 
         Assert.AreEqual(1, runs);
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find("job-job")!;
+        Assert.AreEqual(HealthLevel.Failed, scope.Level);
+        Assert.AreEqual("bad backoff", scope.Error?.Message);
         LogEntry gaveUp = await harness.Logs.WaitForAsync(e => e.EventId.Id == 24);
         Assert.AreEqual("bad backoff", gaveUp.Exception?.Message);
         harness.Shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e!.Message == "bad backoff")), Times.Once);
@@ -139,7 +145,7 @@ public sealed class FaultToleranceTests
     {
         await using var harness = new GroupHarness();
         harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Throws(new InvalidOperationException("cannot stop"));
-        harness.Group.Add(Job.OneShot("doomed", (_, _) => throw new IOException("down"), new OneShotOptions { ShutdownOnError = true }));
+        harness.Add(Job.OneShot("doomed", (_, _) => throw new IOException("down"), new OneShotOptions { ShutdownOnError = true }));
 
         await harness.StartAsync();
 
@@ -162,7 +168,7 @@ public sealed class FaultToleranceTests
             handling.SetResult();
             await token.UntilCancelledAsync();
         };
-        harness.Group.Add(
+        harness.Add(
             Job.Observer("draining", drain, source, new ObserverOptions { DrainOnStop = true }),
             Job.OneShot("waiting", async (_, token) =>
             {
@@ -195,10 +201,10 @@ public sealed class FaultToleranceTests
                 observer.OnCompleted();
             })
             .Returns(subscription.Object);
-        harness.Group.Add(Job.Observer<int>("obs", (_, _) => Task.CompletedTask, observable.Object));
+        harness.Add(Job.Observer<int>("obs", (_, _) => Task.CompletedTask, observable.Object));
 
         await harness.StartAsync();
-        await harness.Health.WaitForCloseAsync("observer-job-obs");
+        await harness.WaitForEndAsync("obs");
 
         LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Id == 63);
         Assert.AreEqual(LogLevel.Warning, warning.Level);

@@ -12,7 +12,7 @@ public sealed class JobGroupTests
     {
         await using var harness = new GroupHarness();
         var ran = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("queued", (_, _) =>
+        harness.Add(Job.OneShot("queued", (_, _) =>
         {
             ran.SetResult();
             return Task.CompletedTask;
@@ -32,7 +32,7 @@ public sealed class JobGroupTests
         var release = new TaskCompletionSource();
         foreach (string name in new[] { "c", "a", "b" })
         {
-            harness.Group.Add(Job.OneShot(name, (_, _) => release.Task));
+            harness.Add(Job.OneShot(name, (_, _) => release.Task));
         }
 
         await harness.StartAsync();
@@ -49,7 +49,7 @@ public sealed class JobGroupTests
         await harness.StartAsync();
         var ran = new TaskCompletionSource();
 
-        harness.Group.Add(Job.OneShot("late", (_, _) =>
+        harness.Add(Job.OneShot("late", (_, _) =>
         {
             ran.SetResult();
             return Task.CompletedTask;
@@ -66,7 +66,7 @@ public sealed class JobGroupTests
         await harness.StopAsync();
         bool ran = false;
 
-        harness.Group.Add(Job.OneShot("too-late", (_, _) =>
+        harness.Add(Job.OneShot("too-late", (_, _) =>
         {
             ran = true;
             return Task.CompletedTask;
@@ -84,10 +84,10 @@ public sealed class JobGroupTests
     {
         await using var harness = new GroupHarness();
         var registered = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("adds-on-stop", async (_, token) =>
+        harness.Add(Job.OneShot("adds-on-stop", async (_, token) =>
         {
             // Not disposed with the job: the callback must still run after the job's await ends.
-            token.Register(() => harness.Group.Add(Job.OneShot("added-on-stop", (_, _) => Task.CompletedTask)));
+            token.Register(() => harness.Add(Job.OneShot("added-on-stop", (_, _) => Task.CompletedTask)));
             registered.SetResult();
             await token.UntilCancelledAsync();
         }));
@@ -104,7 +104,7 @@ public sealed class JobGroupTests
     {
         await using var harness = new GroupHarness();
         var release = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("slow", (_, _) => release.Task));
+        harness.Add(Job.OneShot("slow", (_, _) => release.Task));
 
         Task start = harness.Group.StartAsync(CancellationToken.None);
 
@@ -117,7 +117,7 @@ public sealed class JobGroupTests
     {
         await using var harness = new GroupHarness();
         using var release = new ManualResetEventSlim();
-        harness.Group.Add(Job.OneShot("blocking", (_, _) =>
+        harness.Add(Job.OneShot("blocking", (_, _) =>
         {
             release.Wait(Waits.Timeout);
             return Task.CompletedTask;
@@ -156,7 +156,7 @@ public sealed class JobGroupTests
         var cancelledB = new TaskCompletionSource();
         var finishA = new TaskCompletionSource();
         var entered = new CountdownEvent(2);
-        harness.Group.Add(
+        harness.Add(
             Job.OneShot("a", (_, token) => WaitThen(token, entered, cancelledA, finishA.Task)),
             Job.OneShot("b", (_, token) => WaitThen(token, entered, cancelledB, Task.CompletedTask)));
         await harness.StartAsync();
@@ -176,7 +176,7 @@ public sealed class JobGroupTests
         await using var harness = new GroupHarness();
         var never = new TaskCompletionSource();
         var entered = new TaskCompletionSource();
-        harness.Group.Add(
+        harness.Add(
             Job.OneShot("stubborn", (_, _) =>
             {
                 entered.SetResult();
@@ -219,7 +219,7 @@ public sealed class JobGroupTests
         var release = new TaskCompletionSource();
         var cancelled = new TaskCompletionSource();
         var entered = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("slow-to-stop", async (_, token) =>
+        harness.Add(Job.OneShot("slow-to-stop", async (_, token) =>
         {
             entered.SetResult();
             await token.WhenCancelled();
@@ -243,14 +243,14 @@ public sealed class JobGroupTests
     {
         await using var harness = new GroupHarness();
         bool ran = false;
-        harness.Group.Add(Job.OneShot("queued", (_, _) =>
+        harness.Add(Job.OneShot("queued", (_, _) =>
         {
             ran = true;
             return Task.CompletedTask;
         }));
 
         await harness.StopAsync();
-        harness.Group.Add(Job.OneShot("after", (_, _) => Task.CompletedTask));
+        harness.Add(Job.OneShot("after", (_, _) => Task.CompletedTask));
 
         await harness.Logs.WaitForAsync(e => e.EventId.Id == 1 && (string?)e["JobName"] == "after");
         await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
@@ -262,7 +262,7 @@ public sealed class JobGroupTests
     {
         await using var harness = new GroupHarness();
         var entered = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("long", async (_, token) =>
+        harness.Add(Job.OneShot("long", async (_, token) =>
         {
             entered.SetResult();
             await token.UntilCancelledAsync();
@@ -289,8 +289,11 @@ public sealed class JobGroupTests
         Assert.IsNotNull(running);
         Assert.IsNotNull(harness.Health.Tree.Snapshot().Find("ingest", "job-reader"));
         release.SetResult();
-        await harness.Health.WaitForCloseAsync("ingest/job-reader");
-        Assert.IsNull(harness.Health.Tree.Snapshot().Find("ingest", "job-reader"));
+        await harness.Health.WaitForAsync("ingest/job-reader", HealthLevel.Ok, "Finished");
+        Assert.IsNotNull(harness.Health.Tree.Snapshot().Find("ingest", "job-reader"), "A job that ended by itself keeps its scope until the group stops.");
+
+        await harness.StopAsync();
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find("ingest"), "The group's stop closes the scopes it made for Scoped().");
     }
 
     [TestMethod]
@@ -298,11 +301,11 @@ public sealed class JobGroupTests
     {
         var labels = new Dictionary<string, object?> { ["pipeline"] = "orders", ["shard"] = 3 };
         await using var harness = new GroupHarness(new JobGroupOptions { Labels = labels });
-        harness.Group.Add(Job.OneShot("labelled", (_, _) => throw new InvalidOperationException("boom")));
+        harness.Add(Job.OneShot("labelled", (_, _) => throw new InvalidOperationException("boom")));
 
         await harness.StartAsync();
         await harness.Logs.WaitForAsync(e => e.EventId.Id == 20);
-        await harness.Health.WaitForCloseAsync("job-labelled");
+        await harness.WaitForEndAsync("labelled");
 
         LogEntry[] entries = [.. harness.Logs.Entries.Where(e => e.Fields.ContainsKey("JobName"))];
         Assert.IsGreaterThanOrEqualTo(3, entries.Length, "started, failed and ended");

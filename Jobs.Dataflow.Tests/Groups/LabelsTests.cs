@@ -42,7 +42,7 @@ public sealed class LabelsTests
     {
         await using var harness = new GroupHarness(new JobGroupOptions { Labels = Labels });
         var observable = new TestObservable<int>();
-        harness.Group.Add(Job.Observer<int>("pushed", (_, _) => throw new FormatException("bad item"), observable));
+        harness.Add(Job.Observer<int>("pushed", (_, _) => throw new FormatException("bad item"), observable));
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
 

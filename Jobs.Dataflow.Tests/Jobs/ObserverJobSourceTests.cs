@@ -20,17 +20,18 @@ public sealed class ObserverJobSourceTests
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
         var handled = new ConcurrentQueue<int>();
-        harness.Group.Add(source.CreateJob("obs", (item, _) =>
+        Job job = source.CreateJob("obs", (item, _) =>
         {
             handled.Enqueue(item);
             return Task.CompletedTask;
-        }));
+        });
+        harness.Add(job);
 
         await harness.StartAsync();
         int[] items = [.. Enumerable.Range(1, 200)];
         await source.WriteAsync(items);
         await source.CompleteAsync();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await job.Completion.OrTimeout();
 
         CollectionAssert.AreEqual(items, handled.ToArray());
         harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>()), Times.Exactly(items.Length));
@@ -43,29 +44,38 @@ public sealed class ObserverJobSourceTests
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
         var handler = new GatedHandler();
-        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased));
+        Job job = source.CreateJob("obs", handler.UntilReleased);
+        harness.Add(job);
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3, 4, 5);
         await source.CompleteAsync();
         await handler.WaitForFirstAsync();
-        Assert.IsFalse(harness.Health.Reports.Any(r => r.Closed), "The job ended while an item was in its handler.");
+        Assert.IsFalse(job.Completion.IsCompleted, "The job ended while an item was in its handler.");
 
         handler.Release();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await job.Completion.OrTimeout();
 
         CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
         await harness.Logs.WaitForAsync(e => e.EventId.Id == 62 && Equals(e["Count"], 5L));
+
+        // Rules 7 and 24: the scope stays, with the count, until the group stops.
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
+        Assert.AreEqual(HealthLevel.Stopped, scope.Level);
+        Assert.AreEqual("Completed [5]", scope.Message);
+        await harness.StopAsync();
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find(Scope), "The group's stop must close the scope of a job that ended by itself.");
     }
 
     [TestMethod]
     [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
-    public async Task Run_SourceFaultsWhileItemsAreBuffered_HandlesThemThenLogsAndDegrades(SourceKind kind)
+    public async Task Run_SourceFaultsWhileItemsAreBuffered_HandlesThemThenLogsAndFails(SourceKind kind)
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
         var handler = new GatedHandler();
-        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased));
+        Job job = source.CreateJob("obs", handler.UntilReleased);
+        harness.Add(job);
         var error = new InvalidOperationException("source broke");
 
         await harness.StartAsync();
@@ -79,9 +89,10 @@ public sealed class ObserverJobSourceTests
         Assert.AreEqual(LogLevel.Error, log.Level);
         Assert.AreEqual("obs", log["JobName"]);
         Assert.AreSame(error, log.Exception);
-        HealthReport degraded = await harness.Health.WaitForAsync(Scope, HealthLevel.Degraded);
-        Assert.AreSame(error, degraded.Error);
-        await harness.Health.WaitForCloseAsync(Scope);
+        await job.Completion.OrTimeout();
+        HealthStatus failed = harness.Health.Tree.Snapshot().Find(Scope)!;
+        Assert.AreEqual(HealthLevel.Failed, failed.Level, "Rule 26: a faulted source leaves the job Failed, and the scope stays.");
+        Assert.AreSame(error, failed.Error);
         harness.Metrics.Verify(m => m.JobError("obs", error), Times.Once);
     }
 
@@ -106,16 +117,17 @@ public sealed class ObserverJobSourceTests
             Atomic.Max(ref maxLead, pulls.Pulled - handled);
         };
         var options = new ObserverOptions { BoundedCapacity = Capacity };
-        harness.Group.Add(kind == SourceKind.Channel
+        Job job = kind == SourceKind.Channel
             ? Job.Observer("obs", fn, pulls.AsChannel(), options)
-            : Job.Observer("obs", fn, pulls, options));
+            : Job.Observer("obs", fn, pulls, options);
+        harness.Add(job);
 
         await harness.StartAsync();
         await first.OrTimeout();
         await pulls.WaitForPulledAsync(1 + Capacity);
         int leadWhileBlocked = pulls.Pulled;
         release.SetResult();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await job.Completion.OrTimeout();
 
         Assert.IsLessThanOrEqualTo(1 + Capacity + Slack, leadWhileBlocked);
         Assert.IsLessThanOrEqualTo(Capacity + Slack, maxLead);
@@ -129,7 +141,7 @@ public sealed class ObserverJobSourceTests
         await using var harness = new GroupHarness();
         var source = new BufferBlock<int>();
         var handler = new GatedHandler();
-        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { BoundedCapacity = Capacity }));
+        harness.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { BoundedCapacity = Capacity }));
 
         await harness.StartAsync();
         for (int i = 0; i < 100; i++)

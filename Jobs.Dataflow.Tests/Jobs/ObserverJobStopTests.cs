@@ -18,7 +18,7 @@ public sealed class ObserverJobStopTests
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
         var handler = new GatedHandler();
-        harness.Group.Add(source.CreateJob("obs", handler.UntilCancelled));
+        harness.Add(source.CreateJob("obs", handler.UntilCancelled));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3);
@@ -38,7 +38,7 @@ public sealed class ObserverJobStopTests
         await using var harness = new GroupHarness();
         var stream = new FiveThenWait();
         var handler = new GatedHandler();
-        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, stream, new ObserverOptions { DrainOnStop = true }));
+        harness.Add(Job.Observer("obs", handler.UntilReleased, stream, new ObserverOptions { DrainOnStop = true }));
 
         await harness.StartAsync();
         await stream.AllAccepted.OrTimeout();
@@ -58,7 +58,7 @@ public sealed class ObserverJobStopTests
         await using var harness = new GroupHarness();
         var source = new TestSource(SourceKind.Observable);
         var handler = new GatedHandler();
-        harness.Group.Add(source.CreateJob("obs", handler.UntilReleased, new ObserverOptions { DrainOnStop = true }));
+        harness.Add(source.CreateJob("obs", handler.UntilReleased, new ObserverOptions { DrainOnStop = true }));
 
         await harness.StartAsync();
         await source.WriteAsync(1, 2, 3, 4, 5);
@@ -85,7 +85,7 @@ public sealed class ObserverJobStopTests
             handlerToken.TrySetResult(token);
             await token.UntilCancelledAsync();
         };
-        harness.Group.Add(
+        harness.Add(
             source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }),
             Job.OneShot("witness", async (_, token) =>
             {
@@ -124,7 +124,7 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var source = new TestSource(kind);
-        harness.Group.Add(source.CreateJob("obs", (_, _) => Task.CompletedTask, new ObserverOptions { DrainOnStop = drainOnStop }));
+        harness.Add(source.CreateJob("obs", (_, _) => Task.CompletedTask, new ObserverOptions { DrainOnStop = drainOnStop }));
 
         await harness.StartAsync();
         await harness.Health.WaitForAsync(Scope, HealthLevel.Ok, "Primed");
@@ -139,7 +139,7 @@ public sealed class ObserverJobStopTests
         await using var harness = new GroupHarness();
         var observable = new TestObservable<int>();
         var handler = new GatedHandler();
-        harness.Group.Add(Job.Observer("obs", handler.UntilReleased, observable, new ObserverOptions { BoundedCapacity = 1 }));
+        harness.Add(Job.Observer("obs", handler.UntilReleased, observable, new ObserverOptions { BoundedCapacity = 1 }));
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
@@ -170,7 +170,7 @@ public sealed class ObserverJobStopTests
         handler.Release();
         await pusher.OrTimeout();
         observer.OnCompleted();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
         CollectionAssert.AreEqual(new[] { 1, 2, 3, 4 }, handler.FinishedItems);
     }
 
@@ -180,7 +180,7 @@ public sealed class ObserverJobStopTests
         await using var harness = new GroupHarness();
         var observable = new TestObservable<int>();
         var handler = new GatedHandler();
-        harness.Group.Add(Job.Observer("obs", handler.UntilCancelled, observable, new ObserverOptions { BoundedCapacity = 1 }));
+        harness.Add(Job.Observer("obs", handler.UntilCancelled, observable, new ObserverOptions { BoundedCapacity = 1 }));
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
@@ -214,7 +214,7 @@ public sealed class ObserverJobStopTests
             entered.Enqueue(item);
             return Task.CompletedTask;
         };
-        harness.Group.Add(Job.Observer("obs", fn, observable, new ObserverOptions { BoundedCapacity = 1 }));
+        harness.Add(Job.Observer("obs", fn, observable, new ObserverOptions { BoundedCapacity = 1 }));
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();

@@ -29,7 +29,7 @@ public sealed class ObserverJobTests
             // With one handler at a time the second never enters, and this times out.
             await bothInside.OrTimeout();
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader, new ObserverOptions { MaxDegreeOfParallelism = 2 }));
+        harness.Add(Job.Observer("obs", fn, channel.Reader, new ObserverOptions { MaxDegreeOfParallelism = 2 }));
 
         await harness.StartAsync();
         channel.Writer.TryWrite(1);
@@ -57,7 +57,7 @@ public sealed class ObserverJobTests
             await gates[item].Task;
             Interlocked.Decrement(ref inside);
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader));
+        harness.Add(Job.Observer("obs", fn, channel.Reader));
         await harness.StartAsync();
         for (int i = 0; i < gates.Length; i++)
         {
@@ -74,7 +74,7 @@ public sealed class ObserverJobTests
             gates[i].SetResult();
         }
 
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
         Assert.AreEqual(1, maxInside);
         CollectionAssert.AreEqual(new[] { 0, 1, 2, 3, 4 }, order.ToArray());
     }
@@ -96,14 +96,14 @@ public sealed class ObserverJobTests
             handled.Enqueue(item);
             return Task.CompletedTask;
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader));
+        harness.Add(Job.Observer("obs", fn, channel.Reader));
 
         await harness.StartAsync();
         channel.Writer.TryWrite(1);
         channel.Writer.TryWrite(2);
         channel.Writer.TryWrite(3);
         channel.Writer.Complete();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 1, 3 }, handled.ToArray());
         LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Id == 60);
@@ -133,13 +133,13 @@ public sealed class ObserverJobTests
 
             handled.Enqueue(item);
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader));
+        harness.Add(Job.Observer("obs", fn, channel.Reader));
 
         await harness.StartAsync();
         channel.Writer.TryWrite(1);
         channel.Writer.TryWrite(2);
         channel.Writer.Complete();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 2 }, handled.ToArray());
         await harness.Logs.WaitForAsync(e => e.EventId.Id == 60 && e.Exception is InvalidOperationException);
@@ -156,13 +156,13 @@ public sealed class ObserverJobTests
             handled.Enqueue(item);
             return item == 1 ? null! : Task.CompletedTask;
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader));
+        harness.Add(Job.Observer("obs", fn, channel.Reader));
 
         await harness.StartAsync();
         channel.Writer.TryWrite(1);
         channel.Writer.TryWrite(2);
         channel.Writer.Complete();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray());
         await harness.Logs.WaitForAsync(e => e.EventId.Id == 60 && e.Exception is InvalidOperationException);
@@ -181,13 +181,13 @@ public sealed class ObserverJobTests
             handled.Enqueue(item);
             return item == 1 ? Task.FromException(error) : Task.CompletedTask;
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader, new ObserverOptions { ShutdownOnError = true }));
+        harness.Add(Job.Observer("obs", fn, channel.Reader, new ObserverOptions { ShutdownOnError = true }));
 
         await harness.StartAsync();
         channel.Writer.TryWrite(1);
         channel.Writer.TryWrite(2);
         channel.Writer.Complete();
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
 
         harness.Shutdowner.Verify(s => s.Shutdown(error), Times.Once);
         CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray());
@@ -199,11 +199,11 @@ public sealed class ObserverJobTests
         await using var harness = new GroupHarness();
         var channel = Channel.CreateUnbounded<int>();
         var error = new InvalidOperationException("source gone");
-        harness.Group.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader, new ObserverOptions { ShutdownOnError = true }));
+        harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader, new ObserverOptions { ShutdownOnError = true }));
 
         await harness.StartAsync();
         channel.Writer.Complete(error);
-        await harness.Health.WaitForCloseAsync(Scope);
+        await harness.WaitForEndAsync("obs");
 
         harness.Shutdowner.Verify(s => s.Shutdown(error), Times.Once);
     }
@@ -212,7 +212,7 @@ public sealed class ObserverJobTests
     public async Task Run_Started_ReportsPrimed()
     {
         await using var harness = new GroupHarness();
-        harness.Group.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, Channel.CreateUnbounded<int>().Reader));
+        harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, Channel.CreateUnbounded<int>().Reader));
 
         await harness.StartAsync();
 
@@ -240,7 +240,7 @@ public sealed class ObserverJobTests
 
             return Task.CompletedTask;
         };
-        harness.Group.Add(Job.Observer("obs", fn, channel.Reader));
+        harness.Add(Job.Observer("obs", fn, channel.Reader));
 
         await harness.StartAsync();
         await harness.Health.WaitForAsync(Scope, HealthLevel.Ok, "Primed");

@@ -12,7 +12,7 @@ public sealed class OneShotJobTests
     {
         await using var harness = new GroupHarness();
         var release = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("work", async (_, _) => await release.Task));
+        harness.Add(Job.OneShot("work", async (_, _) => await release.Task));
 
         await harness.StartAsync();
         await harness.Health.WaitForAsync("job-work", HealthLevel.Ok, "Running");
@@ -31,7 +31,7 @@ public sealed class OneShotJobTests
         await using var harness = new GroupHarness();
         var started = new TaskCompletionSource();
         var release = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot("work", async (_, _) =>
+        harness.Add(Job.OneShot("work", async (_, _) =>
         {
             started.SetResult();
             await release.Task;
@@ -57,12 +57,12 @@ public sealed class OneShotJobTests
             Interlocked.Increment(ref runs);
             throw new InvalidOperationException("boom");
         };
-        harness.Group.Add(Job.OneShot("flaky", fn, new OneShotOptions { Retries = 3 }));
+        harness.Add(Job.OneShot("flaky", fn, new OneShotOptions { Retries = 3 }));
 
         await harness.StartAsync();
 
         // The job ends on its own once its retries are used up: no stop cuts a fifth attempt short.
-        await harness.Health.WaitForCloseAsync("job-flaky");
+        await harness.WaitForEndAsync("flaky");
         Assert.AreEqual(4, runs);
         harness.Metrics.Verify(m => m.JobError("flaky", It.IsAny<InvalidOperationException>()), Times.Exactly(4));
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Never);
@@ -73,7 +73,7 @@ public sealed class OneShotJobTests
     {
         await using var harness = new GroupHarness();
         var error = new InvalidOperationException("boom");
-        harness.Group.Add(Job.OneShot("flaky", (_, _) => throw error, new OneShotOptions { Retries = 2, Backoff = new ConstantBackoff(TimeSpan.FromHours(1)) }));
+        harness.Add(Job.OneShot("flaky", (_, _) => throw error, new OneShotOptions { Retries = 2, Backoff = new ConstantBackoff(TimeSpan.FromHours(1)) }));
 
         await harness.StartAsync();
 
@@ -100,7 +100,7 @@ public sealed class OneShotJobTests
             attempts.Release();
             throw new InvalidOperationException("boom");
         };
-        harness.Group.Add(Job.OneShot("flaky", fn, new OneShotOptions { Retries = 1, Backoff = backoff.Object }));
+        harness.Add(Job.OneShot("flaky", fn, new OneShotOptions { Retries = 1, Backoff = backoff.Object }));
 
         await harness.StartAsync();
         await attempts.WaitOrTimeout();
@@ -122,7 +122,7 @@ public sealed class OneShotJobTests
         OneShotFunc fn = (_, _) => Interlocked.Increment(ref runs) < 50
             ? throw new InvalidOperationException("not yet")
             : Task.CompletedTask;
-        harness.Group.Add(Job.OneShot("stubborn", fn, new OneShotOptions { Retries = -1 }));
+        harness.Add(Job.OneShot("stubborn", fn, new OneShotOptions { Retries = -1 }));
 
         await harness.StartAsync();
 
@@ -140,7 +140,7 @@ public sealed class OneShotJobTests
             Interlocked.Increment(ref runs);
             throw new InvalidOperationException("boom");
         };
-        harness.Group.Add(Job.OneShot("flaky", fn, new OneShotOptions { Retries = 5, Backoff = new ConstantBackoff(TimeSpan.FromHours(1)) }));
+        harness.Add(Job.OneShot("flaky", fn, new OneShotOptions { Retries = 5, Backoff = new ConstantBackoff(TimeSpan.FromHours(1)) }));
         await harness.StartAsync();
         await harness.Time.WaitForTimerAsync();
 
@@ -156,7 +156,7 @@ public sealed class OneShotJobTests
         await using var harness = new GroupHarness();
         int runs = 0;
         var entered = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot(
+        harness.Add(Job.OneShot(
             "waiter",
             async (_, token) =>
             {
@@ -181,7 +181,7 @@ public sealed class OneShotJobTests
     {
         await using var harness = new GroupHarness();
         var entered = new TaskCompletionSource();
-        harness.Group.Add(Job.OneShot(
+        harness.Add(Job.OneShot(
             "cleanup-fails",
             async (_, token) =>
             {
@@ -213,7 +213,7 @@ public sealed class OneShotJobTests
         var shutdown = new TaskCompletionSource<Exception?>();
         harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Callback<Exception?>(e => shutdown.SetResult(e));
         OneShotFunc fn = (_, _) => throw new InvalidOperationException($"attempt {Interlocked.Increment(ref runs)}");
-        harness.Group.Add(Job.OneShot("doomed", fn, new OneShotOptions { Retries = 2, ShutdownOnError = true }));
+        harness.Add(Job.OneShot("doomed", fn, new OneShotOptions { Retries = 2, ShutdownOnError = true }));
 
         await harness.StartAsync();
 
@@ -230,7 +230,7 @@ public sealed class OneShotJobTests
         OneShotFunc fn = (_, _) => Interlocked.Increment(ref runs) < 3
             ? throw new InvalidOperationException("transient")
             : Task.CompletedTask;
-        harness.Group.Add(Job.OneShot("recovers", fn, new OneShotOptions { Retries = 2, ShutdownOnError = true }));
+        harness.Add(Job.OneShot("recovers", fn, new OneShotOptions { Retries = 2, ShutdownOnError = true }));
 
         await harness.StartAsync();
         await harness.Health.WaitForAsync("job-recovers", HealthLevel.Ok, "Finished");
@@ -242,7 +242,7 @@ public sealed class OneShotJobTests
     public async Task Run_FunctionReturnsNullTask_IsAFailedAttemptNotACrash()
     {
         await using var harness = new GroupHarness();
-        harness.Group.Add(Job.OneShot("null-task", (_, _) => null!));
+        harness.Add(Job.OneShot("null-task", (_, _) => null!));
 
         await harness.StartAsync();
 

@@ -14,7 +14,7 @@ public sealed class TriggerTests
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         var trigger = new Trigger(timeProvider: new TestTimeProvider());
-        harness.Group.Add(Job.Timer("early", runs.Fn, Interval, new TimerOptions { Trigger = trigger }));
+        harness.Add(Job.Timer("early", runs.Fn, Interval, new TimerOptions { Trigger = trigger }));
 
         trigger.Fire();
         trigger.Fire();
@@ -35,7 +35,7 @@ public sealed class TriggerTests
         await harness.StartAsync();
 
         trigger.Fire();
-        harness.Group.Add(Job.Timer("late", runs.Fn, Interval, new TimerOptions { Trigger = trigger }));
+        harness.Add(Job.Timer("late", runs.Fn, Interval, new TimerOptions { Trigger = trigger }));
 
         await runs.NextAsync();
         await harness.Health.WaitForAsync("timer-job-late", HealthLevel.Ok, "OK (");
@@ -72,7 +72,7 @@ public sealed class TriggerTests
         var fastRuns = new TimerRuns(harness.Time);
         var trigger = new Trigger(timeProvider: new TestTimeProvider());
         var options = new TimerOptions { Trigger = trigger };
-        harness.Group.Add(Job.Timer("slow", slowRuns.Fn, TimeSpan.Zero, options), Job.Timer("fast", fastRuns.Fn, TimeSpan.Zero, options));
+        harness.Add(Job.Timer("slow", slowRuns.Fn, TimeSpan.Zero, options), Job.Timer("fast", fastRuns.Fn, TimeSpan.Zero, options));
         await harness.StartAsync();
         await harness.Health.WaitForAsync("timer-job-slow", HealthLevel.Ok, "Primed");
         await harness.Health.WaitForAsync("timer-job-fast", HealthLevel.Ok, "Primed");
@@ -126,7 +126,7 @@ public sealed class TriggerTests
         var runs = new TimerRuns(harness.Time);
         var triggerTime = new TestTimeProvider();
         var trigger = new Trigger(timeProvider: triggerTime);
-        harness.Group.Add(Job.Timer("stats", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger }));
+        harness.Add(Job.Timer("stats", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger }));
 
         trigger.Fire();
         triggerTime.Advance(TimeSpan.FromSeconds(3));

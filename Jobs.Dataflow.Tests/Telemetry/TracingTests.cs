@@ -17,10 +17,10 @@ public sealed class TracingTests
         await using var harness = new GroupHarness(new JobGroupOptions { Labels = new Dictionary<string, object?> { ["team"] = "data" } });
         int runs = 0;
         OneShotFunc fn = (_, _) => Interlocked.Increment(ref runs) == 1 ? throw new IOException("first fails") : Task.CompletedTask;
-        harness.Group.Add(Job.OneShot(name, fn, new OneShotOptions { Retries = 1 }));
+        harness.Add(Job.OneShot(name, fn, new OneShotOptions { Retries = 1 }));
 
         await harness.StartAsync();
-        await harness.Health.WaitForCloseAsync("job-" + name);
+        await harness.WaitForEndAsync(name);
 
         Activity[] activities = [.. stopped];
         Assert.HasCount(2, activities);
@@ -48,10 +48,10 @@ public sealed class TracingTests
         source.Post(3);
         source.Complete();
         ObserverFunc<int> fn = (item, _) => item == 2 ? throw new FormatException("bad item") : Task.CompletedTask;
-        harness.Group.Add(Job.Observer(name, fn, source, new ObserverOptions { TraceItems = traceItems }));
+        harness.Add(Job.Observer(name, fn, source, new ObserverOptions { TraceItems = traceItems }));
 
         await harness.StartAsync();
-        await harness.Health.WaitForCloseAsync("observer-job-" + name);
+        await harness.WaitForEndAsync(name);
 
         Activity[] activities = [.. stopped];
         Assert.HasCount(expected, activities);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Moq;
 
 namespace Jobs.Dataflow.Tests.TestUtilities;
@@ -27,6 +28,26 @@ internal sealed class GroupHarness : IAsyncDisposable
     public JobRegistry Registry { get; }
 
     public IJobGroup Group { get; }
+
+    private ConcurrentDictionary<string, Job> Jobs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Adds jobs to the group and remembers them by name, for <see cref="WaitForEndAsync"/>.</summary>
+    public void Add(params Job[]? jobs)
+    {
+        // Null arguments go through as given: some tests check that the group rejects them.
+        foreach (Job? job in jobs ?? [])
+        {
+            if (job is not null)
+            {
+                Jobs[job.Name] = job;
+            }
+        }
+
+        Group.Add(jobs!);
+    }
+
+    /// <summary>Waits until the job added as <paramref name="name"/> has ended and reported its final health.</summary>
+    public Task WaitForEndAsync(string name) => Jobs[name].Completion.OrTimeout();
 
     public Task StartAsync() => Group.StartAsync(CancellationToken.None);
 

@@ -48,6 +48,12 @@ internal sealed class RecordingHealth : IHealth
         _recorder.Add(new HealthReport(_path, HealthLevel.Degraded, reason, error));
     }
 
+    public void Failed(string reason, Exception? error)
+    {
+        _inner.Failed(reason, error);
+        _recorder.Add(new HealthReport(_path, HealthLevel.Failed, reason, error));
+    }
+
     public IHealth NewScope(string name) =>
         new RecordingHealth(Tree, _recorder, _inner.NewScope(name), _path.Length == 0 ? name : _path + "/" + name);
 

@@ -6,28 +6,45 @@ namespace Jobs.Dataflow;
 /// <content>Stopping the group: rule 5.</content>
 internal sealed partial class JobGroup
 {
+    private Task? _stop;
+    private JobContext[] _stopRunning = [];
+
     /// <summary>
-    /// Stops the group once. A later call is a no-op that returns the first stop's task: it
-    /// completes when that stop does, so no caller believes the jobs ended before they did.
+    /// Stops the group once. Every call waits until that one stop is over, bounded by its own
+    /// <paramref name="cancellationToken"/>: when the token fires first, the call logs the jobs
+    /// still running and returns, and draining jobs are told to give up.
     /// </summary>
     public Task StopAsync(CancellationToken cancellationToken)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         JobContext[] running;
+        JobContext[] ended;
+        ScopedJobGroup[] scopes;
+        List<string>? neverStarted = null;
         lock (_gate)
         {
             if (_stop is not null)
             {
-                return _stop;
+                return WaitForStopAsync(_stop, cancellationToken);
             }
 
             _stop = stop.Task;
             _state = State.Stopped;
+            foreach ((Job job, _) in _queue)
+            {
+                (neverStarted ??= []).Add(job.Name);
+                job.MarkCompleted();
+            }
+
             _queue.Clear();
             running = _running.ToArray();
+            _stopRunning = running;
+            ended = [.. _ended];
+            _ended.Clear();
+            scopes = [.. _scopes.Values];
         }
 
-        return StopJobsAsync(running, stop, cancellationToken);
+        return StopJobsAsync(running, ended, scopes, neverStarted, stop, cancellationToken);
     }
 
     private static string NamesOfRunning(JobContext[] jobs)
@@ -44,7 +61,13 @@ internal sealed partial class JobGroup
         return names.ToString();
     }
 
-    private async Task StopJobsAsync(JobContext[] running, TaskCompletionSource stop, CancellationToken cancellationToken)
+    private async Task StopJobsAsync(
+        JobContext[] running,
+        JobContext[] ended,
+        ScopedJobGroup[] scopes,
+        List<string>? neverStarted,
+        TaskCompletionSource stop,
+        CancellationToken cancellationToken)
     {
         try
         {
@@ -55,12 +78,17 @@ internal sealed partial class JobGroup
             // Jobs that outlive the stop on purpose (draining observers) end when the stop's token
             // fires. Registered after the jobs are cancelled: a token that has already fired runs
             // this at once, and nothing it does may keep the jobs from being cancelled.
-            using CancellationTokenRegistration deadline = cancellationToken.UnsafeRegister(
-                static state => ((JobGroup)state!).CancelDeadline(), this);
+            using CancellationTokenRegistration deadline = RegisterDeadline(cancellationToken);
 
             foreach (JobContext context in running)
             {
                 context.CompleteBlocks();
+            }
+
+            // Jobs that ended by themselves kept their scopes until now (rule 7).
+            foreach (JobContext context in ended)
+            {
+                context.CloseHealth();
             }
 
             var waits = new Task[running.Length + 1];
@@ -82,10 +110,63 @@ internal sealed partial class JobGroup
                 CancelDeadline();
                 Log.StopTimedOut(_logger, NamesOfRunning(running));
             }
+
+            foreach (ScopedJobGroup scope in scopes)
+            {
+                scope.CloseScope(_logger);
+            }
+
+            LogNeverRan(running, neverStarted);
         }
         finally
         {
             stop.TrySetResult();
+        }
+    }
+
+    /// <summary>A later <c>StopAsync</c>: waits for the first one, bounded by its own token (rule 5).</summary>
+    private async Task WaitForStopAsync(Task stop, CancellationToken cancellationToken)
+    {
+        if (stop.IsCompleted)
+        {
+            return;
+        }
+
+        using CancellationTokenRegistration deadline = RegisterDeadline(cancellationToken);
+        try
+        {
+            await stop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            CancelDeadline();
+            JobContext[] running;
+            lock (_gate)
+            {
+                running = _stopRunning;
+            }
+
+            Log.StopTimedOut(_logger, NamesOfRunning(running));
+        }
+    }
+
+    private CancellationTokenRegistration RegisterDeadline(CancellationToken cancellationToken) =>
+        cancellationToken.UnsafeRegister(static state => ((JobGroup)state!).CancelDeadline(), this);
+
+    /// <summary>One warning per stop naming the jobs it kept from ever running: queued before start, or launched but not yet begun.</summary>
+    private void LogNeverRan(JobContext[] running, List<string>? neverStarted)
+    {
+        foreach (JobContext context in running)
+        {
+            if (context.NeverRan)
+            {
+                (neverStarted ??= []).Add(context.JobName);
+            }
+        }
+
+        if (neverStarted is not null)
+        {
+            Log.JobsNeverRan(_logger, string.Join(", ", neverStarted));
         }
     }
 

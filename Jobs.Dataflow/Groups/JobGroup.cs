@@ -6,16 +6,19 @@ namespace Jobs.Dataflow;
 
 /// <summary>Starts and stops a set of jobs together; created by <see cref="JobRegistry.NewGroup"/>.</summary>
 /// <remarks>
-/// One lock (<see cref="_gate"/>) guards the state, the queue and the set of running jobs. No
-/// user code and no wait ever runs under it: jobs are launched on the thread pool and the
-/// token is cancelled outside it, so a job that calls <c>Add</c> from its cancellation
-/// path cannot deadlock the stop.
+/// One lock (<see cref="_gate"/>) guards the state, the queue, the set of running jobs, the scopes
+/// of jobs that ended by themselves and the scoped groups. No user code and no wait ever runs
+/// under it: jobs are launched on the thread pool, health scopes are created and closed outside
+/// it, and the token is cancelled outside it, so a job that calls <c>Add</c> from its
+/// cancellation path cannot deadlock the stop.
 /// </remarks>
 internal sealed partial class JobGroup : IJobGroup
 {
     private readonly object _gate = new();
     private readonly List<(Job Job, IHealth Health)> _queue = [];
     private readonly RunningJobs _running = new();
+    private readonly List<JobContext> _ended = [];
+    private readonly Dictionary<string, ScopedJobGroup> _scopes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _deadline = new();
     private readonly IHealth _health;
@@ -25,7 +28,6 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
     private State _state;
-    private Task? _stop;
 
     public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner? shutdowner, TimeProvider timeProvider)
     {
@@ -46,10 +48,52 @@ internal sealed partial class JobGroup : IJobGroup
 
     public void Add(params Job[] jobs) => Add(_health, jobs);
 
+    /// <summary>
+    /// Returns the view of the group whose jobs report under the scope <paramref name="name"/>:
+    /// the same view, and scope, for the same name. The group closes these scopes when it stops;
+    /// after the stop, the view only rejects jobs (rule 3) and creates no scope.
+    /// </summary>
     public IScopedJobGroup Scoped(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        return new ScopedJobGroup(this, _health.NewScope(name));
+        lock (_gate)
+        {
+            if (_scopes.TryGetValue(name, out ScopedJobGroup? existing))
+            {
+                return existing;
+            }
+
+            if (_state == State.Stopped)
+            {
+                return new ScopedJobGroup(this, _health);
+            }
+        }
+
+        // The scope is the caller's IHealth: created outside the lock, then published unless
+        // another caller won the race (its scope is used, and this one closed) or the group
+        // stopped meanwhile (this one is closed, and the view rejects jobs).
+        var created = new ScopedJobGroup(this, _health.NewScope(name));
+        ScopedJobGroup winner;
+        bool stopped;
+        lock (_gate)
+        {
+            stopped = _state == State.Stopped;
+            if (!_scopes.TryGetValue(name, out winner!))
+            {
+                winner = created;
+                if (!stopped)
+                {
+                    _scopes.Add(name, created);
+                }
+            }
+        }
+
+        if (winner != created || stopped)
+        {
+            created.CloseScope(_logger);
+        }
+
+        return winner;
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -84,7 +128,7 @@ internal sealed partial class JobGroup : IJobGroup
         return Task.CompletedTask;
     }
 
-    /// <summary>Adds jobs that report under <paramref name="health"/>; rules 1 to 3.</summary>
+    /// <summary>Adds jobs that report under <paramref name="health"/>; rules 1 to 3, and a job runs once (rule 7).</summary>
     internal void Add(IHealth health, Job[] jobs)
     {
         ArgumentNullException.ThrowIfNull(jobs);
@@ -93,6 +137,7 @@ internal sealed partial class JobGroup : IJobGroup
             ArgumentNullException.ThrowIfNull(job, nameof(jobs));
         }
 
+        Claim(jobs);
         List<JobContext>? launches = null;
         List<Job>? rejected = null;
         lock (_gate)
@@ -127,6 +172,25 @@ internal sealed partial class JobGroup : IJobGroup
             foreach (Job job in rejected)
             {
                 Log.JobRejected(_logger, job.Name);
+                job.MarkCompleted();
+            }
+        }
+    }
+
+    /// <summary>Claims every job for this group, or none: a job added before (here or elsewhere, or twice in this call) throws.</summary>
+    private static void Claim(Job[] jobs)
+    {
+        for (int i = 0; i < jobs.Length; i++)
+        {
+            if (!jobs[i].TryClaim())
+            {
+                for (int j = 0; j < i; j++)
+                {
+                    jobs[j].Unclaim();
+                }
+
+                throw new InvalidOperationException(
+                    $"Job {jobs[i].Name} was already added to a group. A job runs once; create a new one to run it again.");
             }
         }
     }
@@ -145,21 +209,11 @@ internal sealed partial class JobGroup : IJobGroup
     /// <summary>
     /// Creates the job's health scope and runs the job on the thread pool. Called outside the lock
     /// (the health scope is user code), in the order the jobs were added, so the health tree lists
-    /// them in that order.
+    /// them in that order. A scope that cannot be created is logged, and the job runs without one.
     /// </summary>
     private void Launch(JobContext context)
     {
-        try
-        {
-            context.Health = context.ParentHealth.NewScope(context.Job.HealthScopeName);
-        }
-        catch (Exception ex)
-        {
-            Log.HealthReportFailed(_logger, context.JobName, ex);
-            context.Complete();
-            Untrack(context);
-            return;
-        }
+        context.OpenHealthScope();
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
@@ -168,19 +222,19 @@ internal sealed partial class JobGroup : IJobGroup
         ThreadPool.QueueUserWorkItem(static state => _ = state.Group.RunJobAsync(state.Context), (Group: this, Context: context), preferLocal: false);
     }
 
-    private void Untrack(JobContext context)
-    {
-        lock (_gate)
-        {
-            _running.Remove(context);
-        }
-    }
-
     private async Task RunJobAsync(JobContext context)
     {
         // A job's activities are roots of their own, not children of whatever started the group.
         Activity.Current = null;
         Job job = context.Job;
+        if (context.CancellationToken.IsCancellationRequested)
+        {
+            // Launched, but the stop came first: the stop names it in one warning.
+            context.NeverRan = true;
+            End(context);
+            return;
+        }
+
         try
         {
             Log.JobStarted(_logger, job.Name);
@@ -192,30 +246,41 @@ internal sealed partial class JobGroup : IJobGroup
         }
         catch (Exception ex)
         {
-            // Job kinds catch their user's exceptions; this only catches what escaped them, such as
-            // a throwing IHealth implementation, so that it is never lost.
+            // Job kinds catch their user's exceptions and the context guards the user's
+            // collaborators; this only catches a bug of the library, so that it is never lost.
             Log.JobCrashed(_logger, job.Name, ex);
         }
         finally
         {
-            // The group's logger never throws (GroupLogger), and CloseHealth guards the user's
-            // health scope, so the run is always untracked and completed: a stop waits for it.
-            CloseHealth(context);
-            Untrack(context);
-            context.Complete();
             Log.JobEnded(_logger, job.Name);
+            End(context);
         }
     }
 
-    private void CloseHealth(JobContext context)
+    /// <summary>
+    /// Untracks an ended run and completes its job. A job that ended by itself keeps its health
+    /// scope, with its last status, until the group stops (rule 7); a job that ended because of the
+    /// stop has its scope closed first, so the stop returns with every scope closed. The group's
+    /// logger and the guarded scope never throw, so this always completes the job: a stop waits for it.
+    /// </summary>
+    private void End(JobContext context)
     {
-        try
+        bool keepScope;
+        lock (_gate)
         {
-            context.Health.Close();
+            _running.Remove(context);
+            keepScope = _state != State.Stopped && !context.CancellationToken.IsCancellationRequested;
+            if (keepScope)
+            {
+                _ended.Add(context);
+            }
         }
-        catch (Exception ex)
+
+        if (!keepScope)
         {
-            Log.HealthReportFailed(_logger, context.JobName, ex);
+            context.CloseHealth();
         }
+
+        context.Job.MarkCompleted();
     }
 }

@@ -13,4 +13,17 @@ internal sealed class ScopedJobGroup : IScopedJobGroup
     }
 
     public void Add(params Job[] jobs) => _group.Add(_health, jobs);
+
+    /// <summary>Closes the view's scope when the group stops; a throwing scope is logged.</summary>
+    public void CloseScope(Microsoft.Extensions.Logging.ILogger logger)
+    {
+        try
+        {
+            _health.Close();
+        }
+        catch (Exception ex)
+        {
+            Log.ScopeCloseFailed(logger, ex);
+        }
+    }
 }

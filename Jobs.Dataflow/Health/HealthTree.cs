@@ -30,6 +30,9 @@ public sealed class HealthTree : IHealth
     public void Degraded(string reason, Exception? error) => _root.Degraded(reason, error);
 
     /// <inheritdoc/>
+    public void Failed(string reason, Exception? error) => _root.Failed(reason, error);
+
+    /// <inheritdoc/>
     public IHealth NewScope(string name) => _root.NewScope(name);
 
     /// <summary>Removes every child scope of the root. The root itself stays and keeps reporting.</summary>

@@ -8,43 +8,74 @@ namespace Jobs.Dataflow.Hosting;
 internal sealed class JobsHealthCheck : IHealthCheck
 {
     private readonly HealthTree _tree;
+    private readonly HealthCheckStatus _failureStatus;
 
-    public JobsHealthCheck(HealthTree tree) => _tree = tree;
+    public JobsHealthCheck(HealthTree tree, HealthCheckStatus failureStatus)
+    {
+        _tree = tree;
+        _failureStatus = failureStatus;
+    }
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var degraded = new Dictionary<string, object>(StringComparer.Ordinal);
-        Exception? firstError = null;
-        Collect(_tree.Snapshot(), path: null, degraded, ref firstError);
+        var findings = new Findings();
+        Collect(_tree.Snapshot(), path: null, findings);
 
-        HealthCheckResult result = degraded.Count == 0
-            ? HealthCheckResult.Healthy("No job is degraded.")
-            : new HealthCheckResult(
-                HealthCheckStatus.Degraded,
-                $"{degraded.Count} scope(s) degraded: {string.Join(", ", degraded.Keys)}",
-                firstError,
-                degraded);
-        return Task.FromResult(result);
+        if (findings.Data.Count == 0)
+        {
+            return Task.FromResult(HealthCheckResult.Healthy("No job is degraded or failed."));
+        }
+
+        HealthCheckStatus status = findings.Failed > 0 ? _failureStatus : HealthCheckStatus.Degraded;
+        string description = findings.Failed > 0
+            ? $"{findings.Failed} scope(s) failed, {findings.Degraded} degraded: {string.Join(", ", findings.Data.Keys)}"
+            : $"{findings.Degraded} scope(s) degraded: {string.Join(", ", findings.Data.Keys)}";
+        return Task.FromResult(new HealthCheckResult(status, description, findings.FirstFailure ?? findings.FirstError, findings.Data));
     }
 
-    private static void Collect(Dataflow.HealthStatus status, string? path, Dictionary<string, object> degraded, ref Exception? firstError)
+    private static void Collect(Dataflow.HealthStatus status, string? path, Findings findings)
     {
         string here = path is null ? status.Name : path + "/" + status.Name;
-        if (status.Level == HealthLevel.Degraded)
+        if (status.Level is HealthLevel.Degraded or HealthLevel.Failed)
         {
-            var text = new StringBuilder(status.Message);
+            var text = new StringBuilder();
+            if (status.Level == HealthLevel.Failed)
+            {
+                text.Append("Failed: ");
+                findings.Failed++;
+                findings.FirstFailure ??= status.Error;
+            }
+            else
+            {
+                findings.Degraded++;
+            }
+
+            text.Append(status.Message);
             if (status.Error is not null)
             {
                 text.Append(" (").Append(status.Error.GetType().Name).Append(": ").Append(status.Error.Message).Append(')');
             }
 
-            degraded[here] = text.ToString();
-            firstError ??= status.Error;
+            findings.Data[here] = text.ToString();
+            findings.FirstError ??= status.Error;
         }
 
         foreach (Dataflow.HealthStatus child in status.Children)
         {
-            Collect(child, here, degraded, ref firstError);
+            Collect(child, here, findings);
         }
+    }
+
+    private sealed class Findings
+    {
+        public Dictionary<string, object> Data { get; } = new(StringComparer.Ordinal);
+
+        public int Failed { get; set; }
+
+        public int Degraded { get; set; }
+
+        public Exception? FirstFailure { get; set; }
+
+        public Exception? FirstError { get; set; }
     }
 }

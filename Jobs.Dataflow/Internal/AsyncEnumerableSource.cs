@@ -1,8 +1,6 @@
-using System.Threading.Tasks.Dataflow;
-
 namespace Jobs.Dataflow.Internal;
 
-/// <summary>Pumps an asynchronous stream (or a channel, through <c>ReadAllAsync</c>) into the handler's bounded block.</summary>
+/// <summary>Pumps an asynchronous stream into the handler's bounded block.</summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 internal sealed class AsyncEnumerableSource<T> : ObserverSource<T>
 {
@@ -15,40 +13,53 @@ internal sealed class AsyncEnumerableSource<T> : ObserverSource<T>
 
     // Straight into the handler's block: through a buffer block in front, every item went
     // buffer -> offer -> postpone -> consume into a handler block bounded by its parallelism, and
-    // the pump resumed through the thread pool per item (issue 6: about 45-63 times a plain
-    // await foreach loop on 2 cores; 15-24 times without the buffer block).
+    // the pump resumed through the thread pool per item (see docs/benchmarks.md).
     public override bool FeedsHandlerDirectly => true;
 
-    public override async Task<Exception?> FeedAsync(ITargetBlock<T> target, CancellationToken cancellationToken)
+    public override Task<Exception?> FeedAsync(ObserverFeed<T> feed)
     {
-        try
+        new StreamPump(_source, feed).Start();
+        return feed.Ended;
+    }
+
+    private sealed class StreamPump : Pump<T>
+    {
+        private readonly IAsyncEnumerable<T> _source;
+        private IAsyncEnumerator<T>? _enumerator;
+
+        public StreamPump(IAsyncEnumerable<T> source, ObserverFeed<T> feed)
+            : base(feed, pullTakesItems: true)
+        {
+            _source = source;
+        }
+
+        protected override async Task PumpAsync()
         {
             // The token reaches MoveNextAsync, so a stop ends a stream that never produces at once.
-            await foreach (T item in _source.WithCancellation(cancellationToken).ConfigureAwait(false))
+            IAsyncEnumerator<T> enumerator = _source.GetAsyncEnumerator(Feed.StopToken);
+            _enumerator = enumerator;
+            while (BeginPull())
             {
-                // SendAsync completes at once, with a cached task, while the block has room; when it
-                // is full the pump waits here and pulls nothing more: backpressure. False means the
-                // block was completed by the stop.
-                if (!await target.SendAsync(item, cancellationToken).ConfigureAwait(false))
+                bool more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                if (!EndPull(more))
                 {
-                    break;
-                }
-            }
+                    if (more)
+                    {
+                        Feed.LateItem();
+                    }
 
-            return null;
+                    return;
+                }
+
+                if (!more)
+                {
+                    return;
+                }
+
+                await SendAsync(enumerator.Current).ConfigureAwait(false);
+            }
         }
-        catch (Exception) when (cancellationToken.IsCancellationRequested)
-        {
-            // Rule 6: whatever the stream throws once the job is stopped is a normal end.
-            return null;
-        }
-        catch (Exception ex)
-        {
-            return ex;
-        }
-        finally
-        {
-            target.Complete();
-        }
+
+        protected override ValueTask DisposeSourceAsync() => _enumerator?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 }

@@ -15,19 +15,24 @@ internal sealed class BlockSource<T> : ObserverSource<T>
 
     public override bool FeedsHandlerDirectly => true;
 
-    public override async Task<Exception?> FeedAsync(ITargetBlock<T> target, CancellationToken cancellationToken)
+    // The handler's block takes items from the source itself, only while it has room, and holds
+    // every item it took: completing it on stop loses nothing (a postponed offer stays in the source).
+    public override bool GroupCompletesTarget => true;
+
+    public override async Task<Exception?> FeedAsync(ObserverFeed<T> feed)
     {
         Task? completion = null;
         Exception? error = null;
+        CancellationToken stop = feed.StopToken;
         try
         {
             // No PropagateCompletion: a faulted source would fault the handler's block, which drops
             // the items it holds. The source completes only once every item it had was taken, so
             // completing the target after it loses nothing.
-            using (_source.LinkTo(target))
+            using (_source.LinkTo(feed.Target))
             {
                 completion = _source.Completion;
-                await completion.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await completion.WaitAsync(stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
         catch (Exception ex)
@@ -36,13 +41,10 @@ internal sealed class BlockSource<T> : ObserverSource<T>
             error = ex;
         }
 
-        target.Complete();
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-
-        return error ?? FaultOf(completion);
+        feed.CompleteTarget();
+        feed.Released();
+        feed.End(stop.IsCancellationRequested ? null : error ?? FaultOf(completion));
+        return await feed.Ended.ConfigureAwait(false);
     }
 
     private static Exception? FaultOf(Task? completion) => completion switch

@@ -8,6 +8,12 @@ internal static class Durations
     // Longer than any duration this writes ("-2562047h47m16.85s" is 18 characters).
     private const int MaxLength = 32;
 
+    /// <summary>
+    /// Clamps an elapsed time to zero: a <see cref="TimeProvider"/> whose clock steps back (a
+    /// custom one, or a test's) gives negative differences, which no window or metric may use.
+    /// </summary>
+    public static TimeSpan NotNegative(TimeSpan elapsed) => elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed;
+
     public static string Format(TimeSpan duration)
     {
         Span<char> buffer = stackalloc char[MaxLength];

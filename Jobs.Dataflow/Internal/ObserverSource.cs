@@ -1,5 +1,3 @@
-using System.Threading.Tasks.Dataflow;
-
 namespace Jobs.Dataflow.Internal;
 
 /// <summary>Where an observer job's items come from: one adapter per kind of source, one way to feed the handler.</summary>
@@ -15,13 +13,20 @@ internal abstract class ObserverSource<T>
     public virtual bool FeedsHandlerDirectly => false;
 
     /// <summary>
-    /// Feeds <paramref name="target"/> until the source ends or <paramref name="cancellationToken"/>
-    /// is cancelled, then detaches from the source and completes <paramref name="target"/>. It never
-    /// faults the target, because a faulted block drops the items it holds: the fault is returned
-    /// instead, so the job reports it after those items are handled.
+    /// Gets a value indicating whether the group may complete the fed block when it stops. Not for
+    /// pumps and pushes: they may hold an item taken from the source while they wait for room, and
+    /// complete the block themselves once it is delivered (or discarded).
     /// </summary>
-    /// <param name="target">The block to feed; bounded, so a full target holds the source back.</param>
-    /// <param name="cancellationToken">The job's token: detaches the source when the group stops.</param>
-    /// <returns>The source's error; <see langword="null"/> when it completed or the job was stopped. Never faults.</returns>
-    public abstract Task<Exception?> FeedAsync(ITargetBlock<T> target, CancellationToken cancellationToken);
+    public virtual bool GroupCompletesTarget => false;
+
+    /// <summary>
+    /// Starts feeding <see cref="ObserverFeed{T}.Target"/> until the source ends or the job stops,
+    /// then completes the target and reports the end through <see cref="ObserverFeed{T}.End"/> and
+    /// <see cref="ObserverFeed{T}.Released"/>. It never faults the target, because a faulted block
+    /// drops the items it holds: the source's fault is reported instead, so the job reports it
+    /// after those items are handled.
+    /// </summary>
+    /// <param name="feed">The run's feed: the target, the tokens and the counters.</param>
+    /// <returns><see cref="ObserverFeed{T}.Ended"/>: the source's fault, or null when it completed or the job stopped. Never faults.</returns>
+    public abstract Task<Exception?> FeedAsync(ObserverFeed<T> feed);
 }

@@ -83,7 +83,10 @@ internal sealed class TriggerSubscription : IDisposable
 
             if (_consumedOnce)
             {
-                TimeSpan sinceLast = time.GetElapsedTime(_lastConsumed, now);
+                // A clock that steps back makes the elapsed time negative. Clamped to zero, the
+                // window holds the fire for at most one debounce, never for the size of the step
+                // (and never longer than a timer can wait).
+                TimeSpan sinceLast = Durations.NotNegative(time.GetElapsedTime(_lastConsumed, now));
                 if (sinceLast < _trigger.Debounce)
                 {
                     held = _trigger.Debounce - sinceLast;
@@ -93,7 +96,7 @@ internal sealed class TriggerSubscription : IDisposable
             if (held == TimeSpan.Zero)
             {
                 int folds = (int)Math.Min(_pending, int.MaxValue);
-                latency = time.GetElapsedTime(_firstFire, now);
+                latency = Durations.NotNegative(time.GetElapsedTime(_firstFire, now));
                 _pending = 0;
                 _lastConsumed = now;
                 _consumedOnce = true;

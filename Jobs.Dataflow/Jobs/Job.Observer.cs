@@ -83,7 +83,6 @@ public abstract partial class Job
         ArgumentNullException.ThrowIfNull(fn);
         ArgumentNullException.ThrowIfNull(source);
 
-        // ReadAllAsync waits and reads without allocating per item, so one pump serves both kinds.
-        return new ObserverJob<T>(name, fn, new AsyncEnumerableSource<T>(source.ReadAllAsync()), options ?? ObserverOptions.Default);
+        return new ObserverJob<T>(name, fn, new ChannelSource<T>(source), options ?? ObserverOptions.Default);
     }
 }

@@ -38,68 +38,66 @@ internal sealed class ObserverJob<T> : Job
 
     internal override async Task RunAsync(JobContext context)
     {
-        // A draining job outlives the group's token on purpose: its blocks and its handler's token
-        // end by the stop's deadline instead, so the items it took are handled with a live token.
-        CancellationToken handlerToken = _options.DrainOnStop ? context.StopDeadline : context.CancellationToken;
+        // A draining job outlives the group's token on purpose: its handler's token ends by the
+        // stop's deadline instead, so the items it took are handled with a live token.
+        bool drain = _options.DrainOnStop;
+        CancellationToken handlerToken = drain ? context.StopDeadline : context.CancellationToken;
         var handler = new ItemHandler(this, context, handlerToken);
+
+        // No CancellationToken on the blocks: a cancelled block drops what it holds without a
+        // word. On stop the handler skips, and counts, each item it may no longer handle.
         var action = new ActionBlock<T>(handler.HandleAsync, new ExecutionDataflowBlockOptions
         {
             BoundedCapacity = ActionCapacity(_options, _source.FeedsHandlerDirectly),
             MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
-            CancellationToken = handlerToken,
         });
 
         ITargetBlock<T> target = action;
         if (!_source.FeedsHandlerDirectly)
         {
-            var buffer = new BufferBlock<T>(new DataflowBlockOptions
-            {
-                BoundedCapacity = _options.BoundedCapacity,
-                CancellationToken = handlerToken,
-            });
+            var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = _options.BoundedCapacity });
 
             // Propagating is safe here: the sources only ever complete the buffer, never fault it.
             buffer.LinkTo(action, PropagateCompletion);
             target = buffer;
         }
 
-        // The group completes the block the source feeds when it stops: that detaches the source,
-        // and what the job holds is then discarded (cancelled blocks) or drained (DrainOnStop).
-        context.Own(target);
-        context.Health.Ok("Primed");
+        var feed = new ObserverFeed<T>(context, target, drain);
+        handler.Feed = feed;
+        if (_source.GroupCompletesTarget)
+        {
+            context.Own(target);
+        }
 
-        Task<Exception?> feed = _source.FeedAsync(target, context.CancellationToken);
+        context.Health.Ok("Primed");
+        Task<Exception?> ended = _source.FeedAsync(feed);
         await action.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        Exception? fault = await feed.ConfigureAwait(false);
+        Exception? fault = await ended.ConfigureAwait(false);
+        await feed.WaitForReleaseAsync().ConfigureAwait(false);
 
         if (action.Completion.Exception is { } crash)
         {
-            // The handler path catches everything, the user's reporters' failures included, so only
-            // a bug of the library gets here. Let the group log it.
+            // The handler path catches everything and the context guards the user's reporters, so
+            // only a bug of the library gets here. Let the group log it.
             ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
         }
 
-        if (fault is SourceDetachException detach)
-        {
-            Log.ObserverDetachFailed(context.Logger, Name, detach.InnerException!);
-            fault = null;
-        }
-
+        feed.LogDiscarded();
         if (context.CancellationToken.IsCancellationRequested)
         {
             return;
         }
 
+        long count = handler.Count;
         if (fault is null)
         {
-            Log.ObserverSourceCompleted(context.Logger, Name, handler.Count);
+            Log.ObserverSourceCompleted(context.Logger, Name, count);
+            context.Health.Stopped(string.Create(CultureInfo.InvariantCulture, $"Completed [{count}]"));
             return;
         }
 
-        Log.ObserverSourceFailed(context.Logger, Name, handler.Count, fault);
-        context.Metrics.JobError(Name, fault);
-        context.Health.Degraded($"Source failed: {fault.Message}", fault);
-        ShutdownIfAsked(context, fault);
+        Log.ObserverSourceFailed(context.Logger, Name, count, fault);
+        context.ReportFailure(fault, $"Source failed: {fault.Message}", final: true, _options.ShutdownOnError);
     }
 
     /// <summary>
@@ -121,14 +119,6 @@ internal sealed class ObserverJob<T> : Job
         }
 
         return capacity == DataflowBlockOptions.Unbounded ? capacity : (int)Math.Min((long)capacity + parallelism, int.MaxValue);
-    }
-
-    private void ShutdownIfAsked(JobContext context, Exception error)
-    {
-        if (_options.ShutdownOnError)
-        {
-            context.RequestShutdown(error);
-        }
     }
 
     /// <summary>
@@ -159,7 +149,21 @@ internal sealed class ObserverJob<T> : Job
         /// <summary>Gets the number of items handled without error.</summary>
         public long Count => Interlocked.Read(ref _count);
 
-        public Task HandleAsync(T item) => _trace ? HandleTracedAsync(item) : HandleCoreAsync(item);
+        /// <summary>Gets or sets the run's feed, which counts the items skipped after a stop; set before the first item.</summary>
+        public ObserverFeed<T> Feed { get; set; } = null!;
+
+        public Task HandleAsync(T item)
+        {
+            if (_token.IsCancellationRequested)
+            {
+                // Rule 5: no item starts once the handler's token is cancelled. Rule 27: it is
+                // counted, and the job logs the count when it ends.
+                Feed.Discard();
+                return Task.CompletedTask;
+            }
+
+            return _trace ? HandleTracedAsync(item) : HandleCoreAsync(item);
+        }
 
         /// <summary>
         /// Handles an item inside its own activity. Being an async method, it keeps the activity
@@ -174,12 +178,6 @@ internal sealed class ObserverJob<T> : Job
 
         private Task HandleCoreAsync(T item)
         {
-            if (_token.IsCancellationRequested)
-            {
-                // Rule 5: no item starts once the handler's token is cancelled.
-                return Task.CompletedTask;
-            }
-
             long start = _time.GetTimestamp();
             Task task;
             try
@@ -223,40 +221,14 @@ internal sealed class ObserverJob<T> : Job
         }
 
         /// <summary>
-        /// Reports a handled item. The health scope, metrics and logger are the user's code too: if
-        /// one of them throws, the failure is logged and the item counts as handled, because an
-        /// exception here would fault the action block, which then drops every buffered item and
-        /// stops pulling the source.
+        /// Reports a handled item. The context's health and metrics are guarded and its logger
+        /// never throws, so nothing here can fault the action block (which would drop every
+        /// buffered item and stop taking from the source).
         /// </summary>
         private void Succeeded(long start)
         {
-            try
-            {
-                ReportSuccess(start);
-            }
-            catch (Exception ex)
-            {
-                Log.ObserverReportFailed(_context.Logger, _job.Name, ex);
-            }
-        }
-
-        /// <summary>Reports a failed item; guarded like <see cref="Succeeded"/>.</summary>
-        private void Failed(Exception error, long start)
-        {
-            try
-            {
-                ReportFailure(error, start);
-            }
-            catch (Exception ex)
-            {
-                Log.ObserverReportFailed(_context.Logger, _job.Name, ex);
-            }
-        }
-
-        private void ReportSuccess(long start)
-        {
             long end = _time.GetTimestamp();
-            TimeSpan duration = _time.GetElapsedTime(start, end);
+            TimeSpan duration = Durations.NotNegative(_time.GetElapsedTime(start, end));
             _context.Metrics.ObserverRunDuration(_job.Name, duration);
             long count = Interlocked.Increment(ref _count);
 
@@ -269,9 +241,9 @@ internal sealed class ObserverJob<T> : Job
             }
         }
 
-        private void ReportFailure(Exception error, long start)
+        private void Failed(Exception error, long start)
         {
-            _context.Metrics.ObserverRunDuration(_job.Name, _time.GetElapsedTime(start));
+            _context.Metrics.ObserverRunDuration(_job.Name, Durations.NotNegative(_time.GetElapsedTime(start)));
             if (_token.IsCancellationRequested)
             {
                 // Rule 6: whatever the handler throws once its token is cancelled is a normal end.
@@ -285,9 +257,7 @@ internal sealed class ObserverJob<T> : Job
             }
 
             Log.ObserverHandlerFailed(_context.Logger, _job.Name, error);
-            _context.Metrics.JobError(_job.Name, error);
-            _context.Health.Degraded($"Handler failed: {error.Message}", error);
-            _job.ShutdownIfAsked(_context, error);
+            _context.ReportFailure(error, $"Handler failed: {error.Message}", final: false, _job._options.ShutdownOnError);
         }
     }
 }

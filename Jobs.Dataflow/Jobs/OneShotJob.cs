@@ -41,9 +41,6 @@ internal sealed class OneShotJob : Job
                 return;
             }
 
-            context.Metrics.JobError(Name, error);
-            context.Health.Degraded($"Failed on attempt {attempt}: {error.Message}", error);
-
             // The retry after attempt N is retry number N, so N - 1 retries are used up.
             int retry = attempt;
             bool canRetry = _options.Retries == -1 || retry <= _options.Retries;
@@ -56,8 +53,12 @@ internal sealed class OneShotJob : Job
                 Log.OneShotFailed(context.Logger, Name, attempt, _options.Retries - (attempt - 1), error);
             }
 
+            // Every failed attempt is Degraded; the last one is then Failed (rules 10 and 12).
+            string reason = $"Failed on attempt {attempt}: {error.Message}";
+            context.ReportFailure(error, reason, final: false, shutdown: false);
             if (!canRetry)
             {
+                context.Health.Failed(GaveUp(attempt, error), error);
                 if (_options.ShutdownOnError)
                 {
                     context.RequestShutdown(error);
@@ -80,6 +81,9 @@ internal sealed class OneShotJob : Job
         }
     }
 
+    private static string GaveUp(int attempts, Exception error) =>
+        attempts == 1 ? $"Gave up after 1 attempt: {error.Message}" : $"Gave up after {attempts} attempts: {error.Message}";
+
     /// <summary>Runs one attempt, traced and timed; returns its error, or null when it succeeded.</summary>
     private async Task<Exception?> RunAttemptAsync(JobContext context, int attempt)
     {
@@ -99,7 +103,7 @@ internal sealed class OneShotJob : Job
             error = ex;
         }
 
-        TimeSpan duration = context.TimeProvider.GetElapsedTime(start);
+        TimeSpan duration = Durations.NotNegative(context.TimeProvider.GetElapsedTime(start));
         context.Metrics.OneShotRunDuration(Name, duration);
         if (error is null)
         {
@@ -128,8 +132,10 @@ internal sealed class OneShotJob : Job
         catch (Exception ex)
         {
             // A backoff that throws cannot say when to retry; retrying at once could spin, so the
-            // job gives up as if its retries were used up.
+            // job gives up as if its retries were used up. The attempt's failure is counted
+            // already; the job now ends with the backoff's error.
             Log.OneShotBackoffFailed(context.Logger, Name, ex);
+            context.Health.Failed($"Gave up: its backoff threw: {ex.Message}", ex);
             if (_options.ShutdownOnError)
             {
                 context.RequestShutdown(ex);
@@ -140,6 +146,11 @@ internal sealed class OneShotJob : Job
 
         if (delay <= TimeSpan.Zero)
         {
+            // Retry at once, but not on this stack: a function that fails synchronously would
+            // otherwise keep this thread pool thread in a loop forever (Retries = -1), and starve
+            // every other job of it. ForceYielding without the captured context queues the retry
+            // on the thread pool, whatever context the function left on the thread.
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             return !context.CancellationToken.IsCancellationRequested;
         }
 

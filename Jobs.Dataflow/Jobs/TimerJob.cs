@@ -145,8 +145,9 @@ internal sealed class TimerJob : Job
             }
             catch (Exception ex)
             {
-                // Only a throwing health reporter or metrics sink gets here. Never let it fault the
-                // block: a faulted block would end the job and drop its pending run.
+                // The context guards the user's collaborators, so only a bug of the library gets
+                // here. Never let it fault the block: a faulted block would end the job and drop
+                // its pending run.
                 Log.TimerRunCrashed(context.Logger, _job.Name, ex);
             }
         }
@@ -168,7 +169,7 @@ internal sealed class TimerJob : Job
                 error = ex;
             }
 
-            TimeSpan duration = time.GetElapsedTime(start);
+            TimeSpan duration = Durations.NotNegative(time.GetElapsedTime(start));
             context.Metrics.TimerRunDuration(_job.Name, duration);
             if (error is null)
             {
@@ -190,12 +191,7 @@ internal sealed class TimerJob : Job
 
             JobActivities.Fail(activity, error);
             Log.TimerFailed(context.Logger, _job.Name, error);
-            context.Metrics.JobError(_job.Name, error);
-            context.Health.Degraded($"Run failed: {error.Message}", error);
-            if (_job._options.ShutdownOnError)
-            {
-                context.RequestShutdown(error);
-            }
+            context.ReportFailure(error, $"Run failed: {error.Message}", final: false, _job._options.ShutdownOnError);
         }
     }
 }

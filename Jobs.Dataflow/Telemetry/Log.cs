@@ -36,9 +36,24 @@ internal static partial class Log
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "Job {JobName} asked for a shutdown, but no IShutdowner is configured; the application keeps running")]
     public static partial void NoShutdowner(ILogger logger, string jobName, Exception error);
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The health reporter of job {JobName} threw")]
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The health scope of job {JobName} threw; the job goes on, and further failures of it are logged at debug level")]
     public static partial void HealthReportFailed(ILogger logger, string jobName, Exception error);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Error, Message = "The shutdowner threw when job {JobName} asked for a shutdown")]
     public static partial void ShutdownFailed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "The health scope of job {JobName} threw again")]
+    public static partial void HealthReportFailedAgain(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Error, Message = "The metrics sink threw for job {JobName}; the job goes on, and further failures of it are logged at debug level")]
+    public static partial void MetricsFailed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Debug, Message = "The metrics sink threw again for job {JobName}")]
+    public static partial void MetricsFailedAgain(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Warning, Message = "The group stopped before these jobs began; they never ran: {JobNames}")]
+    public static partial void JobsNeverRan(ILogger logger, string jobNames);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Error, Message = "A scoped group's health scope threw when the group closed it")]
+    public static partial void ScopeCloseFailed(ILogger logger, Exception error);
 }

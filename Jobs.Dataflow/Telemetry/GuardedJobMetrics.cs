@@ -1,0 +1,80 @@
+using Jobs.Dataflow.Internal;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// A job's view of the group's <see cref="IJobMetrics"/>: a sink that throws (a user's
+/// implementation, or a <c>MeterListener</c> callback behind <see cref="MeterJobMetrics"/>) is
+/// logged (see <see cref="JobContext.MetricsFailed"/>) and the job goes on.
+/// </summary>
+internal sealed class GuardedJobMetrics : IJobMetrics
+{
+    private readonly IJobMetrics _inner;
+    private readonly JobContext _context;
+
+    public GuardedJobMetrics(IJobMetrics inner, JobContext context)
+    {
+        _inner = inner;
+        _context = context;
+    }
+
+    public void JobError(string name, Exception error)
+    {
+        try
+        {
+            _inner.JobError(name, error);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void OneShotRunDuration(string name, TimeSpan duration)
+    {
+        try
+        {
+            _inner.OneShotRunDuration(name, duration);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void TimerRunDuration(string name, TimeSpan duration)
+    {
+        try
+        {
+            _inner.TimerRunDuration(name, duration);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void TimerTriggerStats(string name, TimeSpan latency, int folds)
+    {
+        try
+        {
+            _inner.TimerTriggerStats(name, latency, folds);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void ObserverRunDuration(string name, TimeSpan duration)
+    {
+        try
+        {
+            _inner.ObserverRunDuration(name, duration);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+}
