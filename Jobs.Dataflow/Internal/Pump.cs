@@ -182,10 +182,17 @@ internal abstract class Pump<T>
 
     private bool TryChange(int from, int to)
     {
+        bool leaving = from == Pulling;
+        if (!leaving && Feed.StopToken.IsCancellationRequested)
+        {
+            // The token may fire before its callback (OnStop) has run: the stop's deadline, when it
+            // has fired already, runs first. Never take anything once the group stops.
+            Interlocked.Or(ref _state, Stopping);
+        }
+
         while (true)
         {
             int state = Volatile.Read(ref _state);
-            bool leaving = from == Pulling;
             if ((state & Detached) != 0 || (!leaving && (state & Stopping) != 0))
             {
                 // Detached: the pump must return. Stopping: it may finish a pull, never begin one.
