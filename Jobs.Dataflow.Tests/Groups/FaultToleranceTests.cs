@@ -212,6 +212,155 @@ public sealed class FaultToleranceTests
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
     }
 
+    [TestMethod]
+    public async Task Launch_NewScopeThrows_TheJobStillRunsAndTheFailureIsLogged()
+    {
+        var logs = new LogCapture();
+        var health = new Mock<IHealth>();
+        health.Setup(h => h.NewScope(It.IsAny<string>())).Throws(new InvalidOperationException("no scopes today"));
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(health.Object);
+        var ran = new TaskCompletionSource();
+        Job job = Job.OneShot("runs-anyway", (_, _) =>
+        {
+            ran.SetResult();
+            return Task.CompletedTask;
+        });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+
+        await ran.OrTimeout();
+        await job.Completion.OrTimeout();
+        LogEntry error = await logs.WaitForAsync(e => e.EventId.Name == "HealthReportFailed");
+        Assert.AreEqual("runs-anyway", error["JobName"]);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task OneShot_HealthScopeThrowsOnEveryCall_RetriesAndShutsDownAsConfigured()
+    {
+        var logs = new LogCapture();
+        var shutdowner = new Mock<IShutdowner>();
+        IJobGroup group = new JobRegistry(logs.Factory, shutdowner.Object).NewGroup(new ThrowingHealth());
+        int runs = 0;
+        Job job = Job.OneShot(
+            "unlucky",
+            (health, _) =>
+            {
+                Interlocked.Increment(ref runs);
+                health.Ok("the job's own report, also guarded");
+                throw new IOException("down");
+            },
+            new OneShotOptions { Retries = 2, ShutdownOnError = true });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+
+        Assert.AreEqual(3, runs);
+        shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e is IOException)), Times.Once);
+        Assert.AreEqual(1, logs.Entries.Count(e => e.EventId.Name == "HealthReportFailed" && e.Level == LogLevel.Error));
+        Assert.IsTrue(logs.Entries.Any(e => e.EventId.Name == "HealthReportFailedAgain" && e.Level == LogLevel.Debug));
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task OneShot_MetricsSinkThrows_RetriesAndShutsDownAsConfigured()
+    {
+        await using var harness = new GroupHarness();
+        harness.Metrics.Setup(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>())).Throws(new InvalidOperationException("sink down"));
+        harness.Metrics.Setup(m => m.OneShotRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>())).Throws(new InvalidOperationException("sink down"));
+        int runs = 0;
+        OneShotFunc fn = (_, _) =>
+        {
+            Interlocked.Increment(ref runs);
+            throw new IOException("down");
+        };
+        harness.Add(Job.OneShot("counted", fn, new OneShotOptions { Retries = 2, ShutdownOnError = true }));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("counted");
+
+        Assert.AreEqual(3, runs);
+        harness.Shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e is IOException)), Times.Once);
+        Assert.AreEqual(HealthLevel.Failed, harness.Health.Tree.Snapshot().Find("job-counted")!.Level);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == "MetricsFailed" && e.Level == LogLevel.Error);
+    }
+
+    [TestMethod]
+    public async Task Timer_HealthAndMetricsThrow_KeepsRunningOnEveryTick()
+    {
+        var logs = new LogCapture();
+        var time = new TestTimeProvider();
+        var metrics = new Mock<IJobMetrics>();
+        metrics.Setup(m => m.TimerRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>())).Throws(new InvalidOperationException("sink down"));
+        IJobGroup group = new JobRegistry(logs.Factory, timeProvider: time, metrics: metrics.Object).NewGroup(new ThrowingHealth());
+        var ticks = new SemaphoreSlim(0);
+        group.Add(Job.Timer(
+            "ticker",
+            _ =>
+            {
+                ticks.Release();
+                return Task.CompletedTask;
+            },
+            TimeSpan.FromSeconds(1)));
+
+        await group.StartAsync(CancellationToken.None);
+        await time.WaitForTimerAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await ticks.WaitOrTimeout();
+        }
+
+        Assert.IsFalse(logs.Entries.Any(e => e.EventId.Name is "TimerRunCrashed" or "JobCrashed"));
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Observer_HealthScopeThrows_HandlesEveryItemAndCompletes()
+    {
+        var logs = new LogCapture();
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(new ThrowingHealth());
+        var source = new BufferBlock<int>();
+        for (int i = 0; i < 50; i++)
+        {
+            source.Post(i);
+        }
+
+        source.Complete();
+        int handled = 0;
+        ObserverFunc<int> fn = (item, _) =>
+        {
+            Interlocked.Increment(ref handled);
+            return item == 7 ? Task.FromException(new FormatException("bad")) : Task.CompletedTask;
+        };
+        Job job = Job.Observer("obs", fn, source);
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+
+        Assert.AreEqual(50, handled);
+        LogEntry completed = await logs.WaitForAsync(e => e.EventId.Name == "ObserverSourceCompleted");
+        Assert.AreEqual(49L, completed["Count"]);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    /// <summary>A health tree whose every scope throws on every call but NewScope.</summary>
+    private sealed class ThrowingHealth : IHealth
+    {
+        public void Ok(string status) => throw new InvalidOperationException("health down");
+
+        public void Stopped(string reason) => throw new InvalidOperationException("health down");
+
+        public void Degraded(string reason, Exception? error) => throw new InvalidOperationException("health down");
+
+        public IHealth NewScope(string name) => new ThrowingHealth();
+
+        public void Close() => throw new InvalidOperationException("health down");
+    }
+
     private sealed class ThrowingLoggerFactory : ILoggerFactory
     {
         public void AddProvider(ILoggerProvider provider)

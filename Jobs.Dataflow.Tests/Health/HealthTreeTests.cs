@@ -116,4 +116,48 @@ public sealed class HealthTreeTests
 
         Assert.AreEqual("name", error.ParamName);
     }
+
+    [TestMethod]
+    public void Close_ManyScopes_LeavesTheOthersInOrder()
+    {
+        var tree = new HealthTree();
+        IHealth[] scopes = [.. Enumerable.Range(0, 1000).Select(i => tree.NewScope("s" + i))];
+
+        // Close every scope but each tenth, in an order that is neither first-to-last nor the reverse.
+        foreach (int i in Enumerable.Range(0, 1000).Where(i => i % 10 != 0).OrderBy(i => (i * 7919) % 1000))
+        {
+            scopes[i].Close();
+        }
+
+        string[] left = [.. tree.Snapshot().Children.Select(c => c.Name)];
+        CollectionAssert.AreEqual(Enumerable.Range(0, 100).Select(i => "s" + (i * 10)).ToArray(), left);
+        scopes[10].Ok("still reports");
+        Assert.AreEqual("still reports", tree.Snapshot().Find("s10")!.Message);
+        scopes[11].Ok("closed: ignored");
+        Assert.IsNull(tree.Snapshot().Find("s11"));
+    }
+
+    [TestMethod]
+    public void Failed_Scope_KeepsLevelMessageAndError()
+    {
+        var tree = new HealthTree();
+        var error = new IOException("disk gone");
+
+        tree.NewScope("job").Failed("Gave up", error);
+
+        HealthStatus job = tree.Snapshot().Find("job")!;
+        Assert.AreEqual(HealthLevel.Failed, job.Level);
+        Assert.AreEqual("Gave up", job.Message);
+        Assert.AreSame(error, job.Error);
+    }
+
+    [TestMethod]
+    public void Failed_OnAnImplementationWrittenBeforeIt_ReportsDegraded()
+    {
+        var old = new Moq.Mock<IHealth> { CallBase = true };
+
+        old.Object.Failed("gave up", null);
+
+        old.Verify(h => h.Degraded("gave up", null), Moq.Times.Once);
+    }
 }

@@ -54,6 +54,51 @@ public sealed class JobsHealthCheckTests
         Assert.IsTrue(report.Entries["jobs"].Data.ContainsKey("mine/x"));
     }
 
+    [TestMethod]
+    public async Task Check_AFailedScope_IsUnhealthyWithItsPathAndError()
+    {
+        var tree = new HealthTree();
+        var error = new IOException("disk gone");
+        IHealth group = tree.NewScope("etl");
+        group.NewScope("job-load").Failed("Gave up after 4 attempts: disk gone", error);
+        group.NewScope("observer-job-read").Degraded("Handler failed: bad row", null);
+
+        HealthReport report = await CheckAsync(tree);
+
+        HealthReportEntry entry = report.Entries["jobs"];
+        Assert.AreEqual(CheckStatus.Unhealthy, report.Status);
+        Assert.AreSame(error, entry.Exception);
+        Assert.AreEqual("Failed: Gave up after 4 attempts: disk gone (IOException: disk gone)", entry.Data["root/etl/job-load"]);
+        Assert.AreEqual("Handler failed: bad row", entry.Data["root/etl/observer-job-read"]);
+    }
+
+    [TestMethod]
+    public async Task Check_FailureStatusGiven_IsUsedForAFailedScope()
+    {
+        var tree = new HealthTree();
+        tree.NewScope("job-x").Failed("gave up", null);
+        ServiceCollection services = new();
+        services.AddLogging().AddSingleton(tree).AddHealthChecks().AddJobsHealthCheck("jobs", CheckStatus.Degraded, ["ready"]);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        HealthReport report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        HealthReport ready = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Tags.Contains("ready"));
+        HealthReport live = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Tags.Contains("live"));
+
+        Assert.AreEqual(CheckStatus.Degraded, report.Status);
+        Assert.HasCount(1, ready.Entries);
+        Assert.IsEmpty(live.Entries);
+    }
+
+    [TestMethod]
+    public void AddJobsHealthCheck_EmptyName_ThrowsNamingName()
+    {
+        ServiceCollection services = new();
+
+        ArgumentException error = Assert.ThrowsExactly<ArgumentException>(() => services.AddHealthChecks().AddJobsHealthCheck(string.Empty, null));
+        Assert.AreEqual("name", error.ParamName);
+    }
+
     private static async Task<HealthReport> CheckAsync(HealthTree tree)
     {
         ServiceCollection services = new();

@@ -223,6 +223,56 @@ public sealed class OneShotJobTests
     }
 
     [TestMethod]
+    public async Task Run_LastAttemptFails_ReportsDegradedThenFailedAndKeepsTheScope()
+    {
+        await using var harness = new GroupHarness();
+        int runs = 0;
+        OneShotFunc fn = (_, _) => throw new InvalidOperationException($"attempt {Interlocked.Increment(ref runs)}");
+        harness.Add(Job.OneShot("doomed", fn, new OneShotOptions { Retries = 1 }));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("doomed");
+
+        string[] reports = [.. harness.Health.Reports.Where(r => r.Path == "job-doomed").Select(r => $"{r.Level} {r.Message}")];
+        CollectionAssert.AreEqual(
+            new[] { "Ok Running", "Degraded Failed on attempt 1: attempt 1", "Ok Running", "Degraded Failed on attempt 2: attempt 2", "Failed Gave up after 2 attempts: attempt 2" },
+            reports);
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find("job-doomed")!;
+        Assert.AreEqual(HealthLevel.Failed, scope.Level);
+        Assert.AreEqual("attempt 2", scope.Error?.Message);
+    }
+
+    [TestMethod]
+    public async Task Run_RetriesForeverWithoutBackoff_RetriesOnAFreshStack()
+    {
+        // A function that fails synchronously, retried at once and forever, must not keep its
+        // thread in a loop: each retry starts from the thread pool, not inside the previous one.
+        await using var harness = new GroupHarness();
+        var stacks = new List<string>();
+        var third = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        OneShotFunc fn = (_, _) =>
+        {
+            lock (stacks)
+            {
+                stacks.Add(new System.Diagnostics.StackTrace().ToString());
+                if (stacks.Count == 3)
+                {
+                    third.SetResult();
+                    return Task.CompletedTask;
+                }
+            }
+
+            throw new InvalidOperationException("not yet");
+        };
+        harness.Add(Job.OneShot("spinner", fn, new OneShotOptions { Retries = -1 }));
+
+        await harness.StartAsync();
+        await third.OrTimeout();
+
+        Assert.AreNotEqual(stacks[0], stacks[1], "The retry ran on the first attempt's stack: the loop never gave its thread back.");
+    }
+
+    [TestMethod]
     public async Task Run_ShutdownOnErrorButRecoversOnRetry_NeverShutsDown()
     {
         await using var harness = new GroupHarness();

@@ -120,6 +120,31 @@ public sealed class TriggerTests
     }
 
     [TestMethod]
+    [DataRow(1.0)]
+    [DataRow(24.0 * 100)]
+    public async Task Fire_TriggerClockStepsBack_HoldsTheFireForAtMostTheDebounce(double stepBackHours)
+    {
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        var triggerTime = new SteppingTimeProvider();
+        var trigger = new Trigger(TimeSpan.FromSeconds(5), triggerTime);
+        await harness.StartTimerAsync("stepped", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
+        trigger.Fire();
+        await runs.NextAsync();
+
+        // The trigger's clock is set back (a custom clock, a VM restored from a snapshot): the time
+        // since the last run is negative, and must count as zero, not as the size of the step.
+        triggerTime.StepBack(TimeSpan.FromHours(stepBackHours));
+        trigger.Fire();
+        await triggerTime.WaitForTimerAsync();
+        triggerTime.Advance(TimeSpan.FromSeconds(5));
+
+        await runs.NextAsync();
+        Assert.AreEqual(2, runs.Count);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error));
+    }
+
+    [TestMethod]
     public async Task Fire_TriggerStats_ReportLatencyFromFirstFoldedFireOnTriggerClock()
     {
         await using var harness = new GroupHarness();
@@ -161,5 +186,15 @@ public sealed class TriggerTests
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Trigger(TimeSpan.FromTicks(-1)));
 
         Assert.AreEqual("debounce", error.ParamName);
+    }
+
+    /// <summary>A fake clock whose timestamps can be set back, as a wall clock can; its timers still run on fake time.</summary>
+    private sealed class SteppingTimeProvider : TestTimeProvider
+    {
+        private long _offset;
+
+        public void StepBack(TimeSpan step) => Interlocked.Add(ref _offset, -(long)(step.TotalSeconds * TimestampFrequency));
+
+        public override long GetTimestamp() => base.GetTimestamp() + Interlocked.Read(ref _offset);
     }
 }

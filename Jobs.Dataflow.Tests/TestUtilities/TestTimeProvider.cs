@@ -6,7 +6,7 @@ namespace Jobs.Dataflow.Tests.TestUtilities;
 /// A <see cref="FakeTimeProvider"/> that tells when code under test has created a timer, so a
 /// test can advance time exactly after a delay or interval was armed, without sleeping.
 /// </summary>
-internal sealed class TestTimeProvider : FakeTimeProvider
+internal class TestTimeProvider : FakeTimeProvider
 {
     private readonly SemaphoreSlim _created = new(0);
     private int _timersCreated;

@@ -83,10 +83,16 @@ internal sealed class TriggerSubscription : IDisposable
 
             if (_consumedOnce)
             {
-                // A clock that steps back makes the elapsed time negative. Clamped to zero, the
-                // window holds the fire for at most one debounce, never for the size of the step
-                // (and never longer than a timer can wait).
-                TimeSpan sinceLast = Durations.NotNegative(time.GetElapsedTime(_lastConsumed, now));
+                TimeSpan sinceLast = time.GetElapsedTime(_lastConsumed, now);
+                if (sinceLast < TimeSpan.Zero)
+                {
+                    // The clock stepped back. The window restarts from now, so the fire is held for
+                    // at most one debounce: never for the size of the step (an hour back would
+                    // hold it an hour, and a hundred days could not even be armed on a timer).
+                    _lastConsumed = now;
+                    sinceLast = TimeSpan.Zero;
+                }
+
                 if (sinceLast < _trigger.Debounce)
                 {
                     held = _trigger.Debounce - sinceLast;

@@ -1,0 +1,285 @@
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.Logging;
+
+namespace Jobs.Dataflow.Tests.Groups;
+
+/// <summary>
+/// Rules 5 and 7 for a job's life in its group: a job runs once, <see cref="Job.Completion"/>
+/// tells when it is over, its health outlives it until the group stops, every stop caller is
+/// bounded by its own token, and a stop names the jobs it kept from running.
+/// </summary>
+[TestClass]
+public sealed class JobLifecycleTests
+{
+    [TestMethod]
+    public async Task Add_SameJobTwiceToOneGroup_ThrowsInvalidOperation()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("once", (_, _) => Task.CompletedTask);
+        harness.Group.Add(job);
+
+        Assert.ThrowsExactly<InvalidOperationException>(() => harness.Group.Add(job));
+    }
+
+    [TestMethod]
+    public async Task Add_JobOfAnotherGroup_ThrowsInvalidOperationAndAddsNothing()
+    {
+        await using var first = new GroupHarness();
+        await using var second = new GroupHarness();
+        Job shared = Job.OneShot("shared", (_, _) => Task.CompletedTask);
+        Job fresh = Job.OneShot("fresh", (_, _) => Task.CompletedTask);
+        first.Group.Add(shared);
+
+        Assert.ThrowsExactly<InvalidOperationException>(() => second.Group.Add(fresh, shared));
+
+        // The call threw as a whole: the fresh job was not taken, and can still be added.
+        await second.StartAsync();
+        second.Group.Add(fresh);
+        await fresh.Completion.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Add_SameJobTwiceInOneCall_ThrowsInvalidOperation()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("twice", (_, _) => Task.CompletedTask);
+
+        Assert.ThrowsExactly<InvalidOperationException>(() => harness.Group.Add(job, job));
+    }
+
+    [TestMethod]
+    public async Task Add_RejectedByAStoppedGroup_CompletesTheJobAndItCannotBeAddedAgain()
+    {
+        await using var stopped = new GroupHarness();
+        await using var other = new GroupHarness();
+        await stopped.StartAsync();
+        await stopped.StopAsync();
+        Job job = Job.OneShot("late", (_, _) => Task.CompletedTask);
+
+        stopped.Group.Add(job);
+
+        await job.Completion.OrTimeout();
+        Assert.ThrowsExactly<InvalidOperationException>(() => other.Group.Add(job));
+    }
+
+    [TestMethod]
+    public async Task Completion_JobEndsByItself_CompletesAfterItsFinalHealth()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("quick", (_, _) => Task.CompletedTask);
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
+
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find("job-quick")!;
+        Assert.AreEqual(HealthLevel.Ok, scope.Level);
+        StringAssert.StartsWith(scope.Message, "Finished (");
+    }
+
+    [TestMethod]
+    public async Task Completion_JobEndsByStop_CompletesWithItsScopeClosed()
+    {
+        await using var harness = new GroupHarness();
+        var entered = new TaskCompletionSource();
+        Job job = Job.OneShot("serving", async (_, token) =>
+        {
+            entered.SetResult();
+            await token.UntilCancelledAsync();
+        });
+        harness.Add(job);
+        await harness.StartAsync();
+        await entered.OrTimeout();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find("job-serving"));
+        await stop.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Completion_JobFunctionThrows_NeverFaults()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("broken", (_, _) => throw new InvalidOperationException("boom"));
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
+
+        Assert.IsTrue(job.Completion.IsCompletedSuccessfully);
+        Assert.AreEqual(HealthLevel.Failed, harness.Health.Tree.Snapshot().Find("job-broken")!.Level);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_JobEndedByItself_ClosesTheScopeItKept()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("done", (_, _) => Task.CompletedTask);
+        harness.Add(job);
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
+        Assert.IsNotNull(harness.Health.Tree.Snapshot().Find("job-done"));
+
+        await harness.StopAsync();
+
+        Assert.IsEmpty(harness.Health.Tree.Snapshot().Children);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_SecondCallWithABoundedToken_ReturnsWhenItsTokenFiresAndLogsTheStragglers()
+    {
+        await using var harness = new GroupHarness();
+        var never = new TaskCompletionSource();
+        var entered = new TaskCompletionSource();
+        harness.Add(Job.OneShot("stubborn", (_, _) =>
+        {
+            entered.SetResult();
+            return never.Task;
+        }));
+        await harness.StartAsync();
+        await entered.OrTimeout();
+
+        // Someone stops the group without a bound (a job, a callback), then the host stops it with one.
+        Task unbounded = harness.Group.StopAsync(CancellationToken.None);
+        using var hostTimeout = new CancellationTokenSource();
+        Task bounded = harness.Group.StopAsync(hostTimeout.Token);
+        Assert.IsFalse(bounded.IsCompleted);
+        await hostTimeout.CancelAsync();
+
+        await bounded.OrTimeout();
+        LogEntry straggler = await harness.Logs.WaitForAsync(e => e.EventId.Name == "StopTimedOut");
+        Assert.AreEqual(LogLevel.Error, straggler.Level);
+        Assert.AreEqual("stubborn", straggler["JobNames"]);
+        Assert.IsFalse(unbounded.IsCompleted, "The first call has no bound: it still waits for the straggler.");
+
+        never.SetResult();
+        await unbounded.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StopAsync_SecondCallsTokenFires_EndsADrainingJob()
+    {
+        await using var harness = new GroupHarness();
+        var handling = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<int>();
+        channel.Writer.TryWrite(1);
+        ObserverFunc<int> fn = async (_, token) =>
+        {
+            handling.TrySetResult(token);
+            await token.UntilCancelledAsync();
+        };
+        harness.Add(Job.Observer("draining", fn, channel.Reader, new ObserverOptions { DrainOnStop = true }));
+        await harness.StartAsync();
+        CancellationToken handlerToken = await handling.OrTimeout();
+
+        Task unbounded = harness.Group.StopAsync(CancellationToken.None);
+        using var hostTimeout = new CancellationTokenSource();
+        Task bounded = harness.Group.StopAsync(hostTimeout.Token);
+        await hostTimeout.CancelAsync();
+        await bounded.OrTimeout();
+
+        Assert.IsTrue(handlerToken.IsCancellationRequested, "A caller that gives up ends the drain too.");
+        await unbounded.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StopAsync_BeforeStart_WarnsOnceNamingTheQueuedJobsAndCompletesThem()
+    {
+        await using var harness = new GroupHarness();
+        Job a = Job.OneShot("a", (_, _) => Task.CompletedTask);
+        Job b = Job.OneShot("b", (_, _) => Task.CompletedTask);
+        harness.Add(a, b);
+
+        await harness.StopAsync();
+
+        LogEntry[] warnings = [.. harness.Logs.Entries.Where(e => e.EventId.Name == "JobsNeverRan")];
+        Assert.HasCount(1, warnings);
+        Assert.AreEqual(LogLevel.Warning, warnings[0].Level);
+        Assert.AreEqual("a, b", warnings[0]["JobNames"]);
+        await Task.WhenAll(a.Completion, b.Completion).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StopAsync_StopBeginsBeforeALaunchedJobRuns_WarnsNamingIt()
+    {
+        // The group's health scope starts the stop while the job is being launched: after the
+        // group tracked it, before its work item runs.
+        var stopStarted = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        IJobGroup? group = null;
+        var health = new StopOnNewScope(new HealthTree(), "job-overtaken", () => stopStarted.SetResult(group!.StopAsync(CancellationToken.None)));
+        var logs = new LogCapture();
+        group = new JobRegistry(logs.Factory).NewGroup(health);
+        bool ran = false;
+        Job job = Job.OneShot("overtaken", (_, _) =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        });
+        await group.StartAsync(CancellationToken.None);
+
+        group.Add(job);
+        await (await stopStarted.OrTimeout()).OrTimeout();
+
+        Assert.IsFalse(ran);
+        LogEntry warning = await logs.WaitForAsync(e => e.EventId.Name == "JobsNeverRan");
+        Assert.AreEqual("overtaken", warning["JobNames"]);
+        await job.Completion.OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Scoped_SameNameTwice_ReturnsOneScope()
+    {
+        await using var harness = new GroupHarness();
+        var release = new TaskCompletionSource();
+
+        harness.Group.Scoped("ingest").Add(Job.OneShot("a", (_, _) => release.Task));
+        harness.Group.Scoped("ingest").Add(Job.OneShot("b", (_, _) => release.Task));
+        await harness.StartAsync();
+
+        HealthStatus[] scopes = [.. harness.Health.Tree.Snapshot().Children];
+        Assert.HasCount(1, scopes);
+        CollectionAssert.AreEqual(new[] { "job-a", "job-b" }, scopes[0].Children.Select(c => c.Name).ToArray());
+        release.SetResult();
+    }
+
+    [TestMethod]
+    public async Task Scoped_AfterStop_MakesNoScopeAndRejectsJobs()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        await harness.StopAsync();
+        Job job = Job.OneShot("late", (_, _) => Task.CompletedTask);
+
+        harness.Group.Scoped("late-scope").Add(job);
+
+        Assert.IsEmpty(harness.Health.Tree.Snapshot().Children);
+        LogEntry rejected = await harness.Logs.WaitForAsync(e => e.EventId.Name == "JobRejected");
+        Assert.AreEqual("late", rejected["JobName"]);
+        await job.Completion.OrTimeout();
+    }
+
+    /// <summary>A health tree that runs an action when a given scope is created under it.</summary>
+    private sealed class StopOnNewScope(HealthTree tree, string scope, Action action) : IHealth
+    {
+        public void Ok(string status) => tree.Ok(status);
+
+        public void Stopped(string reason) => tree.Stopped(reason);
+
+        public void Degraded(string reason, Exception? error) => tree.Degraded(reason, error);
+
+        public IHealth NewScope(string name)
+        {
+            IHealth created = tree.NewScope(name);
+            if (name == scope)
+            {
+                action();
+            }
+
+            return created;
+        }
+
+        public void Close() => tree.Close();
+    }
+}
