@@ -2,7 +2,6 @@
 // recovers on its third attempt. Run it with: dotnet run --project samples/QuickStart
 // The part between the quickstart markers is the README's code, word for word (a test checks it).
 using Jobs.Dataflow;
-using Jobs.Dataflow.Samples;
 using Microsoft.Extensions.Logging;
 
 // <quickstart>
@@ -42,9 +41,9 @@ group.Add(
 
 await group.StartAsync(CancellationToken.None); // launches both jobs; does not wait for them
 await connected.Task;                           // ... the service runs ...
-Console.WriteLine(HealthPrinter.Format(health.Snapshot()));
+Console.Write(health.Snapshot());                // the health tree, one line per scope
 await group.StopAsync(CancellationToken.None);  // cancels both and waits until both have ended
 
 // </quickstart>
-Console.WriteLine("Health after stop (each job closes its scope when it ends):");
-Console.WriteLine(HealthPrinter.Format(health.Snapshot()));
+Console.WriteLine("Health after stop (the group closes every job's scope when it stops):");
+Console.Write(health.Snapshot());
