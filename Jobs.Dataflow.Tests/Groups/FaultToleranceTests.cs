@@ -37,11 +37,11 @@ public sealed class FaultToleranceTests
         await harness.WaitForEndAsync("obs");
 
         Assert.AreEqual(100, handled);
-        LogEntry[] metricsFailed = [.. harness.Logs.Entries.Where(e => e.EventId.Name == "MetricsFailed")];
+        LogEntry[] metricsFailed = [.. harness.Logs.Entries.Where(e => e.EventId.Name == nameof(Log.MetricsFailed))];
         Assert.HasCount(1, metricsFailed, "The first failure of the sink is an error; later ones are debug entries.");
         Assert.AreEqual(LogLevel.Error, metricsFailed[0].Level);
         Assert.AreEqual("sink down", metricsFailed[0].Exception?.Message);
-        Assert.AreEqual(99, harness.Logs.Entries.Count(e => e.EventId.Name == "MetricsFailedAgain" && e.Level == LogLevel.Debug));
+        Assert.AreEqual(99, harness.Logs.Entries.Count(e => e.EventId.Name == nameof(Log.MetricsFailedAgain) && e.Level == LogLevel.Debug));
         Assert.AreEqual("Completed [100]", harness.Health.Tree.Snapshot().Find("observer-job-obs")?.Message);
     }
 
@@ -94,7 +94,7 @@ public sealed class FaultToleranceTests
         harness.Time.Advance(TimeSpan.FromMilliseconds(uint.MaxValue - 1));
 
         await attempts.WaitOrTimeout();
-        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Id == 3), "The job must not crash on its third wait of 60 days.");
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.JobCrashed)), "The job must not crash on its third wait of 60 days.");
     }
 
     [TestMethod]
@@ -118,7 +118,7 @@ public sealed class FaultToleranceTests
         HealthStatus scope = harness.Health.Tree.Snapshot().Find("job-job")!;
         Assert.AreEqual(HealthLevel.Failed, scope.Level);
         Assert.AreEqual("bad backoff", scope.Error?.Message);
-        LogEntry gaveUp = await harness.Logs.WaitForAsync(e => e.EventId.Id == 24);
+        LogEntry gaveUp = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.OneShotBackoffFailed));
         Assert.AreEqual("bad backoff", gaveUp.Exception?.Message);
         harness.Shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e!.Message == "bad backoff")), Times.Once);
     }
@@ -133,7 +133,7 @@ public sealed class FaultToleranceTests
 
         await group.StartAsync(CancellationToken.None);
 
-        LogEntry entry = await logs.WaitForAsync(e => e.EventId.Id == 9);
+        LogEntry entry = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.NoShutdowner));
         Assert.AreEqual(LogLevel.Error, entry.Level);
         Assert.AreEqual("doomed", entry["JobName"]);
         Assert.AreEqual("down", entry.Exception?.Message);
@@ -149,7 +149,7 @@ public sealed class FaultToleranceTests
 
         await harness.StartAsync();
 
-        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 11);
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ShutdownFailed));
         Assert.AreEqual("cannot stop", entry.Exception?.Message);
     }
 
@@ -184,7 +184,7 @@ public sealed class FaultToleranceTests
         await harness.Group.StopAsync(expired.Token).OrTimeout();
 
         await oneShotCancelled.OrTimeout();
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 4);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.CancellationCallbackFailed));
     }
 
     [TestMethod]
@@ -206,7 +206,7 @@ public sealed class FaultToleranceTests
         await harness.StartAsync();
         await harness.WaitForEndAsync("obs");
 
-        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Id == 63);
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDetachFailed));
         Assert.AreEqual(LogLevel.Warning, warning.Level);
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Level == HealthLevel.Degraded));
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
@@ -231,7 +231,7 @@ public sealed class FaultToleranceTests
 
         await ran.OrTimeout();
         await job.Completion.OrTimeout();
-        LogEntry error = await logs.WaitForAsync(e => e.EventId.Name == "HealthReportFailed");
+        LogEntry error = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.HealthReportFailed));
         Assert.AreEqual("runs-anyway", error["JobName"]);
         await group.StopAsync(CancellationToken.None).OrTimeout();
     }
@@ -259,8 +259,8 @@ public sealed class FaultToleranceTests
 
         Assert.AreEqual(3, runs);
         shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e is IOException)), Times.Once);
-        Assert.AreEqual(1, logs.Entries.Count(e => e.EventId.Name == "HealthReportFailed" && e.Level == LogLevel.Error));
-        Assert.IsTrue(logs.Entries.Any(e => e.EventId.Name == "HealthReportFailedAgain" && e.Level == LogLevel.Debug));
+        Assert.AreEqual(1, logs.Entries.Count(e => e.EventId.Name == nameof(Log.HealthReportFailed) && e.Level == LogLevel.Error));
+        Assert.IsTrue(logs.Entries.Any(e => e.EventId.Name == nameof(Log.HealthReportFailedAgain) && e.Level == LogLevel.Debug));
         await group.StopAsync(CancellationToken.None).OrTimeout();
     }
 
@@ -284,7 +284,7 @@ public sealed class FaultToleranceTests
         Assert.AreEqual(3, runs);
         harness.Shutdowner.Verify(s => s.Shutdown(It.Is<Exception?>(e => e is IOException)), Times.Once);
         Assert.AreEqual(HealthLevel.Failed, harness.Health.Tree.Snapshot().Find("job-counted")!.Level);
-        await harness.Logs.WaitForAsync(e => e.EventId.Name == "MetricsFailed" && e.Level == LogLevel.Error);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.MetricsFailed) && e.Level == LogLevel.Error);
     }
 
     [TestMethod]
@@ -313,7 +313,7 @@ public sealed class FaultToleranceTests
             await ticks.WaitOrTimeout();
         }
 
-        Assert.IsFalse(logs.Entries.Any(e => e.EventId.Name is "TimerRunCrashed" or "JobCrashed"));
+        Assert.IsFalse(logs.Entries.Any(e => e.EventId.Name is nameof(Log.TimerRunCrashed) or nameof(Log.JobCrashed)));
         await group.StopAsync(CancellationToken.None).OrTimeout();
     }
 
@@ -342,7 +342,7 @@ public sealed class FaultToleranceTests
         await job.Completion.OrTimeout();
 
         Assert.AreEqual(50, handled);
-        LogEntry completed = await logs.WaitForAsync(e => e.EventId.Name == "ObserverSourceCompleted");
+        LogEntry completed = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted));
         Assert.AreEqual(49L, completed["Count"]);
         await group.StopAsync(CancellationToken.None).OrTimeout();
     }

@@ -72,7 +72,7 @@ public sealed class JobGroupTests
             return Task.CompletedTask;
         }));
 
-        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Id == 1);
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobRejected));
         Assert.AreEqual(LogLevel.Warning, warning.Level);
         Assert.AreEqual("too-late", warning["JobName"]);
         Assert.IsFalse(ran);
@@ -96,7 +96,7 @@ public sealed class JobGroupTests
 
         await harness.StopAsync();
 
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 1 && (string?)e["JobName"] == "added-on-stop");
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobRejected) && (string?)e["JobName"] == "added-on-stop");
     }
 
     [TestMethod]
@@ -195,7 +195,7 @@ public sealed class JobGroupTests
 
         LogEntry[] errors = [.. harness.Logs.Entries.Where(e => e.Level == LogLevel.Error)];
         Assert.HasCount(1, errors);
-        Assert.AreEqual(2, errors[0].EventId.Id);
+        Assert.AreEqual(nameof(Log.StopTimedOut), errors[0].EventId.Name);
         Assert.AreEqual("stubborn", errors[0]["JobNames"]);
         never.SetResult();
     }
@@ -252,7 +252,7 @@ public sealed class JobGroupTests
         await harness.StopAsync();
         harness.Add(Job.OneShot("after", (_, _) => Task.CompletedTask));
 
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 1 && (string?)e["JobName"] == "after");
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobRejected) && (string?)e["JobName"] == "after");
         await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
         Assert.IsFalse(ran);
     }
@@ -304,7 +304,7 @@ public sealed class JobGroupTests
         harness.Add(Job.OneShot("labelled", (_, _) => throw new InvalidOperationException("boom")));
 
         await harness.StartAsync();
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 20);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.OneShotFailed));
         await harness.WaitForEndAsync("labelled");
 
         LogEntry[] entries = [.. harness.Logs.Entries.Where(e => e.Fields.ContainsKey("JobName"))];
@@ -331,7 +331,7 @@ public sealed class JobGroupTests
         group.Add(Job.OneShot("job", (_, _) => Task.CompletedTask));
 
         await group.StartAsync(CancellationToken.None);
-        await groupLogs.WaitForAsync(e => e.EventId.Id == 22);
+        await groupLogs.WaitForAsync(e => e.EventId.Name == nameof(Log.OneShotFinished));
         await group.StopAsync(CancellationToken.None).OrTimeout();
 
         groupMetrics.Verify(m => m.OneShotRunDuration("job", It.IsAny<TimeSpan>()), Times.Once);

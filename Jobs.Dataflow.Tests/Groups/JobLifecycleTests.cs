@@ -149,7 +149,7 @@ public sealed class JobLifecycleTests
         await hostTimeout.CancelAsync();
 
         await bounded.OrTimeout();
-        LogEntry straggler = await harness.Logs.WaitForAsync(e => e.EventId.Name == "StopTimedOut");
+        LogEntry straggler = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.StopTimedOut));
         Assert.AreEqual(LogLevel.Error, straggler.Level);
         Assert.AreEqual("stubborn", straggler["JobNames"]);
         Assert.IsFalse(unbounded.IsCompleted, "The first call has no bound: it still waits for the straggler.");
@@ -194,7 +194,7 @@ public sealed class JobLifecycleTests
 
         await harness.StopAsync();
 
-        LogEntry[] warnings = [.. harness.Logs.Entries.Where(e => e.EventId.Name == "JobsNeverRan")];
+        LogEntry[] warnings = [.. harness.Logs.Entries.Where(e => e.EventId.Name == nameof(Log.JobsNeverRan))];
         Assert.HasCount(1, warnings);
         Assert.AreEqual(LogLevel.Warning, warnings[0].Level);
         Assert.AreEqual("a, b", warnings[0]["JobNames"]);
@@ -223,7 +223,7 @@ public sealed class JobLifecycleTests
         await (await stopStarted.OrTimeout()).OrTimeout();
 
         Assert.IsFalse(ran);
-        LogEntry warning = await logs.WaitForAsync(e => e.EventId.Name == "JobsNeverRan");
+        LogEntry warning = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobsNeverRan));
         Assert.AreEqual("overtaken", warning["JobNames"]);
         await job.Completion.OrTimeout();
     }
@@ -255,7 +255,7 @@ public sealed class JobLifecycleTests
         harness.Group.Scoped("late-scope").Add(job);
 
         Assert.IsEmpty(harness.Health.Tree.Snapshot().Children);
-        LogEntry rejected = await harness.Logs.WaitForAsync(e => e.EventId.Name == "JobRejected");
+        LogEntry rejected = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobRejected));
         Assert.AreEqual("late", rejected["JobName"]);
         await job.Completion.OrTimeout();
     }

@@ -20,7 +20,7 @@ public sealed class LabelsTests
 
         harness.Time.Advance(TimeSpan.FromSeconds(1));
 
-        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 40);
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.TimerFailed));
         AssertLabelled(entry, "ticking");
     }
 
@@ -33,7 +33,7 @@ public sealed class LabelsTests
 
         trigger.Fire();
 
-        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 43);
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.TimerTriggered));
         AssertLabelled(entry, "fired");
     }
 
@@ -48,7 +48,7 @@ public sealed class LabelsTests
 
         observer.OnNext(1);
 
-        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Id == 60);
+        LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverHandlerFailed));
         AssertLabelled(entry, "pushed");
     }
 

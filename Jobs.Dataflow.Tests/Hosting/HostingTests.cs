@@ -84,7 +84,7 @@ public sealed class HostingTests
 
         await host.StartAsync().OrTimeout();
         await Task.WhenAll(ingestRunning.Task, exportFailed.Task).OrTimeout();
-        await logs.WaitForAsync(e => e.EventId.Id == 21 && (string?)e["JobName"] == "writer");
+        await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.OneShotFailedRetryingForever) && (string?)e["JobName"] == "writer");
 
         Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         Assert.AreEqual(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, report.Status);

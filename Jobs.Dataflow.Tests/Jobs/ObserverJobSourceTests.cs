@@ -57,7 +57,7 @@ public sealed class ObserverJobSourceTests
         await job.Completion.OrTimeout();
 
         CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 62 && Equals(e["Count"], 5L));
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 5L));
 
         // Rules 7 and 24: the scope stays, with the count, until the group stops.
         HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
@@ -84,7 +84,7 @@ public sealed class ObserverJobSourceTests
         await source.CompleteAsync(error);
         handler.Release();
 
-        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Id == 61);
+        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceFailed));
         CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The fault was reported before the buffered items were handled.");
         Assert.AreEqual(LogLevel.Error, log.Level);
         Assert.AreEqual("obs", log["JobName"]);

@@ -316,7 +316,7 @@ public sealed class ObserverJobStopTests
         // Item 1 ended by cancellation; item 2 (in the block) and item 3 (in the pump's hand) were
         // taken from the source and never handled: one entry counts them.
         CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
-        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == "ObserverDiscarded");
+        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDiscarded));
         Assert.AreEqual(2L, discarded["Count"]);
         Assert.AreEqual("obs", discarded["JobName"]);
         Assert.AreEqual(3, source.Taken);
@@ -336,7 +336,7 @@ public sealed class ObserverJobStopTests
         await expired.CancelAsync();
         await harness.Group.StopAsync(expired.Token).OrTimeout();
 
-        LogEntry cutShort = await harness.Logs.WaitForAsync(e => e.EventId.Name == "ObserverDrainCutShort");
+        LogEntry cutShort = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDrainCutShort));
         Assert.AreEqual(LogLevel.Warning, cutShort.Level);
         Assert.AreEqual(2L, cutShort["Count"]);
     }
@@ -354,7 +354,7 @@ public sealed class ObserverJobStopTests
         await stream.Pulling.OrTimeout();
         await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
 
-        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == "ObserverSourceNotReleased");
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
         Assert.AreEqual(LogLevel.Warning, warning.Level);
         Assert.AreEqual("deaf", warning["JobName"]);
     }
@@ -377,7 +377,7 @@ public sealed class ObserverJobStopTests
         {
             await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
 
-            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == "ObserverSourceNotReleased");
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
             Assert.AreEqual("stuck", warning["JobName"]);
         }
         finally
@@ -407,7 +407,7 @@ public sealed class ObserverJobStopTests
         {
             await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
 
-            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == "ObserverSourceNotReleased");
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
             Assert.AreEqual("cold", warning["JobName"]);
             int afterStop = Volatile.Read(ref handled);
             await observable.PushesAfterAsync(1000).OrTimeout();

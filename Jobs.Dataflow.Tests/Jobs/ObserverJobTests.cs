@@ -106,7 +106,7 @@ public sealed class ObserverJobTests
         await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 1, 3 }, handled.ToArray());
-        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Id == 60);
+        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverHandlerFailed));
         Assert.AreEqual(LogLevel.Error, log.Level);
         Assert.AreEqual("obs", log["JobName"]);
         Assert.AreSame(error, log.Exception);
@@ -114,7 +114,7 @@ public sealed class ObserverJobTests
         Assert.AreSame(error, degraded.Error);
         harness.Metrics.Verify(m => m.JobError("obs", error), Times.Once);
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Never);
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 62 && Equals(e["Count"], 2L));
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 2L));
     }
 
     [TestMethod]
@@ -142,7 +142,7 @@ public sealed class ObserverJobTests
         await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 2 }, handled.ToArray());
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 60 && e.Exception is InvalidOperationException);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverHandlerFailed) && e.Exception is InvalidOperationException);
     }
 
     [TestMethod]
@@ -165,8 +165,8 @@ public sealed class ObserverJobTests
         await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray());
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 60 && e.Exception is InvalidOperationException);
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 62 && Equals(e["Count"], 1L));
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverHandlerFailed) && e.Exception is InvalidOperationException);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 1L));
     }
 
     [TestMethod]

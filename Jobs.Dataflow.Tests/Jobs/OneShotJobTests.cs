@@ -77,7 +77,7 @@ public sealed class OneShotJobTests
 
         await harness.StartAsync();
 
-        LogEntry logged = await harness.Logs.WaitForAsync(e => e.EventId.Id == 20);
+        LogEntry logged = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.OneShotFailed));
         Assert.AreEqual(LogLevel.Error, logged.Level);
         Assert.AreEqual("flaky", logged["JobName"]);
         Assert.AreEqual(1, logged["Attempt"]);

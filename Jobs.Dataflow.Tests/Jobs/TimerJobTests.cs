@@ -49,7 +49,7 @@ public sealed class TimerJobTests
     [TestMethod]
     public async Task Run_TriggeredRun_RestartsInterval()
     {
-        var time = new TickRecordingTimeProvider();
+        var time = new TestTimeProvider();
         var health = new RecordingHealth();
         var registry = new JobRegistry(timeProvider: time);
         IJobGroup group = registry.NewGroup(health);
@@ -68,7 +68,7 @@ public sealed class TimerJobTests
         time.Advance(TimeSpan.FromSeconds(4));
 
         // Timer callbacks run inside Advance, so the ticks are known here without waiting.
-        CollectionAssert.AreEqual(new[] { start + TimeSpan.FromSeconds(14) }, time.Ticks.ToArray());
+        CollectionAssert.AreEqual(new[] { start + TimeSpan.FromSeconds(14) }, time.CallbackTimes.ToArray());
         Assert.AreEqual(start + TimeSpan.FromSeconds(14), await runs.NextAsync());
         await group.StopAsync(CancellationToken.None).OrTimeout();
     }
@@ -148,7 +148,7 @@ public sealed class TimerJobTests
 
         harness.Time.Advance(Interval);
         HealthReport degraded = await harness.Health.WaitForAsync("timer-job-flaky", HealthLevel.Degraded);
-        LogEntry logged = await harness.Logs.WaitForAsync(e => e.EventId.Id == 40);
+        LogEntry logged = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.TimerFailed));
         harness.Time.Advance(Interval);
         await harness.Health.WaitForAsync("timer-job-flaky", HealthLevel.Ok, "OK (");
 
@@ -228,7 +228,7 @@ public sealed class TimerJobTests
         await stop;
 
         Assert.AreEqual(1, runs.Count);
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 42 && Equals(e["JobName"], "tick"));
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.TimerRunDropped) && Equals(e["JobName"], "tick"));
     }
 
     [TestMethod]
@@ -244,42 +244,5 @@ public sealed class TimerJobTests
         Assert.ThrowsExactly<ArgumentNullException>(() => Job.Timer(null!, fn, Interval));
         Assert.ThrowsExactly<ArgumentException>(() => Job.Timer(string.Empty, fn, Interval));
         Assert.AreEqual("timer-job-ok", ((TimerJob)Job.Timer("ok", fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger })).HealthScopeName);
-    }
-
-    /// <summary>A fake clock that records when each timer callback ran; callbacks run inside <c>Advance</c>.</summary>
-    private sealed class TickRecordingTimeProvider : FakeTimeProvider
-    {
-        private readonly List<DateTimeOffset> _ticks = [];
-
-        public TickRecordingTimeProvider()
-            : base(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
-        {
-        }
-
-        public IReadOnlyList<DateTimeOffset> Ticks
-        {
-            get
-            {
-                lock (_ticks)
-                {
-                    return [.. _ticks];
-                }
-            }
-        }
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-            base.CreateTimer(
-                s =>
-                {
-                    lock (_ticks)
-                    {
-                        _ticks.Add(GetUtcNow());
-                    }
-
-                    callback(s);
-                },
-                state,
-                dueTime,
-                period);
     }
 }

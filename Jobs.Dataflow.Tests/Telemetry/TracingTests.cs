@@ -79,7 +79,7 @@ public sealed class TracingTests
         await harness.StartTimerAsync(name, fn, TimeSpan.FromSeconds(1));
 
         harness.Time.Advance(TimeSpan.FromSeconds(1));
-        await harness.Logs.WaitForAsync(e => e.EventId.Id == 40);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.TimerFailed));
         harness.Time.Advance(TimeSpan.FromSeconds(1));
         await harness.Health.WaitForAsync("timer-job-" + name, HealthLevel.Ok, "OK (");
         await harness.StopAsync();

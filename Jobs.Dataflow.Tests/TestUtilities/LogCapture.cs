@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow.Tests.TestUtilities;
@@ -6,14 +5,12 @@ namespace Jobs.Dataflow.Tests.TestUtilities;
 /// <summary>A logger provider that captures every entry, and lets a test wait for one.</summary>
 internal sealed class LogCapture : ILoggerProvider
 {
-    private readonly ConcurrentQueue<LogEntry> _entries = new();
+    private readonly Recorder<LogEntry> _entries = new();
     private readonly AsyncLocal<ScopeNode?> _scopes = new();
-    private readonly object _waitersLock = new();
-    private readonly List<(Func<LogEntry, bool> Predicate, TaskCompletionSource<LogEntry> Source)> _waiters = [];
 
     public ILoggerFactory Factory => LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(this));
 
-    public IReadOnlyList<LogEntry> Entries => [.. _entries];
+    public IReadOnlyList<LogEntry> Entries => _entries.Snapshot();
 
     public ILogger CreateLogger(string categoryName) => new CapturingLogger(this, categoryName);
 
@@ -22,38 +19,7 @@ internal sealed class LogCapture : ILoggerProvider
     }
 
     /// <summary>Waits for an entry (already written or still to come) that matches.</summary>
-    public Task<LogEntry> WaitForAsync(Func<LogEntry, bool> predicate)
-    {
-        var source = new TaskCompletionSource<LogEntry>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_waitersLock)
-        {
-            LogEntry? existing = _entries.FirstOrDefault(predicate);
-            if (existing is not null)
-            {
-                return Task.FromResult(existing);
-            }
-
-            _waiters.Add((predicate, source));
-        }
-
-        return source.Task.OrTimeout();
-    }
-
-    private void Add(LogEntry entry)
-    {
-        lock (_waitersLock)
-        {
-            _entries.Enqueue(entry);
-            for (int i = _waiters.Count - 1; i >= 0; i--)
-            {
-                if (_waiters[i].Predicate(entry))
-                {
-                    _waiters[i].Source.TrySetResult(entry);
-                    _waiters.RemoveAt(i);
-                }
-            }
-        }
-    }
+    public Task<LogEntry> WaitForAsync(Func<LogEntry, bool> predicate) => _entries.WaitForAsync(predicate);
 
     private sealed record ScopeNode(object? State, ScopeNode? Parent);
 
@@ -86,7 +52,7 @@ internal sealed class LogCapture : ILoggerProvider
                 scopes.Add(node.State);
             }
 
-            capture.Add(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception, fields, scopes));
+            capture._entries.Add(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception, fields, scopes));
         }
     }
 

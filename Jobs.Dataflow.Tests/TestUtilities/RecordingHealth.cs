@@ -6,19 +6,19 @@ namespace Jobs.Dataflow.Tests.TestUtilities;
 /// </summary>
 internal sealed class RecordingHealth : IHealth
 {
-    private readonly Recorder _recorder;
+    private readonly Recorder<HealthReport> _recorder;
     private readonly IHealth _inner;
     private readonly string _path;
 
     public RecordingHealth(TimeProvider? timeProvider = null)
     {
         Tree = new HealthTree("root", timeProvider);
-        _recorder = new Recorder();
+        _recorder = new Recorder<HealthReport>();
         _inner = Tree;
         _path = string.Empty;
     }
 
-    private RecordingHealth(HealthTree tree, Recorder recorder, IHealth inner, string path)
+    private RecordingHealth(HealthTree tree, Recorder<HealthReport> recorder, IHealth inner, string path)
     {
         Tree = tree;
         _recorder = recorder;
@@ -72,52 +72,4 @@ internal sealed class RecordingHealth : IHealth
 
     /// <summary>Waits until the scope at <paramref name="path"/> is closed.</summary>
     public Task<HealthReport> WaitForCloseAsync(string path) => WaitForAsync(r => r.Path == path && r.Closed);
-
-    private sealed class Recorder
-    {
-        private readonly object _lock = new();
-        private readonly List<HealthReport> _reports = [];
-        private readonly List<(Func<HealthReport, bool> Predicate, TaskCompletionSource<HealthReport> Source)> _waiters = [];
-
-        public IReadOnlyList<HealthReport> Snapshot()
-        {
-            lock (_lock)
-            {
-                return [.. _reports];
-            }
-        }
-
-        public void Add(HealthReport report)
-        {
-            lock (_lock)
-            {
-                _reports.Add(report);
-                for (int i = _waiters.Count - 1; i >= 0; i--)
-                {
-                    if (_waiters[i].Predicate(report))
-                    {
-                        _waiters[i].Source.TrySetResult(report);
-                        _waiters.RemoveAt(i);
-                    }
-                }
-            }
-        }
-
-        public Task<HealthReport> WaitForAsync(Func<HealthReport, bool> predicate)
-        {
-            var source = new TaskCompletionSource<HealthReport>(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_lock)
-            {
-                HealthReport? existing = _reports.FirstOrDefault(predicate);
-                if (existing is not null)
-                {
-                    return Task.FromResult(existing);
-                }
-
-                _waiters.Add((predicate, source));
-            }
-
-            return source.Task.OrTimeout();
-        }
-    }
 }

@@ -4,11 +4,14 @@ namespace Jobs.Dataflow.Tests.TestUtilities;
 
 /// <summary>
 /// A <see cref="FakeTimeProvider"/> that tells when code under test has created a timer, so a
-/// test can advance time exactly after a delay or interval was armed, without sleeping.
+/// test can advance time exactly after a delay or interval was armed, without sleeping, and
+/// records when each timer callback ran (callbacks run inside <c>Advance</c>).
 /// </summary>
 internal class TestTimeProvider : FakeTimeProvider
 {
     private readonly SemaphoreSlim _created = new(0);
+    private readonly Lock _callbackTimesLock = new();
+    private readonly List<DateTimeOffset> _callbackTimes = [];
     private int _timersCreated;
     private int _callbacksRun;
 
@@ -22,12 +25,29 @@ internal class TestTimeProvider : FakeTimeProvider
     /// <summary>Gets how many timer callbacks have run. They run inside <see cref="FakeTimeProvider.Advance"/>, so this is exact right after it returns.</summary>
     public int CallbacksRun => Volatile.Read(ref _callbacksRun);
 
+    /// <summary>Gets the clock's time at each timer callback, in order.</summary>
+    public IReadOnlyList<DateTimeOffset> CallbackTimes
+    {
+        get
+        {
+            lock (_callbackTimesLock)
+            {
+                return [.. _callbackTimes];
+            }
+        }
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         ITimer timer = base.CreateTimer(
             s =>
             {
                 Interlocked.Increment(ref _callbacksRun);
+                lock (_callbackTimesLock)
+                {
+                    _callbackTimes.Add(GetUtcNow());
+                }
+
                 callback(s);
             },
             state,
