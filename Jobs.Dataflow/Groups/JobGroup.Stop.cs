@@ -1,5 +1,4 @@
 using System.Text;
-using Jobs.Dataflow.Internal;
 
 namespace Jobs.Dataflow;
 

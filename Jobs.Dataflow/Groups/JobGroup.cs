@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Jobs.Dataflow.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow;

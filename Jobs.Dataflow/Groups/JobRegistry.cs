@@ -1,4 +1,3 @@
-using Jobs.Dataflow.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

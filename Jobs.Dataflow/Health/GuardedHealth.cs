@@ -1,5 +1,3 @@
-using Jobs.Dataflow.Internal;
-
 namespace Jobs.Dataflow;
 
 /// <summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Jobs.Dataflow.Internal;
+namespace Jobs.Dataflow;
 
 /// <summary>Formats durations for health messages and logs the short way Go does: <c>850µs</c>, <c>12.5ms</c>, <c>3.2s</c>, <c>1m30s</c>.</summary>
 internal static class Durations

@@ -1,4 +1,4 @@
-namespace Jobs.Dataflow.Internal;
+namespace Jobs.Dataflow;
 
 /// <summary>Limits of the platform's timers, which every delay and interval of the library goes through.</summary>
 internal static class Timers

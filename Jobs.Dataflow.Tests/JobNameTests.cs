@@ -1,0 +1,55 @@
+namespace Jobs.Dataflow.Tests;
+
+[TestClass]
+public sealed class JobNameTests
+{
+    public static IEnumerable<object[]> Examples =>
+    [
+        ["valid_name-123ABC", "valid_name-123ABC"],
+        ["X$%^&Y", "XY-4af3ba2ac8"],
+        ["smile😀", "smile-aacf34c444"],
+        [new string('a', 200), new string('a', 90) + "-c2a908d98f"],
+    ];
+
+    [TestMethod]
+    [DynamicData(nameof(Examples))]
+    public void Name_ApiExamples_SanitizedLikeTheGoOriginal(string name, string expected)
+    {
+        Job job = Job.OneShot(name, (_, _) => Task.CompletedTask);
+
+        Assert.AreEqual(expected, job.Name);
+    }
+
+    [TestMethod]
+    public void Name_ExactlyOneHundredAllowedBytes_StaysAsIs()
+    {
+        string name = new('b', 100);
+
+        Assert.AreEqual(name, Job.OneShot(name, (_, _) => Task.CompletedTask).Name);
+    }
+
+    [TestMethod]
+    public void Name_LongerThanOneHundredBytes_IsCutAndHashed()
+    {
+        Job job = Job.OneShot(new string('b', 101), (_, _) => Task.CompletedTask);
+
+        Assert.AreEqual(101, job.Name.Length);
+        StringAssert.StartsWith(job.Name, new string('b', 90) + "-");
+    }
+
+    [TestMethod]
+    public void OneShot_NullName_ThrowsArgumentNullException()
+    {
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => Job.OneShot(null!, (_, _) => Task.CompletedTask));
+
+        Assert.AreEqual("name", error.ParamName);
+    }
+
+    [TestMethod]
+    public void OneShot_EmptyName_ThrowsArgumentException()
+    {
+        var error = Assert.ThrowsExactly<ArgumentException>(() => Job.OneShot(string.Empty, (_, _) => Task.CompletedTask));
+
+        Assert.AreEqual("name", error.ParamName);
+    }
+}

@@ -1,0 +1,219 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace Jobs.Dataflow.Tests.Observer;
+
+/// <summary>Rules 23, 24, 26 and 28 for each kind of source.</summary>
+[TestClass]
+public sealed class ObserverJobSourceTests
+{
+    private const string Scope = "observer-job-obs";
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task Run_SourceOfEachKind_HandlesEveryItemInSourceOrder(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handled = new ConcurrentQueue<int>();
+        Job job = source.CreateJob("obs", (item, _) =>
+        {
+            handled.Enqueue(item);
+            return Task.CompletedTask;
+        });
+        harness.Add(job);
+
+        await harness.StartAsync();
+        int[] items = [.. Enumerable.Range(1, 200)];
+        await source.WriteAsync(items);
+        await source.CompleteAsync();
+        await job.Completion.OrTimeout();
+
+        CollectionAssert.AreEqual(items, handled.ToArray());
+        harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>()), Times.Exactly(items.Length));
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task Run_SourceCompletesWhileItemsAreBuffered_EndsAfterHandlingThem(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handler = new GatedHandler();
+        Job job = source.CreateJob("obs", handler.UntilReleased);
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3, 4, 5);
+        await source.CompleteAsync();
+        await handler.WaitForFirstAsync();
+        Assert.IsFalse(job.Completion.IsCompleted, "The job ended while an item was in its handler.");
+
+        handler.Release();
+        await job.Completion.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 5L));
+
+        // Rules 7 and 24: the scope stays, with the count, until the group stops.
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
+        Assert.AreEqual(HealthLevel.Stopped, scope.Level);
+        Assert.AreEqual("Completed [5]", scope.Message);
+        await harness.StopAsync();
+        Assert.IsNull(harness.Health.Tree.Snapshot().Find(Scope), "The group's stop must close the scope of a job that ended by itself.");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task Run_SourceFaultsWhileItemsAreBuffered_HandlesThemThenLogsAndFails(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handler = new GatedHandler();
+        Job job = source.CreateJob("obs", handler.UntilReleased);
+        harness.Add(job);
+        var error = new InvalidOperationException("source broke");
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3);
+        await handler.WaitForFirstAsync();
+        await source.CompleteAsync(error);
+        handler.Release();
+
+        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceFailed));
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The fault was reported before the buffered items were handled.");
+        Assert.AreEqual(LogLevel.Error, log.Level);
+        Assert.AreEqual("obs", log["JobName"]);
+        Assert.AreSame(error, log.Exception);
+        await job.Completion.OrTimeout();
+        HealthStatus failed = harness.Health.Tree.Snapshot().Find(Scope)!;
+        Assert.AreEqual(HealthLevel.Failed, failed.Level, "Rule 26: a faulted source leaves the job Failed, and the scope stays.");
+        Assert.AreSame(error, failed.Error);
+        harness.Metrics.Verify(m => m.JobError("obs", error), Times.Once);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task Run_HandlerBlockedWithCapacityFour_PullsOnlyCapacityPlusConstantAhead(SourceKind kind)
+    {
+        const int Capacity = 4;
+        const int Slack = 2; // the item in the handler and the one the pump holds while the block is full
+        await using var harness = new GroupHarness();
+        var pulls = new CountingStream(100);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int handledCount = 0;
+        int maxLead = 0;
+        ObserverFunc<int> fn = async (item, _) =>
+        {
+            first.TrySetResult();
+            await release.Task;
+            int handled = Interlocked.Increment(ref handledCount);
+            Atomic.Max(ref maxLead, pulls.Pulled - handled);
+        };
+        var options = new ObserverOptions { BoundedCapacity = Capacity };
+        Job job = kind == SourceKind.Channel
+            ? Job.Observer("obs", fn, pulls.AsChannel(), options)
+            : Job.Observer("obs", fn, pulls, options);
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await first.OrTimeout();
+        await pulls.WaitForPulledAsync(1 + Capacity);
+        int leadWhileBlocked = pulls.Pulled;
+        release.SetResult();
+        await job.Completion.OrTimeout();
+
+        Assert.IsLessThanOrEqualTo(1 + Capacity + Slack, leadWhileBlocked);
+        Assert.IsLessThanOrEqualTo(Capacity + Slack, maxLead);
+        Assert.AreEqual(100, handledCount);
+    }
+
+    [TestMethod]
+    public async Task Run_BlockSourceWithHandlerBlocked_LeavesTheRestInTheSource()
+    {
+        const int Capacity = 4;
+        await using var harness = new GroupHarness();
+        var source = new BufferBlock<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { BoundedCapacity = Capacity }));
+
+        await harness.StartAsync();
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.IsTrue(source.Post(i));
+        }
+
+        await handler.WaitForFirstAsync();
+
+        // The job holds at most its capacity plus the item in the handler; the rest stays put.
+        Assert.IsGreaterThanOrEqualTo(100 - Capacity - 1, source.Count);
+        handler.Release();
+    }
+
+    /// <summary>An endless-enough stream that counts how far the job has pulled it.</summary>
+    private sealed class CountingStream(int count) : IAsyncEnumerable<int>
+    {
+        private readonly SemaphoreSlim _pulled = new(0);
+        private int _pulledCount;
+
+        public int Pulled => Volatile.Read(ref _pulledCount);
+
+        public async Task WaitForPulledAsync(int atLeast)
+        {
+            while (Pulled < atLeast)
+            {
+                await _pulled.WaitOrTimeout();
+            }
+        }
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+            ProduceAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+        /// <summary>A channel whose reader counts each item read from it.</summary>
+        public System.Threading.Channels.ChannelReader<int> AsChannel() => new CountingReader(this, count);
+
+        private async IAsyncEnumerable<int> ProduceAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Pull();
+                yield return i;
+            }
+
+            await Task.CompletedTask;
+        }
+
+        private void Pull()
+        {
+            Interlocked.Increment(ref _pulledCount);
+            _pulled.Release();
+        }
+
+        private sealed class CountingReader(CountingStream stream, int count) : System.Threading.Channels.ChannelReader<int>
+        {
+            private int _next;
+
+            public override bool TryRead(out int item)
+            {
+                if (_next >= count)
+                {
+                    item = 0;
+                    return false;
+                }
+
+                item = _next++;
+                stream.Pull();
+                return true;
+            }
+
+            public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+                new(_next < count);
+        }
+    }
+}

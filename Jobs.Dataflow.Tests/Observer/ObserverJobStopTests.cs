@@ -1,0 +1,590 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Jobs.Dataflow.Tests.TestUtilities;
+using Microsoft.Extensions.Logging;
+using Moq;
+
+namespace Jobs.Dataflow.Tests.Observer;
+
+/// <summary>Rules 5, 7, 27 and 28 for observers: stop, drain, and the blocking push of an observable.</summary>
+[TestClass]
+public sealed class ObserverJobStopTests
+{
+    private const string Scope = "observer-job-obs";
+
+    [TestMethod]
+    [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
+    public async Task StopAsync_Default_CancelsHandlerAndDiscardsBufferedItems(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        var handler = new GatedHandler();
+        harness.Add(source.CreateJob("obs", handler.UntilCancelled));
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3);
+        await handler.WaitForFirstAsync();
+        await harness.StopAsync();
+
+        // The handler only ends when its token is cancelled, so the stop returning shows it was.
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+        Assert.IsTrue(harness.Health.Reports.Any(r => r.Path == Scope && r.Closed), "The scope was not closed before StopAsync returned.");
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error));
+        harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopWithStream_HandlesEveryAcceptedItemWithLiveToken()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new FiveThenWait();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, stream, new ObserverOptions { DrainOnStop = true }));
+
+        await harness.StartAsync();
+        await stream.AllAccepted.OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await stream.Cancelled.OrTimeout();
+        Assert.IsFalse(stop.IsCompleted, "The stop did not wait for the buffered items.");
+
+        handler.Release();
+        await stop.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { (1, false), (2, false), (3, false), (4, false), (5, false) }, handler.Finished.ToArray());
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopWithObservable_DetachesAndHandlesEveryAcceptedItem()
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(SourceKind.Observable);
+        var handler = new GatedHandler();
+        harness.Add(source.CreateJob("obs", handler.UntilReleased, new ObserverOptions { DrainOnStop = true }));
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3, 4, 5);
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await source.Observable.Disposed.OrTimeout();
+        await source.WriteAsync(6);
+
+        handler.Release();
+        await stop.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopAndStopTokenFires_CancelsHandlerToken()
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(SourceKind.Channel);
+        var handlerToken = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var groupCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var witnessEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ObserverFunc<int> fn = async (_, token) =>
+        {
+            handlerToken.TrySetResult(token);
+            await token.UntilCancelledAsync();
+        };
+        harness.Add(
+            source.CreateJob("obs", fn, new ObserverOptions { DrainOnStop = true }),
+            Job.OneShot("witness", async (_, token) =>
+            {
+                witnessEntered.SetResult();
+                await token.WhenCancelled();
+                groupCancelled.SetResult();
+            }));
+
+        await harness.StartAsync();
+        await source.WriteAsync(1, 2, 3);
+        CancellationToken token = await handlerToken.OrTimeout();
+        await witnessEntered.OrTimeout();
+        using var deadline = new CancellationTokenSource();
+        Task stop = harness.Group.StopAsync(deadline.Token);
+        await groupCancelled.OrTimeout();
+
+        Assert.IsFalse(token.IsCancellationRequested, "While draining, the handler's token must stay live after the group's token fired.");
+        Assert.IsFalse(stop.IsCompleted);
+
+        await deadline.CancelAsync();
+        await stop.OrTimeout();
+        Assert.IsTrue(token.IsCancellationRequested);
+        await harness.Health.WaitForCloseAsync(Scope);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable, false)]
+    [DataRow(SourceKind.Channel, false)]
+    [DataRow(SourceKind.Observable, false)]
+    [DataRow(SourceKind.Block, false)]
+    [DataRow(SourceKind.AsyncEnumerable, true)]
+    [DataRow(SourceKind.Channel, true)]
+    [DataRow(SourceKind.Observable, true)]
+    [DataRow(SourceKind.Block, true)]
+    public async Task StopAsync_SourceNeverProduces_EndsAtOnce(SourceKind kind, bool drainOnStop)
+    {
+        await using var harness = new GroupHarness();
+        var source = new TestSource(kind);
+        harness.Add(source.CreateJob("obs", (_, _) => Task.CompletedTask, new ObserverOptions { DrainOnStop = drainOnStop }));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForAsync(Scope, HealthLevel.Ok, "Primed");
+
+        await harness.StopAsync();
+        Assert.IsTrue(harness.Health.Reports.Any(r => r.Path == Scope && r.Closed));
+    }
+
+    [TestMethod]
+    public async Task OnNext_BufferFull_BlocksUntilTheHandlerMakesRoom()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, observable, new ObserverOptions { BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        var returned = new SemaphoreSlim(0);
+        int returnedCount = 0;
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 4; i++)
+                {
+                    observer.OnNext(i);
+                    Interlocked.Increment(ref returnedCount);
+                    returned.Release();
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        await handler.WaitForFirstAsync();
+        await returned.WaitOrTimeout();
+        await returned.WaitOrTimeout();
+
+        // One item in the handler, one in the buffer: the third push waits for room.
+        Assert.AreEqual(2, Volatile.Read(ref returnedCount));
+        Assert.IsFalse(pusher.IsCompleted);
+
+        handler.Release();
+        await pusher.OrTimeout();
+        observer.OnCompleted();
+        await harness.WaitForEndAsync("obs");
+        CollectionAssert.AreEqual(new[] { 1, 2, 3, 4 }, handler.FinishedItems);
+    }
+
+    [TestMethod]
+    public async Task OnNext_BlockedWhenTheJobStops_ReturnsAndDropsTheItem()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilCancelled, observable, new ObserverOptions { BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 3; i++)
+                {
+                    observer.OnNext(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        await handler.WaitForFirstAsync();
+
+        await harness.StopAsync();
+
+        await pusher.OrTimeout();
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+    }
+
+    [TestMethod]
+    public async Task OnNext_AfterTheJobEnded_ReturnsAtOnceAndDropsTheItem()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var entered = new ConcurrentQueue<int>();
+        ObserverFunc<int> fn = (int item, CancellationToken _) =>
+        {
+            entered.Enqueue(item);
+            return Task.CompletedTask;
+        };
+        harness.Add(Job.Observer("obs", fn, observable, new ObserverOptions { BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        await harness.StopAsync();
+        await observable.Disposed.OrTimeout();
+
+        // With the job alive, the second push would wait for room behind the first.
+        await Task.Run(() =>
+        {
+            observer.OnNext(1);
+            observer.OnNext(2);
+            observer.OnNext(3);
+        }).OrTimeout();
+
+        Assert.IsEmpty(entered);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task StopAsync_DrainOnStopWhilePumpHoldsAnItem_HandlesTheHeldItem(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(10);
+        var handler = new GatedHandler();
+        var options = new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 };
+        (Job witness, Task witnessRunning, Task cancelled) = CancellationWitness();
+        harness.Add(source.CreateJob(kind, "obs", handler.UntilReleased, options), witness);
+
+        await harness.StartAsync();
+
+        // Item 1 is in the handler, item 2 fills the block, item 3 is in the pump's hand.
+        await Task.WhenAll(source.WaitForTakenAsync(3), witnessRunning).OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+        handler.Release();
+        await stop.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The item the pump held at the stop was lost.");
+        Assert.AreEqual(3, source.Taken, "The pump must not take more from the source once stopped.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopWhilePushBlocked_HandlesTheHeldPush()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        (Job witness, Task witnessRunning, Task cancelled) = CancellationWitness();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, observable, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }), witness);
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        var pushing = new SemaphoreSlim(0);
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 3; i++)
+                {
+                    pushing.Release();
+                    observer.OnNext(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
+        await Task.WhenAll(handler.WaitForFirstAsync(), witnessRunning).OrTimeout();
+        for (int i = 0; i < 3; i++)
+        {
+            await pushing.WaitOrTimeout();
+        }
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+        Assert.IsFalse(pusher.IsCompleted, "The third push should still wait for room.");
+        handler.Release();
+        await stop.OrTimeout();
+        await pusher.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The push held at the stop was lost.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DefaultWhilePumpHoldsAnItem_LogsTheCountOfDiscardedItems()
+    {
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(10);
+        var handler = new GatedHandler();
+        harness.Add(source.CreateJob(SourceKind.AsyncEnumerable, "obs", handler.UntilCancelled, new ObserverOptions { BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        await source.WaitForTakenAsync(3);
+        await harness.StopAsync();
+
+        // Item 1 ended by cancellation; item 2 (in the block) and item 3 (in the pump's hand) were
+        // taken from the source and never handled: one entry counts them.
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDiscarded));
+        Assert.AreEqual(2L, discarded["Count"]);
+        Assert.AreEqual("obs", discarded["JobName"]);
+        Assert.AreEqual(3, source.Taken);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainCutShortByTheStopToken_WarnsWithTheCountOfDiscardedItems()
+    {
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(10);
+        var handler = new GatedHandler();
+        harness.Add(source.CreateJob(SourceKind.Channel, "obs", handler.UntilCancelled, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        await source.WaitForTakenAsync(3);
+        using var expired = new CancellationTokenSource();
+        await expired.CancelAsync();
+        await harness.Group.StopAsync(expired.Token).OrTimeout();
+
+        LogEntry cutShort = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDrainCutShort));
+        Assert.AreEqual(LogLevel.Warning, cutShort.Level);
+        Assert.AreEqual(2L, cutShort["Count"]);
+    }
+
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task StopAsync_StreamIgnoresCancellation_ReturnsAndWarnsNamingTheJob(bool drainOnStop)
+    {
+        await using var harness = new GroupHarness();
+        var stream = new NeverEndingStream();
+        harness.Add(Job.Observer("deaf", (int _, CancellationToken _) => Task.CompletedTask, stream, new ObserverOptions { DrainOnStop = drainOnStop }));
+
+        await harness.StartAsync();
+        await stream.Pulling.OrTimeout();
+        await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
+
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
+        Assert.AreEqual(LogLevel.Warning, warning.Level);
+        Assert.AreEqual("deaf", warning["JobName"]);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_SubscriptionDisposeBlocks_ReturnsAndWarnsNamingTheJob()
+    {
+        await using var harness = new GroupHarness();
+        using var unblock = new ManualResetEventSlim();
+        var observable = new Mock<IObservable<int>>();
+        var subscription = new Mock<IDisposable>();
+        subscription.Setup(s => s.Dispose()).Callback(() => unblock.Wait(Waits.Timeout));
+        var subscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        observable.Setup(o => o.Subscribe(It.IsAny<IObserver<int>>())).Callback(subscribed.SetResult).Returns(subscription.Object);
+        harness.Add(Job.Observer<int>("stuck", (_, _) => Task.CompletedTask, observable.Object));
+
+        await harness.StartAsync();
+        await subscribed.OrTimeout();
+        try
+        {
+            await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
+
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
+            Assert.AreEqual("stuck", warning["JobName"]);
+        }
+        finally
+        {
+            unblock.Set();
+        }
+    }
+
+    [TestMethod]
+    public async Task StopAsync_ColdObservablePushesForeverInsideSubscribe_ReturnsAndWarnsNamingTheJob()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new EndlessColdObservable();
+        int handled = 0;
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ObserverFunc<int> fn = (_, _) =>
+        {
+            Interlocked.Increment(ref handled);
+            first.TrySetResult();
+            return Task.CompletedTask;
+        };
+        harness.Add(Job.Observer("cold", fn, observable));
+
+        await harness.StartAsync();
+        await first.OrTimeout();
+        try
+        {
+            await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
+
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
+            Assert.AreEqual("cold", warning["JobName"]);
+            int afterStop = Volatile.Read(ref handled);
+            await observable.PushesAfterAsync(1000).OrTimeout();
+            Assert.AreEqual(afterStop, Volatile.Read(ref handled), "Pushes after the job ended must be ignored.");
+        }
+        finally
+        {
+            observable.Stop();
+        }
+    }
+
+    /// <summary>
+    /// A one-shot that ends when the group's token is cancelled, and tells when that happened.
+    /// Await <c>Running</c> before the stop: a job the stop overtakes never runs.
+    /// </summary>
+    private static (Job Job, Task Running, Task Cancelled) CancellationWitness()
+    {
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Job witness = Job.OneShot("witness", async (_, token) =>
+        {
+            running.SetResult();
+            await token.WhenCancelled();
+            cancelled.SetResult();
+        });
+        return (witness, running.Task, cancelled.Task);
+    }
+
+    /// <summary>Items 1 to N as a stream or a channel, counting what the job took and telling when it took enough.</summary>
+    private sealed class CountingSource(int count)
+    {
+        private readonly Channel<int> _channel = CreateFilled(count);
+        private readonly SemaphoreSlim _tookOne = new(0);
+        private int _taken;
+
+        public int Taken => Volatile.Read(ref _taken);
+
+        public Job CreateJob(SourceKind kind, string name, ObserverFunc<int> fn, ObserverOptions options) => kind == SourceKind.Channel
+            ? Job.Observer(name, fn, new Reader(this), options)
+            : Job.Observer(name, fn, YieldAsync(), options);
+
+        public async Task WaitForTakenAsync(int atLeast)
+        {
+            while (Taken < atLeast)
+            {
+                await _tookOne.WaitOrTimeout();
+            }
+        }
+
+        private static Channel<int> CreateFilled(int count)
+        {
+            var channel = Channel.CreateUnbounded<int>();
+            for (int i = 1; i <= count; i++)
+            {
+                channel.Writer.TryWrite(i);
+            }
+
+            return channel;
+        }
+
+        private void Took()
+        {
+            Interlocked.Increment(ref _taken);
+            _tookOne.Release();
+        }
+
+        private async IAsyncEnumerable<int> YieldAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+        {
+            while (await _channel.Reader.WaitToReadAsync(cancellationToken))
+            {
+                while (_channel.Reader.TryRead(out int item))
+                {
+                    Took();
+                    yield return item;
+                }
+            }
+        }
+
+        /// <summary>The channel's reader, counting each item read out of it.</summary>
+        private sealed class Reader(CountingSource owner) : ChannelReader<int>
+        {
+            public override bool TryRead(out int item)
+            {
+                if (!owner._channel.Reader.TryRead(out item))
+                {
+                    return false;
+                }
+
+                owner.Took();
+                return true;
+            }
+
+            public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
+                owner._channel.Reader.WaitToReadAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>A stream whose MoveNextAsync never completes and ignores its token.</summary>
+    private sealed class NeverEndingStream : IAsyncEnumerable<int>, IAsyncEnumerator<int>
+    {
+        private readonly TaskCompletionSource _pulling = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<bool> _never = new();
+
+        public Task Pulling => _pulling.Task;
+
+        public int Current => 0;
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            _pulling.TrySetResult();
+            return new ValueTask<bool>(_never.Task);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A cold observable that pushes inside Subscribe until the test stops it, and never returns before that.</summary>
+    private sealed class EndlessColdObservable : IObservable<int>
+    {
+        private readonly SemaphoreSlim _pushed = new(0);
+        private volatile bool _stopped;
+
+        public IDisposable Subscribe(IObserver<int> observer)
+        {
+            for (int i = 0; !_stopped; i++)
+            {
+                observer.OnNext(i);
+                _pushed.Release();
+            }
+
+            return Mock.Of<IDisposable>();
+        }
+
+        /// <summary>Waits until <paramref name="count"/> more pushes have returned.</summary>
+        public async Task PushesAfterAsync(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                await _pushed.WaitAsync();
+            }
+        }
+
+        public void Stop() => _stopped = true;
+    }
+
+    /// <summary>Yields 1 to 5, then waits for cancellation; tells when all five were accepted and when it was cancelled.</summary>
+    private sealed class FiveThenWait : IAsyncEnumerable<int>
+    {
+        private readonly TaskCompletionSource _allAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _cancelled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task AllAccepted => _allAccepted.Task;
+
+        public Task Cancelled => _cancelled.Task;
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+            ProduceAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+        private async IAsyncEnumerable<int> ProduceAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            for (int i = 1; i <= 5; i++)
+            {
+                yield return i;
+            }
+
+            // The pump asks for a sixth item only after its buffer accepted the fifth.
+            _allAccepted.SetResult();
+            try
+            {
+                await cancellationToken.UntilCancelledAsync();
+            }
+            finally
+            {
+                _cancelled.SetResult();
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+namespace Jobs.Dataflow.Tests.Retry;
+
+[TestClass]
+public sealed class BackoffTests
+{
+    private static readonly TimeSpan Min = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan Max = TimeSpan.FromSeconds(10);
+
+    [TestMethod]
+    public void ConstantBackoff_AnyAttempt_ReturnsTheDelay()
+    {
+        var backoff = new ConstantBackoff(TimeSpan.FromSeconds(3));
+
+        Assert.AreEqual(TimeSpan.FromSeconds(3), backoff.GetDelay(1));
+        Assert.AreEqual(TimeSpan.FromSeconds(3), backoff.GetDelay(int.MaxValue));
+    }
+
+    [TestMethod]
+    public void ConstantBackoff_NegativeDelay_ThrowsNamingDelay()
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ConstantBackoff(TimeSpan.FromTicks(-1)));
+
+        Assert.AreEqual("delay", error.ParamName);
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_Attempts_DoubleFromMinUntilMax()
+    {
+        var backoff = new ExponentialBackoff(Min, Max);
+
+        TimeSpan[] delays = [.. Enumerable.Range(1, 9).Select(backoff.GetDelay)];
+
+        CollectionAssert.AreEqual(
+            new[] { 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000 }.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray(),
+            delays);
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_EveryAttemptUpToIntMax_StaysWithinMinAndMax()
+    {
+        var backoff = new ExponentialBackoff(TimeSpan.FromTicks(1), TimeSpan.MaxValue);
+
+        foreach (int attempt in AttemptsUpToIntMax())
+        {
+            TimeSpan delay = backoff.GetDelay(attempt);
+            Assert.IsTrue(delay >= TimeSpan.FromTicks(1) && delay <= TimeSpan.MaxValue, $"attempt {attempt}: {delay}");
+        }
+    }
+
+    [TestMethod]
+    [DataRow(0.0)]
+    [DataRow(0.999999)]
+    public void ExponentialBackoff_FullJitterAtExtremes_NeverPastMaxNorBelowZero(double random)
+    {
+        var backoff = new ExponentialBackoff(Min, Max) { Jitter = 1, RandomSource = () => random };
+
+        foreach (int attempt in AttemptsUpToIntMax())
+        {
+            TimeSpan delay = backoff.GetDelay(attempt);
+            Assert.IsTrue(delay >= TimeSpan.Zero && delay <= Max, $"attempt {attempt}: {delay}");
+        }
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_PinnedJitter_SpreadsByTheFraction()
+    {
+        var low = new ExponentialBackoff(Min, Max) { Jitter = 0.2, RandomSource = () => 0 };
+        var high = new ExponentialBackoff(Min, Max) { Jitter = 0.2, RandomSource = () => 0.75 };
+
+        Assert.AreEqual(TimeSpan.FromMilliseconds(320), low.GetDelay(3));
+        Assert.AreEqual(TimeSpan.FromMilliseconds(440), high.GetDelay(3));
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_MinGreaterThanMax_ThrowsNamingMin()
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(Max, Min));
+
+        Assert.AreEqual("min", error.ParamName);
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_NegativeMin_ThrowsNamingMin()
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(TimeSpan.FromTicks(-1), Max));
+
+        Assert.AreEqual("min", error.ParamName);
+    }
+
+    [TestMethod]
+    [DataRow(-0.01)]
+    [DataRow(1.01)]
+    [DataRow(double.NaN)]
+    public void ExponentialBackoff_JitterOutsideZeroToOne_ThrowsNamingJitter(double jitter)
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(Min, Max) { Jitter = jitter });
+
+        Assert.AreEqual("Jitter", error.ParamName);
+    }
+
+    [TestMethod]
+    public void OneShotOptions_RetriesBelowMinusOne_ThrowsNamingRetries()
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new OneShotOptions { Retries = -2 });
+
+        Assert.AreEqual("Retries", error.ParamName);
+    }
+
+    private static IEnumerable<int> AttemptsUpToIntMax()
+    {
+        for (int attempt = 1; attempt <= 200; attempt++)
+        {
+            yield return attempt;
+        }
+
+        for (long attempt = 256; attempt <= int.MaxValue; attempt = (attempt * 3) + 1)
+        {
+            yield return (int)attempt;
+        }
+
+        yield return int.MaxValue - 1;
+        yield return int.MaxValue;
+    }
+}

@@ -1,0 +1,215 @@
+using System.Threading.Tasks.Dataflow;
+using Microsoft.Extensions.Logging;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// The run of one job in a group: what the group hands the job (guarded health and metrics, the
+/// logger, the clock and the tokens), the failure path every kind shares, and what the group
+/// tracks of the run.
+/// </summary>
+/// <remarks>
+/// The user's collaborators (health scope, metrics sink, logger, shutdowner) are guarded here once
+/// for every kind: one that throws is logged, and the job goes on. The first failure of each is
+/// logged as an error, later ones at debug level, so a sink that fails on every item does not flood
+/// the log.
+/// </remarks>
+internal sealed class JobContext
+{
+    private readonly object _blocksLock = new();
+    private readonly IShutdowner? _shutdowner;
+    private readonly IHealth _parentHealth;
+    private List<IDataflowBlock>? _blocks;
+    private bool _blocksCompleted;
+    private int _healthFailures;
+    private int _metricsFailures;
+
+    public JobContext(
+        Job job,
+        IHealth parentHealth,
+        ILogger logger,
+        LabelsScope? labels,
+        IJobMetrics metrics,
+        IShutdowner? shutdowner,
+        TimeProvider timeProvider,
+        CancellationToken cancellationToken,
+        CancellationToken stopDeadline)
+    {
+        Job = job;
+        _parentHealth = parentHealth;
+        Logger = logger;
+        Labels = labels;
+
+        // The no-op sink cannot throw: it needs no guard, and the per-item path no extra call.
+        Metrics = metrics is NopJobMetrics ? metrics : new GuardedJobMetrics(metrics, this);
+        _shutdowner = shutdowner;
+        TimeProvider = timeProvider;
+        CancellationToken = cancellationToken;
+        StopDeadline = stopDeadline;
+        Health = new GuardedHealth(inner: null, this);
+    }
+
+    public Job Job { get; }
+
+    public string JobName => Job.Name;
+
+    /// <summary>Gets the job's own health scope, guarded; reports go nowhere until <see cref="OpenHealthScope"/>.</summary>
+    public IHealth Health { get; private set; }
+
+    /// <summary>Gets the group's logger; it never throws.</summary>
+    public ILogger Logger { get; }
+
+    /// <summary>Gets the group's labels, for the tags of activities; null when it has none.</summary>
+    public LabelsScope? Labels { get; }
+
+    /// <summary>Gets the group's metrics, guarded.</summary>
+    public IJobMetrics Metrics { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets the group's token: cancelled when the group stops.</summary>
+    public CancellationToken CancellationToken { get; }
+
+    /// <summary>
+    /// Gets the token of the stop's deadline: cancelled when the token given to a
+    /// <c>StopAsync</c> call fires. Work that may outlive <see cref="CancellationToken"/> on purpose
+    /// (an observer that drains its buffer on stop) ends by this one.
+    /// </summary>
+    public CancellationToken StopDeadline { get; }
+
+    /// <summary>Gets or sets a value indicating whether the group stopped before the job's run began, so it never ran.</summary>
+    public bool NeverRan { get; set; }
+
+    /// <summary>Gets or sets the previous run in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
+    public JobContext? PreviousRunning { get; set; }
+
+    /// <summary>Gets or sets the next run in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
+    public JobContext? NextRunning { get; set; }
+
+    /// <summary>Gets or sets a value indicating whether the run is in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
+    public bool IsRunning { get; set; }
+
+    /// <summary>Gets a task that completes when the job's run has ended and its final health is reported. It never faults.</summary>
+    public Task Completion => Job.Completion;
+
+    /// <summary>Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be created is logged.</summary>
+    public void OpenHealthScope() => Health = new GuardedHealth(GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this), this);
+
+    /// <summary>
+    /// Reports a failure the way every kind does, after the kind has logged it: counts it, then
+    /// reports the job's health as <c>Degraded</c>, or <c>Failed</c> when the job will not run
+    /// again, then asks for a shutdown when the job's options say so.
+    /// </summary>
+    /// <param name="error">What failed.</param>
+    /// <param name="reason">The health message.</param>
+    /// <param name="final">Whether the job ends because of it (it gave up, its source faulted).</param>
+    /// <param name="shutdown">Whether the job's options ask for a shutdown on error.</param>
+    public void ReportFailure(Exception error, string reason, bool final, bool shutdown)
+    {
+        Metrics.JobError(JobName, error);
+        if (final)
+        {
+            Health.Failed(reason, error);
+        }
+        else
+        {
+            Health.Degraded(reason, error);
+        }
+
+        if (shutdown)
+        {
+            RequestShutdown(error);
+        }
+    }
+
+    /// <summary>
+    /// Hands a block to the group, which calls <see cref="IDataflowBlock.Complete"/> on it when it
+    /// stops. A block owned after the stop began is completed at once.
+    /// </summary>
+    public void Own(IDataflowBlock block)
+    {
+        lock (_blocksLock)
+        {
+            if (!_blocksCompleted)
+            {
+                (_blocks ??= []).Add(block);
+                return;
+            }
+        }
+
+        block.Complete();
+    }
+
+    /// <summary>
+    /// Asks the application to shut down for a job with <c>ShutdownOnError</c> that failed: logs the
+    /// request, then calls the group's <see cref="IShutdowner"/>. Without one, the request is logged
+    /// as an error instead, so it is never lost silently. A throwing shutdowner is logged too.
+    /// </summary>
+    public void RequestShutdown(Exception error)
+    {
+        Log.ShutdownRequested(Logger, JobName);
+        if (_shutdowner is null)
+        {
+            Log.NoShutdowner(Logger, JobName, error);
+            return;
+        }
+
+        try
+        {
+            _shutdowner.Shutdown(error);
+        }
+        catch (Exception ex)
+        {
+            Log.ShutdownFailed(Logger, JobName, ex);
+        }
+    }
+
+    /// <summary>Closes the job's health scope (a throwing scope is logged).</summary>
+    public void CloseHealth() => Health.Close();
+
+    /// <summary>Completes every owned block; called by the group on stop.</summary>
+    public void CompleteBlocks()
+    {
+        List<IDataflowBlock>? blocks;
+        lock (_blocksLock)
+        {
+            _blocksCompleted = true;
+            blocks = _blocks;
+            _blocks = null;
+        }
+
+        if (blocks is not null)
+        {
+            foreach (IDataflowBlock block in blocks)
+            {
+                block.Complete();
+            }
+        }
+    }
+
+    /// <summary>Logs a failure of the job's health scope: the first as an error, later ones at debug level.</summary>
+    public void HealthFailed(Exception error)
+    {
+        if (Interlocked.Increment(ref _healthFailures) == 1)
+        {
+            Log.HealthReportFailed(Logger, JobName, error);
+        }
+        else
+        {
+            Log.HealthReportFailedAgain(Logger, JobName, error);
+        }
+    }
+
+    /// <summary>Logs a failure of the metrics sink: the first as an error, later ones at debug level.</summary>
+    public void MetricsFailed(Exception error)
+    {
+        if (Interlocked.Increment(ref _metricsFailures) == 1)
+        {
+            Log.MetricsFailed(Logger, JobName, error);
+        }
+        else
+        {
+            Log.MetricsFailedAgain(Logger, JobName, error);
+        }
+    }
+}

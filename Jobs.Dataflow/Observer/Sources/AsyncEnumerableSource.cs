@@ -1,0 +1,65 @@
+namespace Jobs.Dataflow;
+
+/// <summary>Pumps an asynchronous stream into the handler's bounded block.</summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+internal sealed class AsyncEnumerableSource<T> : ObserverSource<T>
+{
+    private readonly IAsyncEnumerable<T> _source;
+
+    public AsyncEnumerableSource(IAsyncEnumerable<T> source)
+    {
+        _source = source;
+    }
+
+    // Straight into the handler's block: through a buffer block in front, every item went
+    // buffer -> offer -> postpone -> consume into a handler block bounded by its parallelism, and
+    // the pump resumed through the thread pool per item (see docs/benchmarks.md).
+    public override bool FeedsHandlerDirectly => true;
+
+    public override Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    {
+        new StreamPump(_source, feed).Start();
+        return feed.Ended;
+    }
+
+    private sealed class StreamPump : Pump<T>
+    {
+        private readonly IAsyncEnumerable<T> _source;
+        private IAsyncEnumerator<T>? _enumerator;
+
+        public StreamPump(IAsyncEnumerable<T> source, ObserverFeed<T> feed)
+            : base(feed, pullTakesItems: true)
+        {
+            _source = source;
+        }
+
+        protected override async Task PumpAsync()
+        {
+            // The token reaches MoveNextAsync, so a stop ends a stream that never produces at once.
+            IAsyncEnumerator<T> enumerator = _source.GetAsyncEnumerator(Feed.StopToken);
+            _enumerator = enumerator;
+            while (BeginPull())
+            {
+                bool more = await enumerator.MoveNextAsync().ConfigureAwait(false);
+                if (!EndPull(more))
+                {
+                    if (more)
+                    {
+                        Feed.LateItem();
+                    }
+
+                    return;
+                }
+
+                if (!more)
+                {
+                    return;
+                }
+
+                await SendAsync(enumerator.Current).ConfigureAwait(false);
+            }
+        }
+
+        protected override ValueTask DisposeSourceAsync() => _enumerator?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,57 @@
+using System.Threading.Tasks.Dataflow;
+
+namespace Jobs.Dataflow;
+
+/// <summary>Links a dataflow block straight to the handler's block.</summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+internal sealed class BlockSource<T> : ObserverSource<T>
+{
+    private readonly ISourceBlock<T> _source;
+
+    public BlockSource(ISourceBlock<T> source)
+    {
+        _source = source;
+    }
+
+    public override bool FeedsHandlerDirectly => true;
+
+    // The handler's block takes items from the source itself, only while it has room, and holds
+    // every item it took: completing it on stop loses nothing (a postponed offer stays in the source).
+    public override bool GroupCompletesTarget => true;
+
+    public override async Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    {
+        Task? completion = null;
+        Exception? error = null;
+        CancellationToken stop = feed.StopToken;
+        try
+        {
+            // No PropagateCompletion: a faulted source would fault the handler's block, which drops
+            // the items it holds. The source completes only once every item it had was taken, so
+            // completing the target after it loses nothing.
+            using (_source.LinkTo(feed.Target))
+            {
+                completion = _source.Completion;
+                await completion.WaitAsync(stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+        catch (Exception ex)
+        {
+            // A custom block whose LinkTo, Completion or unlink throws.
+            error = ex;
+        }
+
+        feed.CompleteTarget();
+        feed.Released();
+        feed.End(stop.IsCancellationRequested ? null : error ?? FaultOf(completion));
+        return await feed.Ended.ConfigureAwait(false);
+    }
+
+    private static Exception? FaultOf(Task? completion) => completion switch
+    {
+        null or { IsCompleted: false } or { IsCompletedSuccessfully: true } => null,
+        { Exception: { InnerExceptions.Count: 1 } fault } => fault.InnerException,
+        { Exception: { } fault } => fault,
+        _ => new TaskCanceledException(completion),
+    };
+}

@@ -1,0 +1,67 @@
+using System.Threading.Channels;
+
+namespace Jobs.Dataflow;
+
+/// <summary>Pumps a channel into the handler's bounded block.</summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+/// <remarks>
+/// Not through <see cref="ChannelReader{T}.ReadAllAsync"/>: its enumerator takes an item out of the
+/// channel inside <c>MoveNextAsync</c>, so a stop that detaches during that call could lose it. Here
+/// the pump waits with <see cref="ChannelReader{T}.WaitToReadAsync"/>, which takes nothing, and takes
+/// each item with <see cref="ChannelReader{T}.TryRead"/> only once it may hold it: a stop that comes
+/// during the wait detaches at once, and an item, once read, is always delivered or counted.
+/// </remarks>
+internal sealed class ChannelSource<T> : ObserverSource<T>
+{
+    private readonly ChannelReader<T> _reader;
+
+    public ChannelSource(ChannelReader<T> reader)
+    {
+        _reader = reader;
+    }
+
+    public override bool FeedsHandlerDirectly => true;
+
+    public override Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    {
+        new ChannelPump(_reader, feed).Start();
+        return feed.Ended;
+    }
+
+    private sealed class ChannelPump : Pump<T>
+    {
+        private readonly ChannelReader<T> _reader;
+
+        public ChannelPump(ChannelReader<T> reader, ObserverFeed<T> feed)
+            : base(feed, pullTakesItems: false)
+        {
+            _reader = reader;
+        }
+
+        protected override async Task PumpAsync()
+        {
+            ChannelReader<T> reader = _reader;
+            while (BeginPull())
+            {
+                // Throws the channel's error when it was completed with one: the source's fault.
+                bool more = await reader.WaitToReadAsync(Feed.StopToken).ConfigureAwait(false);
+                if (!EndPull(gotItem: false) || !more)
+                {
+                    return;
+                }
+
+                while (BeginHold())
+                {
+                    if (!reader.TryRead(out T? item))
+                    {
+                        // Another reader took it, or it is empty: back to waiting.
+                        EndHold();
+                        break;
+                    }
+
+                    await SendAsync(item).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+}

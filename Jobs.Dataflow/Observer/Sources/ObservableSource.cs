@@ -1,0 +1,153 @@
+using System.Threading.Tasks.Dataflow;
+
+namespace Jobs.Dataflow;
+
+/// <summary>Subscribes to an observable and posts what it pushes into the job's buffer.</summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+/// <remarks>
+/// <para>
+/// <c>Subscribe</c> runs on the thread pool, not on the job's thread: a cold observable pushes
+/// inside it, perhaps forever, and the job must still be able to end. The subscription is disposed
+/// on the thread pool too, so a <c>Dispose</c> that blocks cannot hold up the job; the feed waits
+/// for both for a short grace and then names the source in a warning.
+/// </para>
+/// <para>
+/// A push that finds the buffer full blocks its caller until there is room (an observable cannot
+/// be paused any other way, and dropping would lose items while the job runs). On stop, the job
+/// detaches: later pushes return at once and their items are ignored, and the buffer is completed
+/// as soon as no push still holds an item, so an item accepted into <c>OnNext</c> before the stop is
+/// delivered (draining) or counted as discarded.
+/// </para>
+/// </remarks>
+internal sealed class ObservableSource<T> : ObserverSource<T>
+{
+    private readonly IObservable<T> _source;
+
+    public ObservableSource(IObservable<T> source)
+    {
+        _source = source;
+    }
+
+    public override async Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    {
+        var observer = new Observer(feed);
+        Task<IDisposable?> subscription;
+
+        // Registered before Subscribe: a cold observable pushes inside Subscribe, and a stop must
+        // end the job even while it does.
+        using (feed.StopToken.UnsafeRegister(static state => ((Observer)state!).End(null), observer))
+        {
+            subscription = Task.Run(() => Subscribe(observer));
+            await feed.Ended.ConfigureAwait(false);
+        }
+
+        observer.Detach();
+
+        // Disposing is the source's code too, and may block: never on the job's thread.
+        _ = Task.Run(() => ReleaseAsync(subscription, feed));
+        return await feed.Ended.ConfigureAwait(false);
+    }
+
+    private static async Task ReleaseAsync(Task<IDisposable?> subscribe, ObserverFeed<T> feed)
+    {
+        IDisposable? subscription = await subscribe.ConfigureAwait(false);
+        try
+        {
+            subscription?.Dispose();
+        }
+        catch (Exception ex)
+        {
+            // Not a fault of the stream: every item it pushed was taken. Logged as a warning.
+            Log.ObserverDetachFailed(feed.Context.Logger, feed.Context.JobName, ex);
+        }
+
+        feed.Released();
+    }
+
+    private IDisposable? Subscribe(Observer observer)
+    {
+        try
+        {
+            return _source.Subscribe(observer);
+        }
+        catch (Exception ex)
+        {
+            observer.End(ex);
+            return null;
+        }
+    }
+
+    /// <summary>One subscription's observer: posts into the buffer, blocking while it is full.</summary>
+    private sealed class Observer : IObserver<T>
+    {
+        // Bit 0: detached. The rest counts the pushes that hold an item (in steps of 2), so the
+        // last of them, or the detach when there is none, completes the buffer.
+        private const int DetachedBit = 1;
+        private const int Holder = 2;
+
+        private readonly ObserverFeed<T> _feed;
+        private int _state;
+        private int _latePushLogged;
+
+        public Observer(ObserverFeed<T> feed)
+        {
+            _feed = feed;
+        }
+
+        public void OnNext(T value)
+        {
+            if ((Interlocked.Add(ref _state, Holder) & DetachedBit) != 0)
+            {
+                Release();
+                if (Interlocked.Exchange(ref _latePushLogged, 1) == 0)
+                {
+                    Log.ObserverLatePush(_feed.Context.Logger, _feed.Context.JobName);
+                }
+
+                return;
+            }
+
+            try
+            {
+                if (!_feed.Target.Post(value))
+                {
+                    // The buffer is full. Block the pushing thread until there is room, or until the
+                    // wait is cancelled (the stop by default, the stop's deadline when draining).
+                    Task<bool> send = _feed.Target.SendAsync(value, _feed.SendToken);
+                    ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing).GetAwaiter().GetResult();
+                    if (!send.IsCompletedSuccessfully || !send.Result)
+                    {
+                        _feed.Discard();
+                    }
+                }
+            }
+            finally
+            {
+                Release();
+            }
+        }
+
+        public void OnError(Exception error) => End(error);
+
+        public void OnCompleted() => End(null);
+
+        public void End(Exception? error) => _feed.End(error);
+
+        /// <summary>Refuses further pushes; the buffer completes once no push holds an item.</summary>
+        public void Detach()
+        {
+            if (Interlocked.Or(ref _state, DetachedBit) == 0)
+            {
+                _feed.CompleteTarget();
+            }
+        }
+
+        private void Release()
+        {
+            if (Interlocked.Add(ref _state, -Holder) == DetachedBit)
+            {
+                _feed.CompleteTarget();
+            }
+        }
+    }
+}

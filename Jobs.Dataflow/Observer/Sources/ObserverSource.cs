@@ -1,0 +1,32 @@
+namespace Jobs.Dataflow;
+
+/// <summary>Where an observer job's items come from: one adapter per kind of source, one way to feed the handler.</summary>
+/// <typeparam name="T">The type of the items.</typeparam>
+internal abstract class ObserverSource<T>
+{
+    /// <summary>
+    /// Gets a value indicating whether the source feeds the handler's block directly: a source
+    /// block links straight to it, a pump sends into it. The handler's block is then bounded by
+    /// the buffer's capacity plus the handler's parallelism, because a separate buffer block would
+    /// only add a hop per item. An observable posts into a buffer block in front instead.
+    /// </summary>
+    public virtual bool FeedsHandlerDirectly => false;
+
+    /// <summary>
+    /// Gets a value indicating whether the group may complete the fed block when it stops. Not for
+    /// pumps and pushes: they may hold an item taken from the source while they wait for room, and
+    /// complete the block themselves once it is delivered (or discarded).
+    /// </summary>
+    public virtual bool GroupCompletesTarget => false;
+
+    /// <summary>
+    /// Starts feeding <see cref="ObserverFeed{T}.Target"/> until the source ends or the job stops,
+    /// then completes the target and reports the end through <see cref="ObserverFeed{T}.End"/> and
+    /// <see cref="ObserverFeed{T}.Released"/>. It never faults the target, because a faulted block
+    /// drops the items it holds: the source's fault is reported instead, so the job reports it
+    /// after those items are handled.
+    /// </summary>
+    /// <param name="feed">The run's feed: the target, the tokens and the counters.</param>
+    /// <returns><see cref="ObserverFeed{T}.Ended"/>: the source's fault, or null when it completed or the job stopped. Never faults.</returns>
+    public abstract Task<Exception?> FeedAsync(ObserverFeed<T> feed);
+}

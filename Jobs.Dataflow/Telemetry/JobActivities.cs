@@ -1,0 +1,48 @@
+using System.Diagnostics;
+
+namespace Jobs.Dataflow;
+
+/// <summary>Starts and finishes the activities of job runs.</summary>
+internal static class JobActivities
+{
+    private static readonly ActivitySource Source = new(JobsActivitySource.Name);
+
+    /// <summary>Starts the activity of one run, or returns <see langword="null"/> at no cost when nobody listens.</summary>
+    public static Activity? StartRun(JobContext context, string kind)
+    {
+        if (!Source.HasListeners())
+        {
+            return null;
+        }
+
+        Activity? activity = Source.StartActivity(kind + " " + context.JobName, ActivityKind.Internal);
+        if (activity is null)
+        {
+            return null;
+        }
+
+        activity.SetTag("job.name", context.JobName);
+        activity.SetTag("job.kind", kind);
+        if (context.Labels is { } labels)
+        {
+            foreach (KeyValuePair<string, object?> label in labels.Labels)
+            {
+                activity.SetTag(label.Key, label.Value);
+            }
+        }
+
+        return activity;
+    }
+
+    /// <summary>Records a run's error on its activity, the OpenTelemetry way: status Error and an exception event.</summary>
+    public static void Fail(Activity? activity, Exception error)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetStatus(ActivityStatusCode.Error, error.Message);
+        activity.AddException(error);
+    }
+}
