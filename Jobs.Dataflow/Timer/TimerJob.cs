@@ -38,7 +38,7 @@ internal sealed class TimerJob : Job
         private readonly JobContext _context;
         private readonly TimerRunBlock _block;
         private ITimer? _timer;
-        private TriggerSubscription? _subscription;
+        private Trigger.Subscription? _subscription;
         private int _tickDue;
 
         public Run(TimerJob job, JobContext context)
@@ -67,7 +67,7 @@ internal sealed class TimerJob : Job
                 {
                     // Published before the link: the link may wake a run at once, and that run
                     // must find the fires made before start.
-                    TriggerSubscription subscription = trigger.Subscribe(_block);
+                    Trigger.Subscription subscription = trigger.Subscribe(_block);
                     Volatile.Write(ref _subscription, subscription);
                     subscription.Connect();
                 }

@@ -27,13 +27,13 @@ namespace Jobs.Dataflow;
 /// on the trigger's own <see cref="TimeProvider"/>.
 /// </para>
 /// </remarks>
-public sealed class Trigger
+public sealed partial class Trigger
 {
     // The broadcast block carries only the wake-up: what a run folds is read from the per-timer
     // counters below, because wake-ups that a busy timer refuses are coalesced away.
     private readonly BroadcastBlock<TimerWake> _broadcast = new(cloningFunction: null);
     private readonly object _gate = new();
-    private TriggerSubscription[] _subscriptions = [];
+    private Subscription[] _subscriptions = [];
     private long _fires;
     private long _firstFire;
 
@@ -58,9 +58,6 @@ public sealed class Trigger
     /// <summary>Gets the clock of fires, the debounce window and latency.</summary>
     internal TimeProvider TimeProvider { get; }
 
-    /// <summary>Gets the lock that guards the trigger's and its subscriptions' counters.</summary>
-    internal object Gate => _gate;
-
     /// <summary>
     /// Asks every timer that uses this trigger to run as soon as it can. Thread-safe; never blocks
     /// on the timers (it only takes a short lock to count the fire).
@@ -75,7 +72,7 @@ public sealed class Trigger
                 _firstFire = now;
             }
 
-            foreach (TriggerSubscription subscription in _subscriptions)
+            foreach (Subscription subscription in _subscriptions)
             {
                 subscription.AddFireLocked(now);
             }
@@ -87,12 +84,12 @@ public sealed class Trigger
 
     /// <summary>
     /// Registers a timer's run block with every fire made so far pending. The caller stores the
-    /// subscription where its runs read it, then calls <see cref="TriggerSubscription.Connect"/>:
-    /// the broadcast block offers its latest message at once, so the timer runs right after.
+    /// subscription where its runs read it, then calls <see cref="Subscription.Connect"/>: the
+    /// broadcast block offers its latest message at once, so the timer runs right after.
     /// </summary>
-    internal TriggerSubscription Subscribe(ITargetBlock<TimerWake> runBlock)
+    internal Subscription Subscribe(ITargetBlock<TimerWake> runBlock)
     {
-        var subscription = new TriggerSubscription(this, runBlock);
+        var subscription = new Subscription(this, runBlock);
         lock (_gate)
         {
             subscription.AddBacklogLocked(_fires, _firstFire);
@@ -102,22 +99,16 @@ public sealed class Trigger
         return subscription;
     }
 
-    /// <summary>Links a run block to the broadcast block; the link is disposed when the timer job ends.</summary>
-    internal IDisposable LinkTo(ITargetBlock<TimerWake> runBlock) => _broadcast.LinkTo(runBlock);
-
-    /// <summary>Forgets a subscription; called when its timer job ends.</summary>
-    internal void Unsubscribe(TriggerSubscription subscription)
+    /// <summary>Forgets a subscription; called under the lock when its timer job ends.</summary>
+    private void RemoveLocked(Subscription subscription)
     {
-        lock (_gate)
+        int index = Array.IndexOf(_subscriptions, subscription);
+        if (index >= 0)
         {
-            int index = Array.IndexOf(_subscriptions, subscription);
-            if (index >= 0)
-            {
-                TriggerSubscription[] remaining = new TriggerSubscription[_subscriptions.Length - 1];
-                Array.Copy(_subscriptions, 0, remaining, 0, index);
-                Array.Copy(_subscriptions, index + 1, remaining, index, remaining.Length - index);
-                _subscriptions = remaining;
-            }
+            Subscription[] remaining = new Subscription[_subscriptions.Length - 1];
+            Array.Copy(_subscriptions, 0, remaining, 0, index);
+            Array.Copy(_subscriptions, index + 1, remaining, index, remaining.Length - index);
+            _subscriptions = remaining;
         }
     }
 }

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Threading.Tasks.Dataflow;
+
+namespace Jobs.Dataflow;
+
+/// <content>
+/// One timer's view of the trigger, nested because the two share the trigger's lock: a fire is
+/// counted for every timer atomically, and the lock never leaves the trigger.
+/// </content>
+public sealed partial class Trigger
+{
+    /// <summary>
+    /// One timer's view of a trigger: the fires since that timer's last run that consumed fires,
+    /// the time of the first of them, and the debounce window that run opened. Counters are guarded
+    /// by the trigger's lock, so a fire is counted for every timer atomically.
+    /// </summary>
+    internal sealed class Subscription : IDisposable
+    {
+        private readonly Trigger _trigger;
+        private readonly ITargetBlock<TimerWake> _runBlock;
+        private IDisposable? _link;
+        private ITimer? _window;
+        private long _pending;
+        private long _firstFire;
+        private long _lastConsumed;
+        private bool _consumedOnce;
+        private bool _disposed;
+
+        public Subscription(Trigger trigger, ITargetBlock<TimerWake> runBlock)
+        {
+            _trigger = trigger;
+            _runBlock = runBlock;
+        }
+
+        /// <summary>Gets the clock of the trigger's fires and latency.</summary>
+        public TimeProvider TimeProvider => _trigger.TimeProvider;
+
+        /// <summary>Counts one fire; called under the trigger's lock.</summary>
+        public void AddFireLocked(long timestamp)
+        {
+            if (_pending++ == 0)
+            {
+                _firstFire = timestamp;
+            }
+        }
+
+        /// <summary>Takes the fires made before the timer subscribed; called under the trigger's lock.</summary>
+        public void AddBacklogLocked(long fires, long firstFire)
+        {
+            Debug.Assert(_pending == 0, "A subscription takes its backlog before any fire.");
+            _pending = fires;
+            _firstFire = firstFire;
+        }
+
+        /// <summary>Links the run block to the trigger, so fires wake it; call once the runs can see this subscription.</summary>
+        public void Connect()
+        {
+            IDisposable link = _trigger._broadcast.LinkTo(_runBlock);
+            lock (_trigger._gate)
+            {
+                if (!_disposed)
+                {
+                    _link = link;
+                    return;
+                }
+            }
+
+            link.Dispose();
+        }
+
+        /// <summary>
+        /// Takes the pending fires for a run that starts now. Returns the number of fires folded into
+        /// the run (0: none pending, or held by the debounce window, which then wakes the run block
+        /// again when it ends), the latency from the first of them, and the time of the take on the
+        /// trigger's clock (<paramref name="now"/>).
+        /// </summary>
+        public int Take(out TimeSpan latency, out TimeSpan held, out long now)
+        {
+            TimeProvider time = _trigger.TimeProvider;
+            now = time.GetTimestamp();
+            latency = TimeSpan.Zero;
+            held = TimeSpan.Zero;
+            lock (_trigger._gate)
+            {
+                if (_pending == 0 || _disposed)
+                {
+                    return 0;
+                }
+
+                if (_consumedOnce)
+                {
+                    TimeSpan sinceLast = time.GetElapsedTime(_lastConsumed, now);
+                    if (sinceLast < TimeSpan.Zero)
+                    {
+                        // The clock stepped back. The window restarts from now, so the fire is held for
+                        // at most one debounce: never for the size of the step (an hour back would
+                        // hold it an hour, and a hundred days could not even be armed on a timer).
+                        _lastConsumed = now;
+                        sinceLast = TimeSpan.Zero;
+                    }
+
+                    if (sinceLast < _trigger.Debounce)
+                    {
+                        held = _trigger.Debounce - sinceLast;
+                    }
+                }
+
+                if (held == TimeSpan.Zero)
+                {
+                    int folds = (int)Math.Min(_pending, int.MaxValue);
+                    latency = Durations.NotNegative(time.GetElapsedTime(_firstFire, now));
+                    _pending = 0;
+                    _lastConsumed = now;
+                    _consumedOnce = true;
+                    return folds;
+                }
+            }
+
+            ArmWindow(held);
+            return 0;
+        }
+
+        public void Dispose()
+        {
+            IDisposable? link;
+            ITimer? window;
+            lock (_trigger._gate)
+            {
+                _disposed = true;
+                link = _link;
+                window = _window;
+                _link = null;
+                _window = null;
+                _trigger.RemoveLocked(this);
+            }
+
+            link?.Dispose();
+            window?.Dispose();
+        }
+
+        private void ArmWindow(TimeSpan delay)
+        {
+            // Created on first need: most timers have no debounce and never pay for this timer.
+            ITimer? window;
+            lock (_trigger._gate)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                window = _window;
+            }
+
+            if (window is null)
+            {
+                ITimer created = _trigger.TimeProvider.CreateTimer(
+                    static state => ((Subscription)state!).OnWindowEnd(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                lock (_trigger._gate)
+                {
+                    if (_disposed)
+                    {
+                        created.Dispose();
+                        return;
+                    }
+
+                    window = _window ??= created;
+                }
+
+                if (window != created)
+                {
+                    created.Dispose();
+                }
+            }
+
+            window.Change(delay, Timeout.InfiniteTimeSpan);
+        }
+
+        // A post folded into a pending run is fine: that run has not started yet, so it will read
+        // the counters after the window ended.
+        private void OnWindowEnd() => _runBlock.Post(TimerWake.WindowEnd);
+    }
+}
