@@ -1,12 +1,13 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow;
 
 /// <summary>
-/// The run of one job in a group: what the group hands the job (guarded health and metrics, the
-/// logger, the clock and the tokens), the failure path every kind shares, and what the group
-/// tracks of the run.
+/// The execution of one job in its group: what the group hands the job (guarded health and
+/// metrics, the logger, the clock and the tokens), the failure and cancellation path every kind
+/// shares, and what the group tracks of the job.
 /// </summary>
 /// <remarks>
 /// The user's collaborators (health scope, metrics sink, logger, shutdowner) are guarded here once
@@ -77,45 +78,75 @@ internal sealed class JobContext
     /// </summary>
     public CancellationToken StopDeadline { get; }
 
-    /// <summary>Gets or sets a value indicating whether the group stopped before the job's run began, so it never ran.</summary>
+    /// <summary>Gets or sets a value indicating whether the group stopped before the job began to execute, so it never ran.</summary>
     public bool NeverRan { get; set; }
 
-    /// <summary>Gets or sets the previous run in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
-    public JobContext? PreviousRunning { get; set; }
+    /// <summary>Gets or sets the previous job in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
+    public JobContext? PreviousActive { get; set; }
 
-    /// <summary>Gets or sets the next run in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
-    public JobContext? NextRunning { get; set; }
+    /// <summary>Gets or sets the next job in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
+    public JobContext? NextActive { get; set; }
 
-    /// <summary>Gets or sets a value indicating whether the run is in the group's <see cref="RunningJobs"/>; guarded by the group's lock.</summary>
-    public bool IsRunning { get; set; }
+    /// <summary>Gets or sets a value indicating whether the job is in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
+    public bool IsActive { get; set; }
 
-    /// <summary>Gets a task that completes when the job's run has ended and its final health is reported. It never faults.</summary>
+    /// <summary>Gets a task that completes when the job has ended and its final health is reported. It never faults.</summary>
     public Task Completion => Job.Completion;
 
     /// <summary>Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be created is logged.</summary>
     public void OpenHealthScope() => Health = new GuardedHealth(GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this), this);
 
     /// <summary>
-    /// Reports a failure the way every kind does, after the kind has logged it: counts it, then
-    /// reports the job's health as <c>Degraded</c>, or <c>Failed</c> when the job will not run
-    /// again, then asks for a shutdown when the job's options say so.
+    /// Tells whether a run that threw ended because of cancellation: whatever a run throws once
+    /// its token is cancelled is a normal end (see docs/behaviour.md#rule-6), logged at debug level
+    /// only, with the exception unless it is the cancellation itself.
+    /// </summary>
+    /// <param name="error">What the run threw.</param>
+    /// <param name="token">The token the run was given: the group's, or a draining observer's.</param>
+    /// <returns><see langword="true"/> when it is a normal end; the caller reports nothing more.</returns>
+    public bool EndedByCancellation(Exception error, CancellationToken token)
+    {
+        if (!token.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        Log.JobCancelled(Logger, JobName, error is OperationCanceledException ? null : error);
+        return true;
+    }
+
+    /// <summary>
+    /// Reports a failed run the way every kind does, in one order: the kind's log message, the
+    /// run's activity, the <c>JobError</c> count, health <c>Degraded</c>, then a shutdown when the
+    /// kind asks for one on every failure. Call <see cref="EndedByCancellation"/> first.
     /// </summary>
     /// <param name="error">What failed.</param>
     /// <param name="reason">The health message.</param>
-    /// <param name="final">Whether the job ends because of it (it gave up, its source faulted).</param>
-    /// <param name="shutdown">Whether the job's options ask for a shutdown on error.</param>
-    public void ReportFailure(Exception error, string reason, bool final, bool shutdown)
+    /// <param name="log">The kind's log message for it, given the logger, the job's name and the error.</param>
+    /// <param name="activity">The run's activity, if it is traced.</param>
+    /// <param name="shutdown">Whether to ask the application to shut down now.</param>
+    public void Fail(Exception error, string reason, Action<ILogger, string, Exception> log, Activity? activity, bool shutdown)
     {
+        log(Logger, JobName, error);
+        JobActivities.Fail(activity, error);
         Metrics.JobError(JobName, error);
-        if (final)
+        Health.Degraded(reason, error);
+        if (shutdown)
         {
-            Health.Failed(reason, error);
+            RequestShutdown(error);
         }
-        else
-        {
-            Health.Degraded(reason, error);
-        }
+    }
 
+    /// <summary>
+    /// Reports that the job ends for good because of <paramref name="error"/>: health <c>Failed</c>,
+    /// kept until the group stops (see docs/behaviour.md#rule-7), then a shutdown when asked for.
+    /// </summary>
+    /// <param name="error">Why the job gives up.</param>
+    /// <param name="reason">The health message.</param>
+    /// <param name="shutdown">Whether to ask the application to shut down.</param>
+    public void GiveUp(Exception error, string reason, bool shutdown)
+    {
+        Health.Failed(reason, error);
         if (shutdown)
         {
             RequestShutdown(error);

@@ -6,7 +6,7 @@ namespace Jobs.Dataflow;
 internal sealed partial class JobGroup
 {
     private Task? _stop;
-    private JobContext[] _stopRunning = [];
+    private JobContext[] _stopActive = [];
 
     /// <summary>
     /// Stops the group once. Every call waits until that one stop is over, bounded by its own
@@ -16,7 +16,7 @@ internal sealed partial class JobGroup
     public Task StopAsync(CancellationToken cancellationToken)
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        JobContext[] running;
+        JobContext[] active;
         JobContext[] ended;
         ScopedJobGroup[] scopes;
         List<string>? neverStarted = null;
@@ -36,17 +36,17 @@ internal sealed partial class JobGroup
             }
 
             _queue.Clear();
-            running = _running.ToArray();
-            _stopRunning = running;
+            active = _active.ToArray();
+            _stopActive = active;
             ended = [.. _ended];
             _ended.Clear();
             scopes = [.. _scopes.Values];
         }
 
-        return StopJobsAsync(running, ended, scopes, neverStarted, stop, cancellationToken);
+        return StopJobsAsync(active, ended, scopes, neverStarted, stop, cancellationToken);
     }
 
-    private static string NamesOfRunning(JobContext[] jobs)
+    private static string NamesOfActive(JobContext[] jobs)
     {
         var names = new StringBuilder();
         foreach (JobContext context in jobs)
@@ -61,7 +61,7 @@ internal sealed partial class JobGroup
     }
 
     private async Task StopJobsAsync(
-        JobContext[] running,
+        JobContext[] active,
         JobContext[] ended,
         ScopedJobGroup[] scopes,
         List<string>? neverStarted,
@@ -79,7 +79,7 @@ internal sealed partial class JobGroup
             // this at once, and nothing it does may keep the jobs from being cancelled.
             using CancellationTokenRegistration deadline = RegisterDeadline(cancellationToken);
 
-            foreach (JobContext context in running)
+            foreach (JobContext context in active)
             {
                 context.CompleteBlocks();
             }
@@ -90,10 +90,10 @@ internal sealed partial class JobGroup
                 context.CloseHealth();
             }
 
-            var waits = new Task[running.Length + 1];
-            for (int i = 0; i < running.Length; i++)
+            var waits = new Task[active.Length + 1];
+            for (int i = 0; i < active.Length; i++)
             {
-                waits[i] = running[i].Completion;
+                waits[i] = active[i].Completion;
             }
 
             waits[^1] = cancelled;
@@ -107,7 +107,7 @@ internal sealed partial class JobGroup
                 // later registration first), so this method can return and dispose the deadline's
                 // registration before it ran: cancel it here too, or a draining job never ends.
                 CancelDeadline();
-                Log.StopTimedOut(_logger, NamesOfRunning(running));
+                Log.StopTimedOut(_logger, NamesOfActive(active));
             }
 
             foreach (ScopedJobGroup scope in scopes)
@@ -115,7 +115,7 @@ internal sealed partial class JobGroup
                 scope.CloseScope(_logger);
             }
 
-            LogNeverRan(running, neverStarted);
+            LogNeverRan(active, neverStarted);
         }
         finally
         {
@@ -139,23 +139,23 @@ internal sealed partial class JobGroup
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             CancelDeadline();
-            JobContext[] running;
+            JobContext[] active;
             lock (_gate)
             {
-                running = _stopRunning;
+                active = _stopActive;
             }
 
-            Log.StopTimedOut(_logger, NamesOfRunning(running));
+            Log.StopTimedOut(_logger, NamesOfActive(active));
         }
     }
 
     private CancellationTokenRegistration RegisterDeadline(CancellationToken cancellationToken) =>
         cancellationToken.UnsafeRegister(static state => ((JobGroup)state!).CancelDeadline(), this);
 
-    /// <summary>One warning per stop naming the jobs it kept from ever running: queued before start, or launched but not yet begun.</summary>
-    private void LogNeverRan(JobContext[] running, List<string>? neverStarted)
+    /// <summary>One warning per stop naming the jobs it kept from ever active: queued before start, or launched but not yet begun.</summary>
+    private void LogNeverRan(JobContext[] active, List<string>? neverStarted)
     {
-        foreach (JobContext context in running)
+        foreach (JobContext context in active)
         {
             if (context.NeverRan)
             {

@@ -5,7 +5,7 @@ namespace Jobs.Dataflow;
 
 /// <summary>Starts and stops a set of jobs together; created by <see cref="JobRegistry.NewGroup"/>.</summary>
 /// <remarks>
-/// One lock (<see cref="_gate"/>) guards the state, the queue, the set of running jobs, the scopes
+/// One lock (<see cref="_gate"/>) guards the state, the queue, the set of active jobs, the scopes
 /// of jobs that ended by themselves and the scoped groups. No user code and no wait ever runs
 /// under it: jobs are launched on the thread pool, health scopes are created and closed outside
 /// it, and the token is cancelled outside it, so a job that calls <c>Add</c> from its
@@ -15,7 +15,7 @@ internal sealed partial class JobGroup : IJobGroup
 {
     private readonly object _gate = new();
     private readonly List<(Job Job, IHealth Health)> _queue = [];
-    private readonly RunningJobs _running = new();
+    private readonly ActiveJobs _active = new();
     private readonly List<JobContext> _ended = [];
     private readonly Dictionary<string, ScopedJobGroup> _scopes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
@@ -201,7 +201,7 @@ internal sealed partial class JobGroup : IJobGroup
         // measurement with the group's labels; IJobMetrics itself carries neither.
         IJobMetrics metrics = _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
         var context = new JobContext(job, parentHealth, _logger, _labels, metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token);
-        _running.Add(context);
+        _active.Add(context);
         return context;
     }
 
@@ -216,12 +216,12 @@ internal sealed partial class JobGroup : IJobGroup
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
-        // promise cost about 250 bytes per job, and RunJobAsync never faults, so nothing needs its
+        // promise cost about 250 bytes per job, and ExecuteJobAsync never faults, so nothing needs its
         // task. The work item still flows the ExecutionContext, as Task.Run did.
-        ThreadPool.QueueUserWorkItem(static state => _ = state.Group.RunJobAsync(state.Context), (Group: this, Context: context), preferLocal: false);
+        ThreadPool.QueueUserWorkItem(static state => _ = state.Group.ExecuteJobAsync(state.Context), (Group: this, Context: context), preferLocal: false);
     }
 
-    private async Task RunJobAsync(JobContext context)
+    private async Task ExecuteJobAsync(JobContext context)
     {
         // A job's activities are roots of their own, not children of whatever started the group.
         Activity.Current = null;
@@ -237,7 +237,7 @@ internal sealed partial class JobGroup : IJobGroup
         try
         {
             Log.JobStarted(_logger, job.Name);
-            await job.RunAsync(context).ConfigureAwait(false);
+            await job.ExecuteAsync(context).ConfigureAwait(false);
         }
         catch (Exception ex) when (context.CancellationToken.IsCancellationRequested)
         {
@@ -267,7 +267,7 @@ internal sealed partial class JobGroup : IJobGroup
         bool keepScope;
         lock (_gate)
         {
-            _running.Remove(context);
+            _active.Remove(context);
             keepScope = _state != State.Stopped && !context.CancellationToken.IsCancellationRequested;
             if (keepScope)
             {

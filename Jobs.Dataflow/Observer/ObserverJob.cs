@@ -6,14 +6,22 @@ using System.Threading.Tasks.Dataflow;
 namespace Jobs.Dataflow;
 
 /// <summary>
-/// Runs a handler for each item of a source through a bounded <see cref="ActionBlock{T}"/>. A source
-/// block links straight to it and a pulled stream is sent straight into it; an observable posts into
-/// a bounded <see cref="BufferBlock{T}"/> linked to it.
+/// Runs a handler for each item of a source through a bounded <see cref="ActionBlock{T}"/> (see
+/// docs/behaviour.md#rule-23 to #rule-29). A source block links straight to it and a pulled stream
+/// is sent straight into it; an observable posts into a bounded <see cref="BufferBlock{T}"/>
+/// linked to it.
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
+/// <remarks>
+/// The path of one item: the source's adapter in <c>Observer/Sources/</c> takes it (a pump pulls it and
+/// sends it into the block, an observable's push posts it, a source block offers it) through the
+/// run's <see cref="ObserverFeed{T}"/>; the action block calls <see cref="HandleAsync"/>, which
+/// runs the user's handler and reports the item. <see cref="HandleAsync"/> is bound once, so
+/// handling an item allocates nothing when the user's handler completes synchronously.
+/// </remarks>
 internal sealed class ObserverJob<T> : Job
 {
-    /// <summary>The least time between two <c>OK</c> health reports (rule 29).</summary>
+    /// <summary>The least time between two <c>OK</c> health reports (docs/behaviour.md#rule-29).</summary>
     internal static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
     private static readonly DataflowLinkOptions PropagateCompletion = new() { PropagateCompletion = true };
@@ -22,30 +30,35 @@ internal sealed class ObserverJob<T> : Job
     private readonly ObserverSource<T> _source;
     private readonly ObserverOptions _options;
 
+    // Set once when the job starts executing, before the first item.
+    private JobContext _context = null!;
+    private ObserverFeed<T> _feed = null!;
+    private TimeProvider _time = TimeProvider.System;
+    private CancellationToken _handlerToken;
+    private long _count;
+    private long _lastReport;
+
     public ObserverJob(string name, ObserverFunc<T> fn, ObserverSource<T> source, ObserverOptions options)
-        : base(name)
+        : base(name, JobKinds.Observer, "observer-job-")
     {
         _fn = fn;
         _source = source;
         _options = options;
-        HealthScopeName = "observer-job-" + Name;
     }
 
-    internal override string HealthScopeName { get; }
-
-    internal override string Kind => JobKinds.Observer;
-
-    internal override async Task RunAsync(JobContext context)
+    internal override async Task ExecuteAsync(JobContext context)
     {
         // A draining job outlives the group's token on purpose: its handler's token ends by the
         // stop's deadline instead, so the items it took are handled with a live token.
         bool drain = _options.DrainOnStop;
-        CancellationToken handlerToken = drain ? context.StopDeadline : context.CancellationToken;
-        var handler = new ItemHandler(this, context, handlerToken);
+        _context = context;
+        _time = context.TimeProvider;
+        _handlerToken = drain ? context.StopDeadline : context.CancellationToken;
+        _lastReport = _time.GetTimestamp();
 
         // No CancellationToken on the blocks: a cancelled block drops what it holds without a
         // word. On stop the handler skips, and counts, each item it may no longer handle.
-        var action = new ActionBlock<T>(handler.HandleAsync, new ExecutionDataflowBlockOptions
+        var action = new ActionBlock<T>(HandleAsync, new ExecutionDataflowBlockOptions
         {
             BoundedCapacity = ActionCapacity(_options, _source.FeedsHandlerDirectly),
             MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
@@ -61,33 +74,32 @@ internal sealed class ObserverJob<T> : Job
             target = buffer;
         }
 
-        var feed = new ObserverFeed<T>(context, target, drain);
-        handler.Feed = feed;
+        _feed = new ObserverFeed<T>(context, target, drain);
         if (_source.GroupCompletesTarget)
         {
             context.Own(target);
         }
 
         context.Health.Ok("Primed");
-        Task<Exception?> ended = _source.FeedAsync(feed);
+        Task<Exception?> ended = _source.FeedAsync(_feed);
         await action.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Exception? fault = await ended.ConfigureAwait(false);
-        await feed.WaitForReleaseAsync().ConfigureAwait(false);
+        await _feed.WaitForReleaseAsync().ConfigureAwait(false);
 
         if (action.Completion.Exception is { } crash)
         {
-            // The handler path catches everything and the context guards the user's reporters, so
-            // only a bug of the library gets here. Let the group log it.
+            // The handler catches everything and the context guards the user's reporters, so only
+            // a bug of the library gets here. Let the group log it.
             ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
         }
 
-        feed.LogDiscarded();
+        _feed.LogDiscarded();
         if (context.CancellationToken.IsCancellationRequested)
         {
             return;
         }
 
-        long count = handler.Count;
+        long count = Interlocked.Read(ref _count);
         if (fault is null)
         {
             Log.ObserverSourceCompleted(context.Logger, Name, count);
@@ -95,8 +107,9 @@ internal sealed class ObserverJob<T> : Job
             return;
         }
 
-        Log.ObserverSourceFailed(context.Logger, Name, count, fault);
-        context.ReportFailure(fault, $"Source failed: {fault.Message}", final: true, _options.ShutdownOnError);
+        string reason = $"Source failed: {fault.Message}";
+        context.Fail(fault, reason, (logger, name, error) => Log.ObserverSourceFailed(logger, name, count, error), activity: null, shutdown: false);
+        context.GiveUp(fault, reason, _options.ShutdownOnError);
     }
 
     /// <summary>
@@ -120,143 +133,103 @@ internal sealed class ObserverJob<T> : Job
         return capacity == DataflowBlockOptions.Unbounded ? capacity : (int)Math.Min((long)capacity + parallelism, int.MaxValue);
     }
 
-    /// <summary>
-    /// One run's handler state. Its <see cref="HandleAsync"/> is the action block's delegate: bound
-    /// once per run, so handling an item allocates nothing when the user's handler completes
-    /// synchronously.
-    /// </summary>
-    private sealed class ItemHandler
+    /// <summary>The action block's delegate: handles one item, or skips and counts it after a stop.</summary>
+    private Task HandleAsync(T item)
     {
-        private readonly ObserverJob<T> _job;
-        private readonly JobContext _context;
-        private readonly TimeProvider _time;
-        private readonly CancellationToken _token;
-        private readonly bool _trace;
-        private long _count;
-        private long _lastReport;
-
-        public ItemHandler(ObserverJob<T> job, JobContext context, CancellationToken token)
+        if (_handlerToken.IsCancellationRequested)
         {
-            _job = job;
-            _context = context;
-            _time = context.TimeProvider;
-            _token = token;
-            _trace = job._options.TraceItems;
-            _lastReport = _time.GetTimestamp();
+            // No item starts once the handler's token is cancelled (docs/behaviour.md#rule-5); it is
+            // counted, and the job logs the count when it ends (#rule-27).
+            _feed.Discard();
+            return Task.CompletedTask;
         }
 
-        /// <summary>Gets the number of items handled without error.</summary>
-        public long Count => Interlocked.Read(ref _count);
+        return _options.TraceItems ? HandleTracedAsync(item) : HandleCoreAsync(item);
+    }
 
-        /// <summary>Gets or sets the run's feed, which counts the items skipped after a stop; set before the first item.</summary>
-        public ObserverFeed<T> Feed { get; set; } = null!;
+    /// <summary>
+    /// Handles an item inside its own activity. Being an async method, it keeps the activity as
+    /// <see cref="Activity.Current"/> for this item only: the change does not flow back into the
+    /// block's loop and the next item.
+    /// </summary>
+    private async Task HandleTracedAsync(T item)
+    {
+        using Activity? activity = JobActivities.StartRun(_context, JobKinds.Observer);
+        await HandleCoreAsync(item).ConfigureAwait(false);
+    }
 
-        public Task HandleAsync(T item)
+    private Task HandleCoreAsync(T item)
+    {
+        long start = _time.GetTimestamp();
+        Task task;
+        try
         {
-            if (_token.IsCancellationRequested)
-            {
-                // Rule 5: no item starts once the handler's token is cancelled. Rule 27: it is
-                // counted, and the job logs the count when it ends.
-                Feed.Discard();
-                return Task.CompletedTask;
-            }
-
-            return _trace ? HandleTracedAsync(item) : HandleCoreAsync(item);
+            task = _fn(item, _handlerToken);
+        }
+        catch (Exception ex)
+        {
+            Failed(ex, start);
+            return Task.CompletedTask;
         }
 
-        /// <summary>
-        /// Handles an item inside its own activity. Being an async method, it keeps the activity
-        /// as <see cref="Activity.Current"/> for this item only: the change does not flow back
-        /// into the block's loop and the next item.
-        /// </summary>
-        private async Task HandleTracedAsync(T item)
+        if (task is null)
         {
-            using Activity? activity = JobActivities.StartRun(_context, JobKinds.Observer);
-            await HandleCoreAsync(item).ConfigureAwait(false);
+            Failed(new InvalidOperationException($"The handler of observer job {Name} returned a null Task."), start);
+            return Task.CompletedTask;
         }
 
-        private Task HandleCoreAsync(T item)
+        if (task.IsCompletedSuccessfully)
         {
-            long start = _time.GetTimestamp();
-            Task task;
-            try
-            {
-                task = _job._fn(item, _token);
-            }
-            catch (Exception ex)
-            {
-                Failed(ex, start);
-                return Task.CompletedTask;
-            }
-
-            if (task is null)
-            {
-                Failed(new InvalidOperationException($"The handler of observer job {_job.Name} returned a null Task."), start);
-                return Task.CompletedTask;
-            }
-
-            if (task.IsCompletedSuccessfully)
-            {
-                Succeeded(start);
-                return Task.CompletedTask;
-            }
-
-            return AwaitAsync(task, start);
-        }
-
-        private async Task AwaitAsync(Task task, long start)
-        {
-            try
-            {
-                await task.ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                Failed(ex, start);
-                return;
-            }
-
             Succeeded(start);
+            return Task.CompletedTask;
         }
 
-        /// <summary>
-        /// Reports a handled item. The context's health and metrics are guarded and its logger
-        /// never throws, so nothing here can fault the action block (which would drop every
-        /// buffered item and stop taking from the source).
-        /// </summary>
-        private void Succeeded(long start)
-        {
-            long end = _time.GetTimestamp();
-            TimeSpan duration = Durations.NotNegative(_time.GetElapsedTime(start, end));
-            _context.Metrics.ObserverRunDuration(_job.Name, duration);
-            long count = Interlocked.Increment(ref _count);
+        return AwaitAsync(task, start);
+    }
 
-            // Rule 29: at most one OK report per interval. DURATION is this item's handler time;
-            // the compare-exchange lets one of several parallel handlers make the report.
-            long last = Volatile.Read(ref _lastReport);
-            if (_time.GetElapsedTime(last, end) >= ReportInterval && Interlocked.CompareExchange(ref _lastReport, end, last) == last)
-            {
-                _context.Health.Ok(string.Create(CultureInfo.InvariantCulture, $"OK ({Durations.Format(duration)}) [{count}]"));
-            }
+    private async Task AwaitAsync(Task task, long start)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Failed(ex, start);
+            return;
         }
 
-        private void Failed(Exception error, long start)
+        Succeeded(start);
+    }
+
+    /// <summary>
+    /// Reports a handled item. The context's health and metrics are guarded and its logger never
+    /// throws, so nothing here can fault the action block (which would drop every buffered item and
+    /// stop taking from the source).
+    /// </summary>
+    private void Succeeded(long start)
+    {
+        long end = _time.GetTimestamp();
+        TimeSpan duration = Durations.NotNegative(_time.GetElapsedTime(start, end));
+        _context.Metrics.ObserverRunDuration(Name, duration);
+        long count = Interlocked.Increment(ref _count);
+
+        // At most one OK report per interval (docs/behaviour.md#rule-29). DURATION is this item's
+        // handler time; the compare-exchange lets one of several parallel handlers make the report.
+        long last = Volatile.Read(ref _lastReport);
+        if (_time.GetElapsedTime(last, end) >= ReportInterval && Interlocked.CompareExchange(ref _lastReport, end, last) == last)
         {
-            _context.Metrics.ObserverRunDuration(_job.Name, Durations.NotNegative(_time.GetElapsedTime(start)));
-            if (_token.IsCancellationRequested)
-            {
-                // Rule 6: whatever the handler throws once its token is cancelled is a normal end.
-                Log.JobCancelled(_context.Logger, _job.Name, error is OperationCanceledException ? null : error);
-                return;
-            }
+            _context.Health.Ok(string.Create(CultureInfo.InvariantCulture, $"OK ({Durations.Format(duration)}) [{count}]"));
+        }
+    }
 
-            if (_trace)
-            {
-                JobActivities.Fail(Activity.Current, error);
-            }
-
-            Log.ObserverHandlerFailed(_context.Logger, _job.Name, error);
-            _context.ReportFailure(error, $"Handler failed: {error.Message}", final: false, _job._options.ShutdownOnError);
+    private void Failed(Exception error, long start)
+    {
+        _context.Metrics.ObserverRunDuration(Name, Durations.NotNegative(_time.GetElapsedTime(start)));
+        if (!_context.EndedByCancellation(error, _handlerToken))
+        {
+            Activity? activity = _options.TraceItems ? Activity.Current : null;
+            _context.Fail(error, $"Handler failed: {error.Message}", Log.ObserverHandlerFailed, activity, _options.ShutdownOnError);
         }
     }
 }

@@ -3,70 +3,42 @@ using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow;
 
-/// <summary>Runs a function once, retrying it with backoff while retries remain.</summary>
+/// <summary>
+/// Runs a function once, retrying it with backoff while retries remain (see
+/// docs/behaviour.md#rule-9 to #rule-12). Each attempt is a run.
+/// </summary>
 internal sealed class OneShotJob : Job
 {
     private readonly OneShotFunc _fn;
     private readonly OneShotOptions _options;
 
     public OneShotJob(string name, OneShotFunc fn, OneShotOptions options)
-        : base(name)
+        : base(name, JobKinds.OneShot, "job-")
     {
         _fn = fn;
         _options = options;
-        HealthScopeName = "job-" + Name;
     }
 
-    internal override string HealthScopeName { get; }
-
-    internal override string Kind => JobKinds.OneShot;
-
-    internal override async Task RunAsync(JobContext context)
+    internal override async Task ExecuteAsync(JobContext context)
     {
         CancellationToken token = context.CancellationToken;
         for (int attempt = 1; !token.IsCancellationRequested; attempt++)
         {
-            Exception? error = await RunAttemptAsync(context, attempt).ConfigureAwait(false);
-            if (error is null)
-            {
-                return;
-            }
-
-            if (token.IsCancellationRequested)
-            {
-                // Rule 6: whatever a run throws once the job is cancelled is a normal end. The
-                // cancellation itself is expected, so only another exception is worth its stack.
-                Log.JobCancelled(context.Logger, Name, error is OperationCanceledException ? null : error);
-                return;
-            }
-
             // The retry after attempt N is retry number N, so N - 1 retries are used up.
-            int retry = attempt;
-            bool canRetry = _options.Retries == -1 || retry <= _options.Retries;
-            if (_options.Retries == -1)
+            bool last = _options.Retries != -1 && attempt > _options.Retries;
+            Exception? error = await RunAttemptAsync(context, attempt).ConfigureAwait(false);
+            if (error is null || token.IsCancellationRequested)
             {
-                Log.OneShotFailedRetryingForever(context.Logger, Name, attempt, error);
-            }
-            else
-            {
-                Log.OneShotFailed(context.Logger, Name, attempt, _options.Retries - (attempt - 1), error);
-            }
-
-            // Every failed attempt is Degraded; the last one is then Failed (rules 10 and 12).
-            string reason = $"Failed on attempt {attempt}: {error.Message}";
-            context.ReportFailure(error, reason, final: false, shutdown: false);
-            if (!canRetry)
-            {
-                context.Health.Failed(GaveUp(attempt, error), error);
-                if (_options.ShutdownOnError)
-                {
-                    context.RequestShutdown(error);
-                }
-
                 return;
             }
 
-            if (!await BackoffAsync(context, retry).ConfigureAwait(false))
+            if (last)
+            {
+                context.GiveUp(error, GaveUp(attempt, error), _options.ShutdownOnError);
+                return;
+            }
+
+            if (!await BackoffAsync(context, retry: attempt).ConfigureAwait(false))
             {
                 return;
             }
@@ -83,7 +55,11 @@ internal sealed class OneShotJob : Job
     private static string GaveUp(int attempts, Exception error) =>
         attempts == 1 ? $"Gave up after 1 attempt: {error.Message}" : $"Gave up after {attempts} attempts: {error.Message}";
 
-    /// <summary>Runs one attempt, traced and timed; returns its error, or null when it succeeded.</summary>
+    private static Action<ILogger, string, Exception> AttemptLog(int attempt, int retriesLeft) => retriesLeft == -1
+        ? (logger, name, error) => Log.OneShotFailedRetryingForever(logger, name, attempt, error)
+        : (logger, name, error) => Log.OneShotFailed(logger, name, attempt, retriesLeft, error);
+
+    /// <summary>Runs one attempt, traced and timed, and reports it; returns its error, or null when it succeeded.</summary>
     private async Task<Exception?> RunAttemptAsync(JobContext context, int attempt)
     {
         context.Health.Ok("Running");
@@ -111,10 +87,15 @@ internal sealed class OneShotJob : Job
             {
                 Log.OneShotFinished(context.Logger, Name, attempt, Durations.Format(duration));
             }
+
+            return null;
         }
-        else if (!context.CancellationToken.IsCancellationRequested)
+
+        if (!context.EndedByCancellation(error, context.CancellationToken))
         {
-            JobActivities.Fail(activity, error);
+            // Every failed attempt is Degraded, the last one too; giving up then reports Failed.
+            int retriesLeft = _options.Retries == -1 ? -1 : _options.Retries - (attempt - 1);
+            context.Fail(error, $"Failed on attempt {attempt}: {error.Message}", AttemptLog(attempt, retriesLeft), activity, shutdown: false);
         }
 
         return error;
@@ -134,12 +115,7 @@ internal sealed class OneShotJob : Job
             // job gives up as if its retries were used up. The attempt's failure is counted
             // already; the job now ends with the backoff's error.
             Log.OneShotBackoffFailed(context.Logger, Name, ex);
-            context.Health.Failed($"Gave up: its backoff threw: {ex.Message}", ex);
-            if (_options.ShutdownOnError)
-            {
-                context.RequestShutdown(ex);
-            }
-
+            context.GiveUp(ex, $"Gave up: its backoff threw: {ex.Message}", _options.ShutdownOnError);
             return false;
         }
 
