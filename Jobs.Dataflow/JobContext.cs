@@ -97,6 +97,31 @@ internal sealed class JobContext
     public void OpenHealthScope() => Health = new GuardedHealth(GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this), this);
 
     /// <summary>
+    /// Runs the job's function once: returns what it threw (a <see langword="null"/> task counts
+    /// as an error too), or <see langword="null"/> when it succeeded, and how long it took on the
+    /// group's clock since <paramref name="start"/>.
+    /// </summary>
+    /// <param name="function">Calls the job's function with this context and the group's token; a static lambda, so a run allocates no closure.</param>
+    /// <param name="start">The run's start, a timestamp of <see cref="TimeProvider"/>.</param>
+    /// <returns>The run's error and duration.</returns>
+    public async ValueTask<(Exception? Error, TimeSpan Duration)> RunTimedAsync(Func<JobContext, CancellationToken, Task> function, long start)
+    {
+        Exception? error = null;
+        try
+        {
+            Task task = function(this, CancellationToken)
+                ?? throw new InvalidOperationException($"The function of job {JobName} returned a null Task.");
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        return (error, Durations.NotNegative(TimeProvider.GetElapsedTime(start)));
+    }
+
+    /// <summary>
     /// Tells whether a run that threw ended because of cancellation: whatever a run throws once
     /// its token is cancelled is a normal end (see docs/behaviour.md#rule-6), logged at debug level
     /// only, with the exception unless it is the cancellation itself.

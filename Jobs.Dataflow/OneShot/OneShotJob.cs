@@ -65,20 +65,9 @@ internal sealed class OneShotJob : Job
         context.Health.Ok("Running");
         using Activity? activity = JobActivities.StartRun(context, JobKinds.OneShot);
         activity?.SetTag("job.attempt", attempt);
-        long start = context.TimeProvider.GetTimestamp();
-        Exception? error = null;
-        try
-        {
-            Task task = _fn(context.Health, context.CancellationToken)
-                ?? throw new InvalidOperationException($"The function of job {Name} returned a null Task.");
-            await task.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-
-        TimeSpan duration = Durations.NotNegative(context.TimeProvider.GetElapsedTime(start));
+        (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
+            static (context, token) => ((OneShotJob)context.Job)._fn(context.Health, token),
+            context.TimeProvider.GetTimestamp()).ConfigureAwait(false);
         context.Metrics.OneShotRunDuration(Name, duration);
         if (error is null)
         {

@@ -147,18 +147,8 @@ internal sealed class TimerJob : Job
     {
         CancellationToken token = context.CancellationToken;
         using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer);
-        Exception? error = null;
-        try
-        {
-            Task task = _fn(token) ?? throw new InvalidOperationException($"The function of timer job {Name} returned a null Task.");
-            await task.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-
-        TimeSpan duration = Durations.NotNegative(context.TimeProvider.GetElapsedTime(start));
+        (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
+            static (context, token) => ((TimerJob)context.Job)._fn(token), start).ConfigureAwait(false);
         context.Metrics.TimerRunDuration(Name, duration);
         if (error is null)
         {
