@@ -54,6 +54,12 @@ internal sealed class JobContext
 
     public string JobName => Job.Name;
 
+    /// <summary>Gets the scope the job's own scope is created under: the group's, or a scoped group's.</summary>
+    public IHealth ParentHealth => _parentHealth;
+
+    /// <summary>Gets or sets the kept scope of an ended job of the same name that this job replaces; closed at launch.</summary>
+    public KeptScopes.Kept? Replaces { get; set; }
+
     /// <summary>Gets the job's own health scope, guarded; reports go nowhere until <see cref="OpenHealthScope"/>.</summary>
     public IHealth Health { get; private set; }
 
@@ -67,6 +73,9 @@ internal sealed class JobContext
     public IJobMetrics Metrics { get; }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Gets the clock of the grace given to a source that ignores cancellation: the system's, but in tests of the grace.</summary>
+    public TimeProvider GraceClock { get; init; } = TimeProvider.System;
 
     /// <summary>Gets the group's token: cancelled when the group stops.</summary>
     public CancellationToken CancellationToken { get; }
@@ -95,6 +104,9 @@ internal sealed class JobContext
 
     /// <summary>Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be created is logged.</summary>
     public void OpenHealthScope() => Health = new GuardedHealth(GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this), this);
+
+    /// <summary>Hands over the job's scope to be kept after it ended: the user's scope and the job's name, not this context.</summary>
+    public KeptScopes.Kept KeepHealth() => new(((GuardedHealth)Health).Inner, JobName);
 
     /// <summary>
     /// Runs the job's function once: returns what it threw (a <see langword="null"/> task counts
@@ -136,7 +148,7 @@ internal sealed class JobContext
             return false;
         }
 
-        Log.JobCancelled(Logger, JobName, error is OperationCanceledException ? null : error);
+        Log.RunCancelled(Logger, JobName, error is OperationCanceledException ? null : error);
         return true;
     }
 

@@ -237,6 +237,24 @@ public sealed class FaultToleranceTests
     }
 
     [TestMethod]
+    public async Task Scoped_GroupScopeThrowsInNewScope_JobsStillRunAndTheFailureIsLogged()
+    {
+        var logs = new LogCapture();
+        var health = new Mock<IHealth>();
+        health.Setup(h => h.NewScope("ingest")).Throws(new InvalidOperationException("no scopes today"));
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(health.Object);
+        Job job = Job.OneShot("reader", (_, _) => Task.CompletedTask);
+
+        group.Scoped("ingest").Add(job);
+        await group.StartAsync(CancellationToken.None);
+
+        await job.Completion.OrTimeout();
+        LogEntry error = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ScopeCreateFailed));
+        Assert.AreEqual("ingest", error["ScopeName"]);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task OneShot_HealthScopeThrowsOnEveryCall_RetriesAndShutsDownAsConfigured()
     {
         var logs = new LogCapture();

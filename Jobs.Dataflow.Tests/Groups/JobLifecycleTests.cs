@@ -128,6 +128,26 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task Add_SameNameAfterAJobGaveUp_TheNewJobReplacesTheKeptScope()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        Job failing = Job.OneShot("sync", (_, _) => throw new IOException("down"));
+        harness.Group.Add(failing);
+        await failing.Completion.OrTimeout();
+        Assert.AreEqual(HealthLevel.Failed, harness.Health.Tree.Snapshot().Overall);
+
+        Job retry = Job.OneShot("sync", (_, _) => Task.CompletedTask);
+        harness.Group.Add(retry);
+        await retry.Completion.OrTimeout();
+
+        HealthStatus[] scopes = [.. harness.Health.Tree.Snapshot().Children];
+        Assert.HasCount(1, scopes, "The latest job of a name replaces the kept scope of the earlier one.");
+        Assert.AreEqual(HealthLevel.Ok, scopes[0].Level);
+        Assert.AreEqual(HealthLevel.Ok, harness.Health.Tree.Snapshot().Overall);
+    }
+
+    [TestMethod]
     public async Task StopAsync_SecondCallWithABoundedToken_ReturnsWhenItsTokenFiresAndLogsTheStragglers()
     {
         await using var harness = new GroupHarness();

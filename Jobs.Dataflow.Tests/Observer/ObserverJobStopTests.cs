@@ -344,7 +344,7 @@ public sealed class ObserverJobStopTests
     [TestMethod]
     [DataRow(false)]
     [DataRow(true)]
-    public async Task StopAsync_StreamIgnoresCancellation_ReturnsAndWarnsNamingTheJob(bool drainOnStop)
+    public async Task StopAsync_StreamIgnoresCancellation_ReturnsAfterTheGraceAndWarnsNamingTheJob(bool drainOnStop)
     {
         await using var harness = new GroupHarness();
         var stream = new NeverEndingStream();
@@ -352,7 +352,11 @@ public sealed class ObserverJobStopTests
 
         await harness.StartAsync();
         await stream.Pulling.OrTimeout();
-        await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        Assert.IsFalse(stop.IsCompleted, "The stop gives the source its grace.");
+        harness.Grace.Advance(TimeSpan.FromSeconds(1));
+        await stop.OrTimeout();
 
         LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
         Assert.AreEqual(LogLevel.Warning, warning.Level);
@@ -360,7 +364,51 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
-    public async Task StopAsync_SubscriptionDisposeBlocks_ReturnsAndWarnsNamingTheJob()
+    [DataRow(false, nameof(Log.ObserverDiscarded))]
+    [DataRow(true, nameof(Log.ObserverLateItem))]
+    public async Task StopAsync_StreamYieldsAfterTheJobEnded_LogsTheLateItem(bool drainOnStop, string eventName)
+    {
+        await using var harness = new GroupHarness();
+        var stream = new NeverEndingStream();
+        harness.Add(Job.Observer("late", (int _, CancellationToken _) => Task.CompletedTask, stream, new ObserverOptions { DrainOnStop = drainOnStop }));
+        await harness.StartAsync();
+        await stream.Pulling.OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        harness.Grace.Advance(TimeSpan.FromSeconds(1));
+        await stop.OrTimeout();
+
+        // The pending read, which ignored the stop, now returns an item nobody can handle.
+        stream.Yield(42);
+
+        LogEntry late = await harness.Logs.WaitForAsync(e => e.EventId.Name == eventName);
+        Assert.AreEqual(drainOnStop ? LogLevel.Warning : LogLevel.Information, late.Level);
+        Assert.AreEqual("late", late["JobName"]);
+    }
+
+    [TestMethod]
+    public async Task Run_SourceEndsWithASlowDispose_WaitsForItWithoutAGrace()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new SlowDisposeStream(3);
+        Job job = Job.Observer("patient", (int _, CancellationToken _) => Task.CompletedTask, stream);
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await stream.Disposing.OrTimeout();
+
+        // An honest source that ended by itself is not cut short: no grace runs while the group does.
+        Assert.AreEqual(0, harness.Grace.TimersCreated);
+        Assert.IsFalse(job.Completion.IsCompleted);
+        stream.FinishDispose();
+        await job.Completion.OrTimeout();
+
+        Assert.AreEqual("Completed [3]", harness.Health.Tree.Snapshot().Find("observer-job-patient")?.Message);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= LogLevel.Warning));
+    }
+
+    [TestMethod]
+    public async Task StopAsync_SubscriptionDisposeBlocks_ReturnsAfterTheGraceAndWarnsNamingTheJob()
     {
         await using var harness = new GroupHarness();
         using var unblock = new ManualResetEventSlim();
@@ -375,7 +423,10 @@ public sealed class ObserverJobStopTests
         await subscribed.OrTimeout();
         try
         {
-            await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
+            Task stop = harness.Group.StopAsync(CancellationToken.None);
+            await harness.Grace.WaitForTimerAsync();
+            harness.Grace.Advance(TimeSpan.FromSeconds(1));
+            await stop.OrTimeout();
 
             LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
             Assert.AreEqual("stuck", warning["JobName"]);
@@ -387,15 +438,13 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
-    public async Task StopAsync_ColdObservablePushesForeverInsideSubscribe_ReturnsAndWarnsNamingTheJob()
+    public async Task StopAsync_ColdObservablePushesForeverInsideSubscribe_StopsTheProducerAndReturns()
     {
         await using var harness = new GroupHarness();
         var observable = new EndlessColdObservable();
-        int handled = 0;
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ObserverFunc<int> fn = (_, _) =>
         {
-            Interlocked.Increment(ref handled);
             first.TrySetResult();
             return Task.CompletedTask;
         };
@@ -407,11 +456,11 @@ public sealed class ObserverJobStopTests
         {
             await harness.Group.StopAsync(CancellationToken.None).OrTimeout();
 
-            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
+            // The producer's loop was unwound out of Subscribe: it no longer spins a thread.
+            Exception? ended = await observable.Ended.OrTimeout();
+            Assert.IsInstanceOfType<OperationCanceledException>(ended);
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverStoppedRunawaySubscribe));
             Assert.AreEqual("cold", warning["JobName"]);
-            int afterStop = Volatile.Read(ref handled);
-            await observable.PushesAfterAsync(1000).OrTimeout();
-            Assert.AreEqual(afterStop, Volatile.Read(ref handled), "Pushes after the job ended must be ignored.");
         }
         finally
         {
@@ -505,51 +554,85 @@ public sealed class ObserverJobStopTests
         }
     }
 
-    /// <summary>A stream whose MoveNextAsync never completes and ignores its token.</summary>
+    /// <summary>A stream whose MoveNextAsync ignores its token and completes only when the test makes it yield.</summary>
     private sealed class NeverEndingStream : IAsyncEnumerable<int>, IAsyncEnumerator<int>
     {
         private readonly TaskCompletionSource _pulling = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource<bool> _never = new();
+        private readonly TaskCompletionSource<bool> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task Pulling => _pulling.Task;
 
-        public int Current => 0;
+        public int Current { get; private set; }
 
         public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
 
         public ValueTask<bool> MoveNextAsync()
         {
             _pulling.TrySetResult();
-            return new ValueTask<bool>(_never.Task);
+            return new ValueTask<bool>(_next.Task);
+        }
+
+        public void Yield(int item)
+        {
+            Current = item;
+            _next.TrySetResult(true);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    /// <summary>A cold observable that pushes inside Subscribe until the test stops it, and never returns before that.</summary>
+    /// <summary>A stream of a few items whose DisposeAsync takes until the test lets it finish.</summary>
+    private sealed class SlowDisposeStream(int count) : IAsyncEnumerable<int>
+    {
+        private readonly TaskCompletionSource _disposing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _finish = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Disposing => _disposing.Task;
+
+        public void FinishDispose() => _finish.TrySetResult();
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => new Enumerator(this, count);
+
+        private sealed class Enumerator(SlowDisposeStream owner, int count) : IAsyncEnumerator<int>
+        {
+            public int Current { get; private set; }
+
+            public ValueTask<bool> MoveNextAsync() => new(++Current <= count);
+
+            public async ValueTask DisposeAsync()
+            {
+                owner._disposing.TrySetResult();
+                await owner._finish.Task;
+            }
+        }
+    }
+
+    /// <summary>A cold observable that pushes inside Subscribe until the test stops it, or OnNext throws.</summary>
     private sealed class EndlessColdObservable : IObservable<int>
     {
-        private readonly SemaphoreSlim _pushed = new(0);
+        private readonly TaskCompletionSource<Exception?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private volatile bool _stopped;
+
+        /// <summary>Gets a task that completes when the producer's loop ended, with what ended it.</summary>
+        public Task<Exception?> Ended => _ended.Task;
 
         public IDisposable Subscribe(IObserver<int> observer)
         {
-            for (int i = 0; !_stopped; i++)
+            try
             {
-                observer.OnNext(i);
-                _pushed.Release();
+                for (int i = 0; !_stopped; i++)
+                {
+                    observer.OnNext(i);
+                }
+            }
+            catch (Exception ex)
+            {
+                _ended.TrySetResult(ex);
+                throw;
             }
 
+            _ended.TrySetResult(null);
             return Mock.Of<IDisposable>();
-        }
-
-        /// <summary>Waits until <paramref name="count"/> more pushes have returned.</summary>
-        public async Task PushesAfterAsync(int count)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                await _pushed.WaitAsync();
-            }
         }
 
         public void Stop() => _stopped = true;

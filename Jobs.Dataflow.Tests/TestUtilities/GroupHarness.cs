@@ -11,11 +11,14 @@ internal sealed class GroupHarness : IAsyncDisposable
 {
     public GroupHarness(JobGroupOptions? options = null)
     {
-        Registry = new JobRegistry(Logs.Factory, Shutdowner.Object, Time, Metrics.Object);
+        Registry = new JobRegistry(Logs.Factory, Shutdowner.Object, Time, Metrics.Object) { GraceClock = Grace };
         Group = Registry.NewGroup(Health, options);
     }
 
     public TestTimeProvider Time { get; } = new();
+
+    /// <summary>Gets the clock of the grace a stopped observer gives a source that ignores cancellation (the system clock outside tests).</summary>
+    public TestTimeProvider Grace { get; } = new();
 
     public LogCapture Logs { get; } = new();
 

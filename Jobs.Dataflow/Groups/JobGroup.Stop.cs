@@ -17,7 +17,8 @@ internal sealed partial class JobGroup
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         JobContext[] active;
-        JobContext[] ended;
+        KeptScopes.Kept[] ended;
+        Task cancelled;
         ScopedJobGroup[] scopes;
         List<string>? neverStarted = null;
         lock (_gate)
@@ -38,12 +39,16 @@ internal sealed partial class JobGroup
             _queue.Clear();
             active = _active.ToArray();
             _stopActive = active;
-            ended = [.. _ended];
-            _ended.Clear();
+            ended = _ended.TakeAllLocked();
+
+            // Requested here, under the lock, so that no later StopAsync can see the group stopped
+            // before its jobs' token is cancelled. No user code runs here: CancelAsync flips the
+            // token at once and runs its callbacks on the thread pool.
+            cancelled = CancelJobsAsync();
             scopes = [.. _scopes.Values];
         }
 
-        return StopJobsAsync(active, ended, scopes, neverStarted, stop, cancellationToken);
+        return StopJobsAsync(active, ended, scopes, neverStarted, cancelled, stop, cancellationToken);
     }
 
     private static string NamesOfActive(JobContext[] jobs)
@@ -62,18 +67,15 @@ internal sealed partial class JobGroup
 
     private async Task StopJobsAsync(
         JobContext[] active,
-        JobContext[] ended,
+        KeptScopes.Kept[] ended,
         ScopedJobGroup[] scopes,
         List<string>? neverStarted,
+        Task cancelled,
         TaskCompletionSource stop,
         CancellationToken cancellationToken)
     {
         try
         {
-            // CancelAsync runs the token's callbacks (the jobs' own, and the awaits they release)
-            // off this thread, so a slow callback cannot hold up the rest of the stop.
-            Task cancelled = CancelJobsAsync();
-
             // Jobs that outlive the stop on purpose (draining observers) end when the stop's token
             // fires. Registered after the jobs are cancelled: a token that has already fired runs
             // this at once, and nothing it does may keep the jobs from being cancelled.
@@ -82,12 +84,6 @@ internal sealed partial class JobGroup
             foreach (JobContext context in active)
             {
                 context.CompleteBlocks();
-            }
-
-            // Jobs that ended by themselves kept their scopes until now (rule 7).
-            foreach (JobContext context in ended)
-            {
-                context.CloseHealth();
             }
 
             var waits = new Task[active.Length + 1];
@@ -108,6 +104,13 @@ internal sealed partial class JobGroup
                 // registration before it ran: cancel it here too, or a draining job never ends.
                 CancelDeadline();
                 Log.StopTimedOut(_logger, NamesOfActive(active));
+            }
+
+            // Jobs that ended by themselves kept their scopes until now (docs/behaviour.md#rule-7).
+            // Closed after the bounded wait: a user's scope that blocks cannot defeat the token.
+            foreach (KeptScopes.Kept kept in ended)
+            {
+                kept.Close(_logger);
             }
 
             foreach (ScopedJobGroup scope in scopes)
@@ -181,6 +184,10 @@ internal sealed partial class JobGroup
         }
     }
 
+    /// <summary>
+    /// Cancels the jobs' token. CancelAsync flips it at once and runs its callbacks (the jobs' own,
+    /// and the awaits they release) on the thread pool, so a slow callback cannot hold up the stop.
+    /// </summary>
     private async Task CancelJobsAsync()
     {
         try

@@ -16,7 +16,7 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly object _gate = new();
     private readonly List<(Job Job, IHealth Health)> _queue = [];
     private readonly ActiveJobs _active = new();
-    private readonly List<JobContext> _ended = [];
+    private readonly KeptScopes _ended = new();
     private readonly Dictionary<string, ScopedJobGroup> _scopes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _deadline = new();
@@ -26,10 +26,12 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly IJobMetrics _metrics;
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
+    private readonly TimeProvider _graceClock;
     private State _state;
 
-    public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner? shutdowner, TimeProvider timeProvider)
+    public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner? shutdowner, TimeProvider timeProvider, TimeProvider graceClock)
     {
+        _graceClock = graceClock;
         _health = health;
         _logger = logger;
         _labels = labels;
@@ -71,7 +73,7 @@ internal sealed partial class JobGroup : IJobGroup
         // The scope is the caller's IHealth: created outside the lock, then published unless
         // another caller won the race (its scope is used, and this one closed) or the group
         // stopped meanwhile (this one is closed, and the view rejects jobs).
-        var created = new ScopedJobGroup(this, _health.NewScope(name));
+        var created = new ScopedJobGroup(this, TryNewScope(name));
         ScopedJobGroup winner;
         bool stopped;
         lock (_gate)
@@ -194,13 +196,31 @@ internal sealed partial class JobGroup : IJobGroup
         }
     }
 
-    /// <summary>Registers a run of <paramref name="job"/> so that a stop from now on waits for it.</summary>
+    /// <summary>Creates a scoped group's scope; one that throws is logged, and its jobs report nowhere.</summary>
+    private IHealth TryNewScope(string name)
+    {
+        try
+        {
+            return _health.NewScope(name);
+        }
+        catch (Exception ex)
+        {
+            Log.ScopeCreateFailed(_logger, name, ex);
+            return NullHealth.Instance;
+        }
+    }
+
+    /// <summary>Registers <paramref name="job"/> as active, so that a stop from now on waits for it.</summary>
     private JobContext TrackLocked(Job job, IHealth parentHealth)
     {
         // MeterJobMetrics gets a view per job that tags errors with the job's kind and every
         // measurement with the group's labels; IJobMetrics itself carries neither.
         IJobMetrics metrics = _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
-        var context = new JobContext(job, parentHealth, _logger, _labels, metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token);
+        var context = new JobContext(job, parentHealth, _logger, _labels, metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token)
+        {
+            GraceClock = _graceClock,
+        };
+        context.Replaces = _ended.RemoveLocked(parentHealth, job.HealthScopeName);
         _active.Add(context);
         return context;
     }
@@ -212,6 +232,8 @@ internal sealed partial class JobGroup : IJobGroup
     /// </summary>
     private void Launch(JobContext context)
     {
+        // The latest job of a name replaces the kept scope of an earlier one that ended by itself.
+        context.Replaces?.Close(_logger);
         context.OpenHealthScope();
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
@@ -258,23 +280,25 @@ internal sealed partial class JobGroup : IJobGroup
 
     /// <summary>
     /// Untracks an ended run and completes its job. A job that ended by itself keeps its health
-    /// scope, with its last status, until the group stops (rule 7); a job that ended because of the
+    /// scope, with its last status, until the group stops (docs/behaviour.md#rule-7); a job that ended because of the
     /// stop has its scope closed first, so the stop returns with every scope closed. The group's
     /// logger and the guarded scope never throw, so this always completes the job: a stop waits for it.
     /// </summary>
     private void End(JobContext context)
     {
         bool keepScope;
+        KeptScopes.Kept? replaced = null;
         lock (_gate)
         {
             _active.Remove(context);
             keepScope = _state != State.Stopped && !context.CancellationToken.IsCancellationRequested;
             if (keepScope)
             {
-                _ended.Add(context);
+                replaced = _ended.AddLocked(context.ParentHealth, context.Job.HealthScopeName, context.KeepHealth());
             }
         }
 
+        replaced?.Close(_logger);
         if (!keepScope)
         {
             context.CloseHealth();

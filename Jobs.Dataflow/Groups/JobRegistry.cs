@@ -36,6 +36,13 @@ public sealed class JobRegistry : IJobRegistry
     /// <summary>Gets every group this registry created, in creation order.</summary>
     public IReadOnlyList<IJobGroup> Groups => Volatile.Read(ref _groups);
 
+    /// <summary>
+    /// Gets the clock of the grace a stopped job gives a source that ignores cancellation (see
+    /// docs/behaviour.md#rule-27): the system clock, on purpose, so that a test clock nobody
+    /// advances cannot turn the safety net into a hang. Tests of the grace itself set a fake one.
+    /// </summary>
+    internal TimeProvider GraceClock { get; init; } = TimeProvider.System;
+
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="health"/> is <see langword="null"/>.</exception>
     public IJobGroup NewGroup(IHealth health, JobGroupOptions? options = null)
@@ -46,7 +53,7 @@ public sealed class JobRegistry : IJobRegistry
         ILogger logger = new GroupLogger(options?.Logger ?? _loggerFactory.CreateLogger(LoggerCategory), labels);
 
         IJobMetrics metrics = options?.Metrics ?? _metrics;
-        var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider);
+        var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider, GraceClock);
         lock (_gate)
         {
             // Copy on write: readers of Groups get an array that never changes under them.

@@ -20,6 +20,9 @@ internal sealed class GuardedHealth : IHealth
         _context = context;
     }
 
+    /// <summary>Gets the user's scope behind the guard; <see langword="null"/> when it could not be created.</summary>
+    public IHealth? Inner => _inner;
+
     /// <summary>Creates a child of the user's scope; <see langword="null"/> (logged) when that throws.</summary>
     public static IHealth? TryNewScope(IHealth? parent, string name, JobContext context)
     {

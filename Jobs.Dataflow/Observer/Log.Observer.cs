@@ -20,7 +20,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 65, Level = LogLevel.Information, Message = "Observer job {JobName} discarded {Count} items taken from its source: the group stopped")]
     public static partial void ObserverDiscarded(ILogger logger, string jobName, long count);
 
-    [LoggerMessage(EventId = 66, Level = LogLevel.Warning, Message = "Observer job {JobName} could not finish draining: {Count} items taken from its source were discarded when the stop's token fired")]
+    [LoggerMessage(EventId = 66, Level = LogLevel.Warning, Message = "Observer job {JobName} could not finish draining: {Count} items taken from its source were not handled (the stop's token fired, or the source ignored cancellation)")]
     public static partial void ObserverDrainCutShort(ILogger logger, string jobName, long count);
 
     [LoggerMessage(EventId = 67, Level = LogLevel.Warning, Message = "Observer job {JobName} ended without waiting for its source, which had not let go {Grace} after the job stopped using it (a source should end when its token is cancelled, and its subscription should dispose promptly)")]
@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 69, Level = LogLevel.Debug, Message = "Observer job {JobName} ignores an item its source pushed after the job detached from it")]
     public static partial void ObserverLatePush(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 70, Level = LogLevel.Warning, Message = "Observer job {JobName} stopped an observable that kept pushing inside its Subscribe call after the job detached, by throwing OperationCanceledException from OnNext")]
+    public static partial void ObserverStoppedRunawaySubscribe(ILogger logger, string jobName);
 }

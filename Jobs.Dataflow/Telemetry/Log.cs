@@ -56,4 +56,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Error, Message = "A scoped group's health scope threw when the group closed it")]
     public static partial void ScopeCloseFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Error, Message = "The group's health scope threw when creating the scope {ScopeName} for Scoped(); its jobs run, and report nowhere")]
+    public static partial void ScopeCreateFailed(ILogger logger, string scopeName, Exception error);
+
+    [LoggerMessage(EventId = 18, Level = LogLevel.Debug, Message = "A run of job {JobName} ended by its cancellation")]
+    public static partial void RunCancelled(ILogger logger, string jobName, Exception? error);
 }

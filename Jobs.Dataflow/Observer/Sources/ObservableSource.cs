@@ -12,6 +12,12 @@ namespace Jobs.Dataflow;
 /// for both for a short grace and then names the source in a warning.
 /// </para>
 /// <para>
+/// A cold observable that still pushes inside <c>Subscribe</c> after the job detached would spin a
+/// thread forever, since each late push returns at once: such a push throws an
+/// <see cref="OperationCanceledException"/> instead, which unwinds the producer's loop out of
+/// <c>Subscribe</c> (the job catches it there). A push after <c>Subscribe</c> returned is only ignored.
+/// </para>
+/// <para>
 /// A push that finds the buffer full blocks its caller until there is room (an observable cannot
 /// be paused any other way, and dropping would lose items while the job runs). On stop, the job
 /// detaches: later pushes return at once and their items are ignored, and the buffer is completed
@@ -66,6 +72,13 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
 
     private IDisposable? Subscribe(Observer observer)
     {
+        if (observer.IsDetached)
+        {
+            // The job stopped before the thread pool got to this: never subscribe.
+            observer.Subscribed();
+            return null;
+        }
+
         try
         {
             return _source.Subscribe(observer);
@@ -74,6 +87,10 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
         {
             observer.End(ex);
             return null;
+        }
+        finally
+        {
+            observer.Subscribed();
         }
     }
 
@@ -88,22 +105,22 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
         private readonly ObserverFeed<T> _feed;
         private int _state;
         private int _latePushLogged;
+        private volatile bool _subscribed;
 
         public Observer(ObserverFeed<T> feed)
         {
             _feed = feed;
         }
 
+        /// <summary>Gets a value indicating whether the job no longer takes pushes.</summary>
+        public bool IsDetached => (Volatile.Read(ref _state) & DetachedBit) != 0;
+
         public void OnNext(T value)
         {
             if ((Interlocked.Add(ref _state, Holder) & DetachedBit) != 0)
             {
                 Release();
-                if (Interlocked.Exchange(ref _latePushLogged, 1) == 0)
-                {
-                    Log.ObserverLatePush(_feed.Context.Logger, _feed.Context.JobName);
-                }
-
+                LatePush();
                 return;
             }
 
@@ -133,6 +150,9 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
 
         public void End(Exception? error) => _feed.End(error);
 
+        /// <summary>Marks that <c>Subscribe</c> has returned (or thrown): a late push is only ignored from now on.</summary>
+        public void Subscribed() => _subscribed = true;
+
         /// <summary>Refuses further pushes; the buffer completes once no push holds an item.</summary>
         public void Detach()
         {
@@ -140,6 +160,28 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
             {
                 _feed.CompleteTarget();
             }
+        }
+
+        private void LatePush()
+        {
+            bool first = Interlocked.Exchange(ref _latePushLogged, 1) == 0;
+            if (_subscribed)
+            {
+                if (first)
+                {
+                    Log.ObserverLatePush(_feed.Context.Logger, _feed.Context.JobName);
+                }
+
+                return;
+            }
+
+            if (first)
+            {
+                Log.ObserverStoppedRunawaySubscribe(_feed.Context.Logger, _feed.Context.JobName);
+            }
+
+            // Still inside Subscribe: a cold producer loop that would otherwise never end.
+            throw new OperationCanceledException("The observer job has stopped taking items from this source.");
         }
 
         private void Release()

@@ -14,11 +14,13 @@ namespace Jobs.Dataflow;
 /// when the wait for room was cancelled). The job logs the count when it ends.
 /// </para>
 /// <para>
-/// A source that ignores cancellation must not hang a stop: the job waits for it to let go (a
-/// pending read to end, a subscription to be disposed) for at most <see cref="ReleaseGrace"/>,
-/// then names it in a warning and leaves it behind. The grace is measured on the system clock, not
-/// the group's: it guards against a hang rather than schedules work, and a test clock that nobody
-/// advances must not turn it into one.
+/// A source that ignores cancellation must not hang a stop: once the group stops, the job waits for
+/// its source to let go (a pending read to end, an enumerator or a subscription to be disposed) for
+/// at most <see cref="ReleaseGrace"/>, then names it in a warning and leaves it behind. A source that
+/// ended by itself is waited for without a grace until the group stops: a slow but honest dispose
+/// is not cut short. The grace is measured on the system clock, not the group's: it guards against
+/// a hang rather than schedules work, and a test clock that nobody advances must not turn it into one
+/// (tests of the grace itself give the registry a fake one).
 /// </para>
 /// </remarks>
 internal sealed class ObserverFeed<T>
@@ -29,10 +31,11 @@ internal sealed class ObserverFeed<T>
     private readonly TaskCompletionSource<Exception?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _graceExpired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _countLock = new();
     private ITimer? _graceTimer;
     private int _graceArmed;
     private long _discarded;
-    private int _lateLogged;
+    private bool _discardsLogged;
 
     public ObserverFeed(JobContext context, ITargetBlock<T> target, bool drain)
     {
@@ -62,9 +65,6 @@ internal sealed class ObserverFeed<T>
     /// <summary>Gets a task that completes with the source's fault (or null) when the source ended, failed, or was detached.</summary>
     public Task<Exception?> Ended => _ended.Task;
 
-    /// <summary>Gets the number of items taken from the source and discarded.</summary>
-    public long Discarded => Interlocked.Read(ref _discarded);
-
     /// <summary>Gets a task that completes <see cref="ReleaseGrace"/> after the first time it is asked for.</summary>
     public Task GraceExpired
     {
@@ -72,11 +72,15 @@ internal sealed class ObserverFeed<T>
         {
             if (Interlocked.Exchange(ref _graceArmed, 1) == 0)
             {
-                Volatile.Write(ref _graceTimer, TimeProvider.System.CreateTimer(
-                    static state => ((ObserverFeed<T>)state!)._graceExpired.TrySetResult(), this, ReleaseGrace, Timeout.InfiniteTimeSpan));
+                ITimer timer = Context.GraceClock.CreateTimer(
+                    static state => ((ObserverFeed<T>)state!)._graceExpired.TrySetResult(), this, ReleaseGrace, Timeout.InfiniteTimeSpan);
+
+                // Interlocked on both sides (here and in Released): full fences, so one of the two
+                // always sees the other's write and the timer never outlives the release.
+                Interlocked.Exchange(ref _graceTimer, timer);
                 if (_released.Task.IsCompleted)
                 {
-                    _graceTimer?.Dispose();
+                    Interlocked.Exchange(ref _graceTimer, null)?.Dispose();
                 }
             }
 
@@ -94,35 +98,68 @@ internal sealed class ObserverFeed<T>
     public void Released()
     {
         _released.TrySetResult();
-        Volatile.Read(ref _graceTimer)?.Dispose();
+        Interlocked.Exchange(ref _graceTimer, null)?.Dispose();
     }
 
     /// <summary>Counts one item taken from the source and not handled.</summary>
-    public void Discard() => Interlocked.Increment(ref _discarded);
-
-    /// <summary>
-    /// Counts an item a pump took after the job detached from its source. While draining, that is
-    /// an item the job cannot handle any more: a warning says so at once.
-    /// </summary>
-    public void LateItem()
+    public void Discard()
     {
-        Discard();
-        if (Drain && Interlocked.Exchange(ref _lateLogged, 1) == 0)
+        lock (_countLock)
         {
-            Log.ObserverLateItem(Context.Logger, Context.JobName);
+            _discarded++;
         }
     }
 
-    /// <summary>Waits for the source to let go, at most <see cref="ReleaseGrace"/>; names a source that does not in a warning.</summary>
+    /// <summary>
+    /// Counts an item a pump took after the job detached from its source. Before the job logged its
+    /// count, the item joins it; after, it gets a log entry of its own. While draining, such an
+    /// item is one the job cannot handle any more: a warning says so.
+    /// </summary>
+    public void LateItem()
+    {
+        lock (_countLock)
+        {
+            if (!_discardsLogged)
+            {
+                _discarded++;
+                return;
+            }
+        }
+
+        if (Drain)
+        {
+            Log.ObserverLateItem(Context.Logger, Context.JobName);
+        }
+        else
+        {
+            Log.ObserverDiscarded(Context.Logger, Context.JobName, 1);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the source to let go: without a limit while the group runs (the source ended by
+    /// itself), then for at most <see cref="ReleaseGrace"/> from the stop. Names a source that does
+    /// not let go in time in a warning, and leaves it behind.
+    /// </summary>
     public async Task WaitForReleaseAsync()
     {
-        if (_released.Task.IsCompleted)
+        Task released = _released.Task;
+        if (released.IsCompleted)
         {
             return;
         }
 
-        Task first = await Task.WhenAny(_released.Task, GraceExpired).ConfigureAwait(false);
-        if (first != _released.Task)
+        if (!StopToken.IsCancellationRequested)
+        {
+            await released.WaitAsync(StopToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (released.IsCompleted)
+            {
+                return;
+            }
+        }
+
+        Task first = await Task.WhenAny(released, GraceExpired).ConfigureAwait(false);
+        if (first != released)
         {
             Log.ObserverSourceNotReleased(Context.Logger, Context.JobName, Durations.Format(ReleaseGrace));
         }
@@ -131,7 +168,13 @@ internal sealed class ObserverFeed<T>
     /// <summary>Logs the items the run discarded, if any: expected after a plain stop, a warning when a drain was cut short.</summary>
     public void LogDiscarded()
     {
-        long discarded = Discarded;
+        long discarded;
+        lock (_countLock)
+        {
+            _discardsLogged = true;
+            discarded = _discarded;
+        }
+
         if (discarded == 0)
         {
             return;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Dataflow;
 
 namespace Jobs.Dataflow;
@@ -69,6 +70,11 @@ internal abstract class Pump<T>
     /// Sends the item the pump holds, waits for room, and marks the pump idle again. An item the
     /// block does not accept (the wait was cancelled) is counted as discarded.
     /// </summary>
+    /// <remarks>
+    /// Pooled: a send that waits for room would otherwise box a new state machine for every item
+    /// under backpressure, which the pump's one long-lived loop did not.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected async ValueTask SendAsync(T item)
     {
         // SendAsync completes at once, with a cached task, while the block has room.
