@@ -1,20 +1,89 @@
+using System.Text.RegularExpressions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
 namespace Jobs.Dataflow.Tests;
 
+/// <summary>The README explains the repository: its quick start compiles and runs as the sample, and its layout table is the tree.</summary>
 [TestClass]
 public sealed class ReadmeTests
 {
+    // What `dotnet new console` gives a user who pastes the quick start into Program.cs.
+    private const string ImplicitUsings = """
+        global using System;
+        global using System.Collections.Generic;
+        global using System.IO;
+        global using System.Linq;
+        global using System.Net.Http;
+        global using System.Threading;
+        global using System.Threading.Tasks;
+        """;
+
     [TestMethod]
     public void QuickStart_ReadmeCode_IsTheSamplesCodeWordForWord()
     {
         string root = FindRepositoryRoot();
         string program = File.ReadAllText(Path.Combine(root, "samples", "QuickStart", "Program.cs"));
-        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
 
         string region = Between(program, "// <quickstart>\n", "// </quickstart>").TrimEnd('\n');
-        string quickStart = Between(readme, "## Quick start", "\n## ");
-        string code = Between(quickStart, "```csharp\n", "```");
 
-        StringAssert.Contains(code, region, "README.md's quick start must hold the sample's quickstart region unchanged.");
+        StringAssert.Contains(QuickStartCode(root), region, "README.md's quick start must hold the sample's quickstart region unchanged.");
+    }
+
+    [TestMethod]
+    public void QuickStart_ReadmeCode_CompilesAsItStands()
+    {
+        // C# latest, top-level statements, the SDK's implicit usings, and the packages the README names.
+        SyntaxTree[] trees =
+        [
+            CSharpSyntaxTree.ParseText(QuickStartCode(FindRepositoryRoot()), new CSharpParseOptions(LanguageVersion.Latest), "Program.cs"),
+            CSharpSyntaxTree.ParseText(ImplicitUsings, new CSharpParseOptions(LanguageVersion.Latest), "GlobalUsings.cs"),
+        ];
+        CSharpCompilation compilation = CSharpCompilation.Create(
+            "QuickStart",
+            trees,
+            References(),
+            new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable));
+
+        string[] errors = [.. compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString())];
+        Assert.IsEmpty(errors, string.Join(Environment.NewLine, errors));
+    }
+
+    [TestMethod]
+    public void Layout_ReadmeTable_NamesEveryLibraryFolderAndOnlyFoldersThatExist()
+    {
+        string root = FindRepositoryRoot();
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        int layout = readme.IndexOf("## Repository layout", StringComparison.Ordinal);
+        Assert.IsGreaterThanOrEqualTo(0, layout, "README.md has no Repository layout section.");
+        string[] named = [.. Regex.Matches(readme[layout..], @"^\| `([^`]+/)` \|", RegexOptions.Multiline).Select(m => m.Groups[1].Value)];
+
+        foreach (string folder in named)
+        {
+            Assert.IsTrue(Directory.Exists(Path.Combine(root, folder)), $"README names {folder}, which does not exist.");
+        }
+
+        foreach (string folder in Directory.GetDirectories(Path.Combine(root, "Jobs.Dataflow")).Select(d => Path.GetFileName(d)!))
+        {
+            if (folder is not ("bin" or "obj"))
+            {
+                CollectionAssert.Contains(named, $"Jobs.Dataflow/{folder}/", $"README's layout table does not name Jobs.Dataflow/{folder}/.");
+            }
+        }
+    }
+
+    private static string QuickStartCode(string root)
+    {
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        string quickStart = Between(readme, "## Quick start", "\n## ");
+        return Between(quickStart, "```csharp\n", "```");
+    }
+
+    /// <summary>The runtime's assemblies and this test's dependencies: the library, and Microsoft.Extensions.Logging with its console provider.</summary>
+    private static IEnumerable<MetadataReference> References()
+    {
+        string platform = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        return platform.Split(Path.PathSeparator).Select(path => MetadataReference.CreateFromFile(path));
     }
 
     private static string Between(string text, string start, string end)

@@ -6,7 +6,7 @@ using Moq;
 namespace Jobs.Dataflow.Tests.Groups;
 
 /// <summary>
-/// Rule 6 for the code around a job that is the user's too: metrics sinks, health scopes,
+/// docs/behaviour.md#rule-6 for the code around a job that is the user's too: metrics sinks, health scopes,
 /// loggers, backoffs, shutdowners and cancellation callbacks. None of them may crash the process,
 /// hang a job or a stop, or fail silently.
 /// </summary>

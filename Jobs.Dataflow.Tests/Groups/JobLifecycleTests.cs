@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Jobs.Dataflow.Tests.Groups;
 
 /// <summary>
-/// Rules 5 and 7 for a job's life in its group: a job runs once, <see cref="Job.Completion"/>
+/// docs/behaviour.md rules 5 and 7 for a job's life in its group: a job runs once, <see cref="Job.Completion"/>
 /// tells when it is over, its health outlives it until the group stops, every stop caller is
 /// bounded by its own token, and a stop names the jobs it kept from running.
 /// </summary>

@@ -3,7 +3,7 @@ using Jobs.Dataflow.Tests.TestUtilities;
 namespace Jobs.Dataflow.Tests.Groups;
 
 /// <summary>
-/// Rule 8 for work that another thread starts: a timer tick, a <c>Fire()</c> and an
+/// docs/behaviour.md#rule-8 for work that another thread starts: a timer tick, a <c>Fire()</c> and an
 /// <see cref="IObservable{T}"/> push. The test thread that drives them has no logging scope, so
 /// the labels can only come from the group.
 /// </summary>

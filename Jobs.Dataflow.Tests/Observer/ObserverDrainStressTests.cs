@@ -6,7 +6,7 @@ using Jobs.Dataflow.Tests.TestUtilities;
 namespace Jobs.Dataflow.Tests.Observer;
 
 /// <summary>
-/// Rule 27 under load: a stop in the middle of a large stream, with <c>DrainOnStop</c>, handles
+/// docs/behaviour.md#rule-27 under load: a stop in the middle of a large stream, with <c>DrainOnStop</c>, handles
 /// every item taken from the source exactly once, for every kind of source and parallelism. Each
 /// run counts what the source gave away on its side (yields, reads, what left the block, pushes
 /// that returned) and compares it with what the handler saw.
@@ -39,7 +39,7 @@ public sealed class ObserverDrainStressTests
             {
                 // A push is counted once OnNext returned. The one push that may be in flight at the
                 // stop either entered the job before it detached (and is handled) or after (and is
-                // ignored by design, rule 28); from outside the two look alike, so this allows one
+                // ignored by design, docs/behaviour.md#rule-28); from outside the two look alike, so this allows one
                 // push less. That a push blocked in OnNext at the stop is handled is pinned by
                 // StopAsync_DrainOnStopWhilePushBlocked_HandlesTheHeldPush.
                 Assert.IsTrue(handled == taken || handled == taken - 1, $"iteration {iteration}: {taken} pushes returned, {handled} handled");
@@ -129,7 +129,7 @@ public sealed class ObserverDrainStressTests
 
         /// <summary>
         /// Stops a push source before the stop, so that only the push in flight is at stake: a push
-        /// after the job detached is dropped by design (rule 28) and is not an item the job took.
+        /// after the job detached is dropped by design (docs/behaviour.md#rule-28) and is not an item the job took.
         /// </summary>
         public void StopProducing()
         {

@@ -7,7 +7,7 @@ using Moq;
 
 namespace Jobs.Dataflow.Tests.Observer;
 
-/// <summary>Rules 23, 24, 26 and 28 for each kind of source.</summary>
+/// <summary>docs/behaviour.md rules 23, 24, 26 and 28 for each kind of source.</summary>
 [TestClass]
 public sealed class ObserverJobSourceTests
 {
@@ -59,7 +59,7 @@ public sealed class ObserverJobSourceTests
         CollectionAssert.AreEqual(new[] { 1, 2, 3, 4, 5 }, handler.FinishedItems);
         await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 5L));
 
-        // Rules 7 and 24: the scope stays, with the count, until the group stops.
+        // docs/behaviour.md rules 7 and 24: the scope stays, with the count, until the group stops.
         HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
         Assert.AreEqual(HealthLevel.Stopped, scope.Level);
         Assert.AreEqual("Completed [5]", scope.Message);
@@ -91,7 +91,7 @@ public sealed class ObserverJobSourceTests
         Assert.AreSame(error, log.Exception);
         await job.Completion.OrTimeout();
         HealthStatus failed = harness.Health.Tree.Snapshot().Find(Scope)!;
-        Assert.AreEqual(HealthLevel.Failed, failed.Level, "Rule 26: a faulted source leaves the job Failed, and the scope stays.");
+        Assert.AreEqual(HealthLevel.Failed, failed.Level, "A faulted source leaves the job Failed, and the scope stays.");
         Assert.AreSame(error, failed.Error);
         harness.Metrics.Verify(m => m.JobError("obs", error), Times.Once);
     }

@@ -7,7 +7,7 @@ using Moq;
 
 namespace Jobs.Dataflow.Tests.Observer;
 
-/// <summary>Rules 5, 7, 27 and 28 for observers: stop, drain, and the blocking push of an observable.</summary>
+/// <summary>docs/behaviour.md rules 5, 7, 27 and 28 for observers: stop, drain, and the blocking push of an observable.</summary>
 [TestClass]
 public sealed class ObserverJobStopTests
 {

@@ -6,7 +6,7 @@ using Moq;
 
 namespace Jobs.Dataflow.Tests.Observer;
 
-/// <summary>Rules 23, 25, 29 and 30: the handler, its errors, health and options.</summary>
+/// <summary>docs/behaviour.md rules 23, 25, 29 and 30: the handler, its errors, health and options.</summary>
 [TestClass]
 public sealed class ObserverJobTests
 {

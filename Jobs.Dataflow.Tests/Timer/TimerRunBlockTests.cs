@@ -66,7 +66,7 @@ public sealed class TimerRunBlockTests
         await block.Completion.OrTimeout();
 
         // Like the action block, the pending run still gets called; the timer job drops it itself
-        // because its token is cancelled by then (rule 5).
+        // because its token is cancelled by then (docs/behaviour.md#rule-5).
         Assert.AreEqual(2, gated.Runs);
     }
 

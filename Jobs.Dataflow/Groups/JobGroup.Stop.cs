@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Jobs.Dataflow;
 
-/// <content>Stopping the group: rule 5.</content>
+/// <content>Stopping the group (see docs/behaviour.md#rule-5).</content>
 internal sealed partial class JobGroup
 {
     private Task? _stop;
@@ -126,7 +126,7 @@ internal sealed partial class JobGroup
         }
     }
 
-    /// <summary>A later <c>StopAsync</c>: waits for the first one, bounded by its own token (rule 5).</summary>
+    /// <summary>A later <c>StopAsync</c>: waits for the first one, bounded by its own token (docs/behaviour.md#rule-5).</summary>
     private async Task WaitForStopAsync(Task stop, CancellationToken cancellationToken)
     {
         if (stop.IsCompleted)

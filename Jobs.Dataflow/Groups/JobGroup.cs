@@ -52,7 +52,7 @@ internal sealed partial class JobGroup : IJobGroup
     /// <summary>
     /// Returns the view of the group whose jobs report under the scope <paramref name="name"/>:
     /// the same view, and scope, for the same name. The group closes these scopes when it stops;
-    /// after the stop, the view only rejects jobs (rule 3) and creates no scope.
+    /// after the stop, the view only rejects jobs (docs/behaviour.md#rule-3) and creates no scope.
     /// </summary>
     public IScopedJobGroup Scoped(string name)
     {
@@ -129,7 +129,7 @@ internal sealed partial class JobGroup : IJobGroup
         return Task.CompletedTask;
     }
 
-    /// <summary>Adds jobs that report under <paramref name="health"/>; rules 1 to 3, and a job runs once (rule 7).</summary>
+    /// <summary>Adds jobs that report under <paramref name="health"/>; docs/behaviour.md#rule-1 to #rule-3, and a job runs once (#rule-7).</summary>
     internal void Add(IHealth health, Job[] jobs)
     {
         ArgumentNullException.ThrowIfNull(jobs);

@@ -10,7 +10,7 @@ namespace Jobs.Dataflow;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Why not an <see cref="ActionBlock{T}"/>: an idle timer must cost less than 2 KB (issue 6), and
+/// Why not an <see cref="ActionBlock{T}"/>: an idle timer must cost less than 2 KB (see docs/benchmarks.md), and
 /// an empty bounded action block alone takes about 1.9 KB (its queue starts with 32 slots, plus
 /// bounding state, cloned options and a completion source). A timer's wake-ups carry no data,
 /// since a run reads the tick flag and the trigger's counters, so the whole queue reduces to one

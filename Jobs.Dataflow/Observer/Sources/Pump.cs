@@ -115,7 +115,7 @@ internal abstract class Pump<T>
         }
         catch (Exception) when (Feed.StopToken.IsCancellationRequested)
         {
-            // Rule 6: whatever the source throws once the job is stopped is a normal end.
+            // Whatever the source throws once the job is stopped is a normal end (docs/behaviour.md#rule-6).
         }
         catch (Exception ex)
         {
