@@ -6,7 +6,7 @@
 //   dotnet run --project samples/Etl                              (generates an input file on first run)
 //   dotnet run --project samples/Etl -- orders.csv [output.csv]   (reads your own)
 //
-// Exit codes: 0 done, 1 a job failed or the run was stopped, 2 bad arguments or unreadable input.
+// Exit codes: 0 done, 1 a job failed, 2 bad arguments or unreadable input, 128 + N stopped by signal N.
 using System.Globalization;
 using Jobs.Dataflow;
 using Jobs.Dataflow.Hosting;
@@ -20,6 +20,9 @@ if (args.Length > 2)
     Console.Error.WriteLine("Usage: Etl [INPUT [OUTPUT]]   (without INPUT, a generated sample file)");
     return 2;
 }
+
+// Registered before anything runs, so that the exit code tells which signal stopped the run.
+using var signals = new StopSignals();
 
 string input = args.Length > 0 ? args[0] : SampleData.EnsureInputFile();
 if (!EtlFiles.TryOpen(input, args.Length > 1 ? args[1] : null, out EtlFiles? files, out string? error))
@@ -78,13 +81,18 @@ await using (files)
         }
 
         bool failed = host.Services.GetRequiredService<HostShutdowner>().ExitCode != 0 || !flushed || !pipeline.Completed;
-        exitCode = failed ? HostShutdowner.ErrorExitCode : 0;
+        exitCode = signals.ExitCode ?? (failed ? HostShutdowner.ErrorExitCode : 0);
     }
 
     // After the host is disposed, its console log is flushed: the summary comes last.
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"Summary: {pipeline.Read:N0} records read, {pipeline.Written:N0} written, {pipeline.Rejected:N0} rejected, {pipeline.Dropped:N0} dropped."));
+    if (signals.Name is { } signal)
+    {
+        Console.WriteLine($"Interrupted by {signal}.");
+    }
+
     Console.WriteLine($"Exit code: {exitCode}");
     return exitCode;
 }
