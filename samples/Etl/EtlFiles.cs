@@ -150,7 +150,8 @@ internal sealed class EtlFiles : IAsyncDisposable
 
     private static string Reason(Exception error) => error switch
     {
-        FileNotFoundException or DirectoryNotFoundException => "it does not exist.",
+        FileNotFoundException => "it does not exist.",
+        DirectoryNotFoundException => "its folder does not exist.",
         UnauthorizedAccessException => "access is denied.",
         _ => OneLine(error.Message),
     };
