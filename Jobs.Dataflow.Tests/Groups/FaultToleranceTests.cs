@@ -206,7 +206,7 @@ public sealed class FaultToleranceTests
         await harness.StartAsync();
         await harness.WaitForEndAsync("obs");
 
-        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDetachFailed));
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceDetachFailed));
         Assert.AreEqual(LogLevel.Warning, warning.Level);
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Level == HealthLevel.Degraded));
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);

@@ -316,7 +316,7 @@ public sealed class ObserverJobStopTests
         // Item 1 ended by cancellation; item 2 (in the block) and item 3 (in the pump's hand) were
         // taken from the source and never handled: one entry counts them.
         CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
-        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDiscarded));
+        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
         Assert.AreEqual(2L, discarded["Count"]);
         Assert.AreEqual("obs", discarded["JobName"]);
         Assert.AreEqual(3, source.Taken);
@@ -336,7 +336,7 @@ public sealed class ObserverJobStopTests
         await expired.CancelAsync();
         await harness.Group.StopAsync(expired.Token).OrTimeout();
 
-        LogEntry cutShort = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverDrainCutShort));
+        LogEntry cutShort = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.DrainCutShort));
         Assert.AreEqual(LogLevel.Warning, cutShort.Level);
         Assert.AreEqual(2L, cutShort["Count"]);
     }
@@ -358,14 +358,14 @@ public sealed class ObserverJobStopTests
         harness.Grace.Advance(TimeSpan.FromSeconds(1));
         await stop.OrTimeout();
 
-        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceNotReleased));
         Assert.AreEqual(LogLevel.Warning, warning.Level);
         Assert.AreEqual("deaf", warning["JobName"]);
     }
 
     [TestMethod]
-    [DataRow(false, nameof(Log.ObserverDiscarded))]
-    [DataRow(true, nameof(Log.ObserverLateItem))]
+    [DataRow(false, nameof(Log.ItemsDiscarded))]
+    [DataRow(true, nameof(Log.SourceLateItem))]
     public async Task StopAsync_StreamYieldsAfterTheJobEnded_LogsTheLateItem(bool drainOnStop, string eventName)
     {
         await using var harness = new GroupHarness();
@@ -428,7 +428,7 @@ public sealed class ObserverJobStopTests
             harness.Grace.Advance(TimeSpan.FromSeconds(1));
             await stop.OrTimeout();
 
-            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceNotReleased));
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceNotReleased));
             Assert.AreEqual("stuck", warning["JobName"]);
         }
         finally
@@ -459,7 +459,7 @@ public sealed class ObserverJobStopTests
             // The producer's loop was unwound out of Subscribe: it no longer spins a thread.
             Exception? ended = await observable.Ended.OrTimeout();
             Assert.IsInstanceOfType<OperationCanceledException>(ended);
-            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverStoppedRunawaySubscribe));
+            LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceStoppedRunawaySubscribe));
             Assert.AreEqual("cold", warning["JobName"]);
         }
         finally

@@ -13,9 +13,9 @@ namespace Jobs.Dataflow;
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
-/// The path of one item: the source's adapter in <c>Observer/Sources/</c> takes it (a pump pulls it and
+/// The path of one item: the source's adapter in <c>Sources/</c> takes it (a pump pulls it and
 /// sends it into the block, an observable's push posts it, a source block offers it) through the
-/// run's <see cref="ObserverFeed{T}"/>; the action block calls <see cref="HandleAsync"/>, which
+/// run's <see cref="SourceFeed{T}"/>; the action block calls <see cref="HandleAsync"/>, which
 /// runs the user's handler and reports the item. <see cref="HandleAsync"/> is bound once, so
 /// handling an item allocates nothing when the user's handler completes synchronously.
 /// </remarks>
@@ -27,18 +27,18 @@ internal sealed class ObserverJob<T> : Job
     private static readonly DataflowLinkOptions PropagateCompletion = new() { PropagateCompletion = true };
 
     private readonly ObserverFunc<T> _fn;
-    private readonly ObserverSource<T> _source;
+    private readonly JobSource<T> _source;
     private readonly ObserverOptions _options;
 
     // Set once when the job starts executing, before the first item.
     private JobContext _context = null!;
-    private ObserverFeed<T> _feed = null!;
+    private SourceFeed<T> _feed = null!;
     private TimeProvider _time = TimeProvider.System;
     private CancellationToken _handlerToken;
     private long _count;
     private long _lastReport;
 
-    public ObserverJob(string name, ObserverFunc<T> fn, ObserverSource<T> source, ObserverOptions options)
+    public ObserverJob(string name, ObserverFunc<T> fn, JobSource<T> source, ObserverOptions options)
         : base(name, JobKinds.Observer, "observer-job-")
     {
         _fn = fn;
@@ -74,7 +74,7 @@ internal sealed class ObserverJob<T> : Job
             target = buffer;
         }
 
-        _feed = new ObserverFeed<T>(context, target, drain);
+        _feed = new SourceFeed<T>(context, target, drain);
         if (_source.GroupCompletesTarget)
         {
             context.Own(target);

@@ -4,8 +4,10 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Every log message of the library, source-generated. Event ids are stable and grouped by
-/// concern: 1-19 groups, 20-39 one-shot jobs, 40-59 timer jobs and triggers, 60-79 observer
-/// jobs, 80-99 hosting. Every message about a job carries its sanitized name as <c>JobName</c>.
+/// concern: 1-19 groups and what every kind shares, 20-39 one-shot jobs, 40-59 timer jobs and
+/// triggers, 60-69 observer jobs, 70-79 sources, 80-99 hosting, 100-119 pipeline jobs. Each kind's
+/// messages live in its folder (<c>Log.Kind.cs</c>). Every message about a job carries its
+/// sanitized name as <c>JobName</c>.
 /// </summary>
 internal static partial class Log
 {

@@ -2,7 +2,7 @@ namespace Jobs.Dataflow;
 
 /// <summary>Pumps an asynchronous stream into the handler's bounded block.</summary>
 /// <typeparam name="T">The type of the items.</typeparam>
-internal sealed class AsyncEnumerableSource<T> : ObserverSource<T>
+internal sealed class AsyncEnumerableSource<T> : JobSource<T>
 {
     private readonly IAsyncEnumerable<T> _source;
 
@@ -16,7 +16,7 @@ internal sealed class AsyncEnumerableSource<T> : ObserverSource<T>
     // the pump resumed through the thread pool per item (see docs/benchmarks.md).
     public override bool FeedsHandlerDirectly => true;
 
-    public override Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    public override Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
         new StreamPump(_source, feed).Start();
         return feed.Ended;
@@ -27,7 +27,7 @@ internal sealed class AsyncEnumerableSource<T> : ObserverSource<T>
         private readonly IAsyncEnumerable<T> _source;
         private IAsyncEnumerator<T>? _enumerator;
 
-        public StreamPump(IAsyncEnumerable<T> source, ObserverFeed<T> feed)
+        public StreamPump(IAsyncEnumerable<T> source, SourceFeed<T> feed)
             : base(feed, pullTakesItems: true)
         {
             _source = source;

@@ -23,7 +23,7 @@ namespace Jobs.Dataflow;
 /// (tests of the grace itself give the registry a fake one).
 /// </para>
 /// </remarks>
-internal sealed class ObserverFeed<T>
+internal sealed class SourceFeed<T>
 {
     /// <summary>How long a stopped or ended job waits for its source to let go.</summary>
     internal static readonly TimeSpan ReleaseGrace = TimeSpan.FromSeconds(1);
@@ -37,7 +37,7 @@ internal sealed class ObserverFeed<T>
     private long _discarded;
     private bool _discardsLogged;
 
-    public ObserverFeed(JobContext context, ITargetBlock<T> target, bool drain)
+    public SourceFeed(JobContext context, ITargetBlock<T> target, bool drain)
     {
         Context = context;
         Target = target;
@@ -73,7 +73,7 @@ internal sealed class ObserverFeed<T>
             if (Interlocked.Exchange(ref _graceArmed, 1) == 0)
             {
                 ITimer timer = Context.GraceClock.CreateTimer(
-                    static state => ((ObserverFeed<T>)state!)._graceExpired.TrySetResult(), this, ReleaseGrace, Timeout.InfiniteTimeSpan);
+                    static state => ((SourceFeed<T>)state!)._graceExpired.TrySetResult(), this, ReleaseGrace, Timeout.InfiniteTimeSpan);
 
                 // Interlocked on both sides (here and in Released): full fences, so one of the two
                 // always sees the other's write and the timer never outlives the release.
@@ -128,11 +128,11 @@ internal sealed class ObserverFeed<T>
 
         if (Drain)
         {
-            Log.ObserverLateItem(Context.Logger, Context.JobName);
+            Log.SourceLateItem(Context.Logger, Context.JobName);
         }
         else
         {
-            Log.ObserverDiscarded(Context.Logger, Context.JobName, 1);
+            Log.ItemsDiscarded(Context.Logger, Context.JobName, 1);
         }
     }
 
@@ -161,7 +161,7 @@ internal sealed class ObserverFeed<T>
         Task first = await Task.WhenAny(released, GraceExpired).ConfigureAwait(false);
         if (first != released)
         {
-            Log.ObserverSourceNotReleased(Context.Logger, Context.JobName, Durations.Format(ReleaseGrace));
+            Log.SourceNotReleased(Context.Logger, Context.JobName, Durations.Format(ReleaseGrace));
         }
     }
 
@@ -182,11 +182,11 @@ internal sealed class ObserverFeed<T>
 
         if (Drain)
         {
-            Log.ObserverDrainCutShort(Context.Logger, Context.JobName, discarded);
+            Log.DrainCutShort(Context.Logger, Context.JobName, discarded);
         }
         else
         {
-            Log.ObserverDiscarded(Context.Logger, Context.JobName, discarded);
+            Log.ItemsDiscarded(Context.Logger, Context.JobName, discarded);
         }
     }
 }

@@ -11,7 +11,7 @@ namespace Jobs.Dataflow;
 /// each item with <see cref="ChannelReader{T}.TryRead"/> only once it may hold it: a stop that comes
 /// during the wait detaches at once, and an item, once read, is always delivered or counted.
 /// </remarks>
-internal sealed class ChannelSource<T> : ObserverSource<T>
+internal sealed class ChannelSource<T> : JobSource<T>
 {
     private readonly ChannelReader<T> _reader;
 
@@ -22,7 +22,7 @@ internal sealed class ChannelSource<T> : ObserverSource<T>
 
     public override bool FeedsHandlerDirectly => true;
 
-    public override Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    public override Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
         new ChannelPump(_reader, feed).Start();
         return feed.Ended;
@@ -32,7 +32,7 @@ internal sealed class ChannelSource<T> : ObserverSource<T>
     {
         private readonly ChannelReader<T> _reader;
 
-        public ChannelPump(ChannelReader<T> reader, ObserverFeed<T> feed)
+        public ChannelPump(ChannelReader<T> reader, SourceFeed<T> feed)
             : base(feed, pullTakesItems: false)
         {
             _reader = reader;

@@ -37,13 +37,13 @@ internal abstract class Pump<T>
     private readonly bool _pullTakesItems;
     private int _state;
 
-    protected Pump(ObserverFeed<T> feed, bool pullTakesItems)
+    protected Pump(SourceFeed<T> feed, bool pullTakesItems)
     {
         Feed = feed;
         _pullTakesItems = pullTakesItems;
     }
 
-    protected ObserverFeed<T> Feed { get; }
+    protected SourceFeed<T> Feed { get; }
 
     /// <summary>Starts pumping on the caller's thread up to the first wait; never throws.</summary>
     public void Start() => _ = RunAsync();
@@ -59,7 +59,7 @@ internal abstract class Pump<T>
 
     /// <summary>
     /// Marks the end of a pull: the pump now holds the item it returned, if any. False when the job
-    /// detached meanwhile: the pump must return, and an item it got is late (see <see cref="ObserverFeed{T}.LateItem"/>).
+    /// detached meanwhile: the pump must return, and an item it got is late (see <see cref="SourceFeed{T}.LateItem"/>).
     /// </summary>
     protected bool EndPull(bool gotItem) => TryChange(Pulling, gotItem ? Holding : Idle);
 
@@ -136,7 +136,7 @@ internal abstract class Pump<T>
         }
         catch (Exception ex)
         {
-            Log.ObserverDetachFailed(Feed.Context.Logger, Feed.Context.JobName, ex);
+            Log.SourceDetachFailed(Feed.Context.Logger, Feed.Context.JobName, ex);
         }
 
         Feed.Released();

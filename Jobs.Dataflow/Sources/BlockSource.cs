@@ -4,7 +4,7 @@ namespace Jobs.Dataflow;
 
 /// <summary>Links a dataflow block straight to the handler's block.</summary>
 /// <typeparam name="T">The type of the items.</typeparam>
-internal sealed class BlockSource<T> : ObserverSource<T>
+internal sealed class BlockSource<T> : JobSource<T>
 {
     private readonly ISourceBlock<T> _source;
 
@@ -19,7 +19,7 @@ internal sealed class BlockSource<T> : ObserverSource<T>
     // every item it took: completing it on stop loses nothing (a postponed offer stays in the source).
     public override bool GroupCompletesTarget => true;
 
-    public override async Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    public override async Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
         Task? completion = null;
         Exception? error = null;

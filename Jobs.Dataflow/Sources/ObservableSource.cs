@@ -25,7 +25,7 @@ namespace Jobs.Dataflow;
 /// delivered (draining) or counted as discarded.
 /// </para>
 /// </remarks>
-internal sealed class ObservableSource<T> : ObserverSource<T>
+internal sealed class ObservableSource<T> : JobSource<T>
 {
     private readonly IObservable<T> _source;
 
@@ -34,7 +34,7 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
         _source = source;
     }
 
-    public override async Task<Exception?> FeedAsync(ObserverFeed<T> feed)
+    public override async Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
         var observer = new Observer(feed);
         Task<IDisposable?> subscription;
@@ -54,7 +54,7 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
         return await feed.Ended.ConfigureAwait(false);
     }
 
-    private static async Task ReleaseAsync(Task<IDisposable?> subscribe, ObserverFeed<T> feed)
+    private static async Task ReleaseAsync(Task<IDisposable?> subscribe, SourceFeed<T> feed)
     {
         IDisposable? subscription = await subscribe.ConfigureAwait(false);
         try
@@ -64,7 +64,7 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
         catch (Exception ex)
         {
             // Not a fault of the stream: every item it pushed was taken. Logged as a warning.
-            Log.ObserverDetachFailed(feed.Context.Logger, feed.Context.JobName, ex);
+            Log.SourceDetachFailed(feed.Context.Logger, feed.Context.JobName, ex);
         }
 
         feed.Released();
@@ -102,12 +102,12 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
         private const int DetachedBit = 1;
         private const int Holder = 2;
 
-        private readonly ObserverFeed<T> _feed;
+        private readonly SourceFeed<T> _feed;
         private int _state;
         private int _latePushLogged;
         private volatile bool _subscribed;
 
-        public Observer(ObserverFeed<T> feed)
+        public Observer(SourceFeed<T> feed)
         {
             _feed = feed;
         }
@@ -169,7 +169,7 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
             {
                 if (first)
                 {
-                    Log.ObserverLatePush(_feed.Context.Logger, _feed.Context.JobName);
+                    Log.SourceLatePush(_feed.Context.Logger, _feed.Context.JobName);
                 }
 
                 return;
@@ -177,7 +177,7 @@ internal sealed class ObservableSource<T> : ObserverSource<T>
 
             if (first)
             {
-                Log.ObserverStoppedRunawaySubscribe(_feed.Context.Logger, _feed.Context.JobName);
+                Log.SourceStoppedRunawaySubscribe(_feed.Context.Logger, _feed.Context.JobName);
             }
 
             // Still inside Subscribe: a cold producer loop that would otherwise never end.

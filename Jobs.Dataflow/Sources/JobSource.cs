@@ -2,7 +2,7 @@ namespace Jobs.Dataflow;
 
 /// <summary>Where an observer job's items come from: one adapter per kind of source, one way to feed the handler.</summary>
 /// <typeparam name="T">The type of the items.</typeparam>
-internal abstract class ObserverSource<T>
+internal abstract class JobSource<T>
 {
     /// <summary>
     /// Gets a value indicating whether the source feeds the handler's block directly: a source
@@ -20,13 +20,13 @@ internal abstract class ObserverSource<T>
     public virtual bool GroupCompletesTarget => false;
 
     /// <summary>
-    /// Starts feeding <see cref="ObserverFeed{T}.Target"/> until the source ends or the job stops,
-    /// then completes the target and reports the end through <see cref="ObserverFeed{T}.End"/> and
-    /// <see cref="ObserverFeed{T}.Released"/>. It never faults the target, because a faulted block
+    /// Starts feeding <see cref="SourceFeed{T}.Target"/> until the source ends or the job stops,
+    /// then completes the target and reports the end through <see cref="SourceFeed{T}.End"/> and
+    /// <see cref="SourceFeed{T}.Released"/>. It never faults the target, because a faulted block
     /// drops the items it holds: the source's fault is reported instead, so the job reports it
     /// after those items are handled.
     /// </summary>
     /// <param name="feed">The run's feed: the target, the tokens and the counters.</param>
-    /// <returns><see cref="ObserverFeed{T}.Ended"/>: the source's fault, or null when it completed or the job stopped. Never faults.</returns>
-    public abstract Task<Exception?> FeedAsync(ObserverFeed<T> feed);
+    /// <returns><see cref="SourceFeed{T}.Ended"/>: the source's fault, or null when it completed or the job stopped. Never faults.</returns>
+    public abstract Task<Exception?> FeedAsync(SourceFeed<T> feed);
 }
