@@ -20,6 +20,7 @@ internal sealed class JobContext
     private readonly object _blocksLock = new();
     private readonly IShutdowner? _shutdowner;
     private readonly IHealth _parentHealth;
+    private readonly IJobMetrics _rawMetrics;
     private List<IDataflowBlock>? _blocks;
     private bool _blocksCompleted;
     private int _healthFailures;
@@ -42,6 +43,7 @@ internal sealed class JobContext
         Labels = labels;
 
         // The no-op sink cannot throw: it needs no guard, and the per-item path no extra call.
+        _rawMetrics = metrics;
         Metrics = metrics is NopJobMetrics ? metrics : new GuardedJobMetrics(metrics, this);
         _shutdowner = shutdowner;
         TimeProvider = timeProvider;
@@ -71,6 +73,18 @@ internal sealed class JobContext
 
     /// <summary>Gets the group's metrics, guarded.</summary>
     public IJobMetrics Metrics { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether someone records pipeline stage durations: never the no-op
+    /// sink, <see cref="MeterJobMetrics"/> only while a listener enables the instrument, a sink of
+    /// the user's always. A stage reads the clock per item only then.
+    /// </summary>
+    public bool RecordsStageDurations => _rawMetrics switch
+    {
+        NopJobMetrics => false,
+        MeterJobMetrics.JobView view => view.StageDurationsEnabled,
+        _ => true,
+    };
 
     public TimeProvider TimeProvider { get; }
 
@@ -162,12 +176,13 @@ internal sealed class JobContext
     /// <param name="log">The kind's log message for it, given the logger, the job's name and the error.</param>
     /// <param name="activity">The run's activity, if it is traced.</param>
     /// <param name="shutdown">Whether to ask the application to shut down now.</param>
-    public void Fail(Exception error, string reason, Action<ILogger, string, Exception> log, Activity? activity, bool shutdown)
+    /// <param name="health">The scope to report on: the job's own by default, a pipeline stage's for a stage's item.</param>
+    public void Fail(Exception error, string reason, Action<ILogger, string, Exception> log, Activity? activity, bool shutdown, IHealth? health = null)
     {
         log(Logger, JobName, error);
         JobActivities.Fail(activity, error);
         Metrics.JobError(JobName, error);
-        Health.Degraded(reason, error);
+        (health ?? Health).Degraded(reason, error);
         if (shutdown)
         {
             RequestShutdown(error);
@@ -209,13 +224,22 @@ internal sealed class JobContext
     }
 
     /// <summary>
-    /// Asks the application to shut down for a job with <c>ShutdownOnError</c> that failed: logs the
-    /// request, then calls the group's <see cref="IShutdowner"/>. Without one, the request is logged
-    /// as an error instead, so it is never lost silently. A throwing shutdowner is logged too.
+    /// Asks the application to shut down: for a job with <c>ShutdownOnError</c> that failed (with
+    /// its error), or a pipeline with <c>ShutdownWhenComplete</c> whose work is done (without one).
+    /// Logs the request, then calls the group's <see cref="IShutdowner"/>. Without one, the request
+    /// is logged instead, so it is never lost silently. A throwing shutdowner is logged too.
     /// </summary>
-    public void RequestShutdown(Exception error)
+    public void RequestShutdown(Exception? error)
     {
-        Log.ShutdownRequested(Logger, JobName);
+        if (error is null)
+        {
+            Log.CompletedShutdownRequested(Logger, JobName);
+        }
+        else
+        {
+            Log.ShutdownRequested(Logger, JobName);
+        }
+
         if (_shutdowner is null)
         {
             Log.NoShutdowner(Logger, JobName, error);

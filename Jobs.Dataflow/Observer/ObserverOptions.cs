@@ -31,7 +31,7 @@ public sealed class ObserverOptions
     public int BoundedCapacity
     {
         get => _boundedCapacity;
-        init => _boundedCapacity = CheckLimit(value, nameof(BoundedCapacity));
+        init => _boundedCapacity = DataflowLimits.Check(value, nameof(BoundedCapacity));
     }
 
     /// <summary>
@@ -43,7 +43,7 @@ public sealed class ObserverOptions
     public int MaxDegreeOfParallelism
     {
         get => _maxDegreeOfParallelism;
-        init => _maxDegreeOfParallelism = CheckLimit(value, nameof(MaxDegreeOfParallelism));
+        init => _maxDegreeOfParallelism = DataflowLimits.Check(value, nameof(MaxDegreeOfParallelism));
     }
 
     /// <summary>
@@ -65,14 +65,4 @@ public sealed class ObserverOptions
 
     /// <summary>Gets the options used when none are given.</summary>
     internal static ObserverOptions Default { get; } = new();
-
-    private static int CheckLimit(int value, string name)
-    {
-        if (value != DataflowBlockOptions.Unbounded)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, name);
-        }
-
-        return value;
-    }
 }

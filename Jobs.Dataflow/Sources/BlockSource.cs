@@ -29,7 +29,7 @@ internal sealed class BlockSource<T> : JobSource<T>
             // No PropagateCompletion: a faulted source would fault the handler's block, which drops
             // the items it holds. The source completes only once every item it had was taken, so
             // completing the target after it loses nothing.
-            using (_source.LinkTo(feed.Target))
+            using (feed.Admit is { } admit ? _source.LinkTo(feed.Target, new DataflowLinkOptions(), admit) : _source.LinkTo(feed.Target))
             {
                 completion = _source.Completion;
                 await completion.WaitAsync(stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -77,6 +77,8 @@ internal abstract class Pump<T>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     protected async ValueTask SendAsync(T item)
     {
+        Feed.Admit?.Invoke(item);
+
         // SendAsync completes at once, with a cached task, while the block has room.
         Task<bool> send = Feed.Target.SendAsync(item, Feed.SendToken);
         bool accepted;

@@ -47,8 +47,14 @@ internal sealed class SourceFeed<T>
 
     public JobContext Context { get; }
 
-    /// <summary>Gets the block the source feeds: the handler's, or a buffer in front of it.</summary>
+    /// <summary>Gets the block the source feeds: the handler's or the first stage's, or a buffer in front of it.</summary>
     public ITargetBlock<T> Target { get; }
+
+    /// <summary>
+    /// Gets what observes each item as it is offered to <see cref="Target"/> (it always admits it),
+    /// or <see langword="null"/>: a pipeline's batch stage counts its arrivals with it.
+    /// </summary>
+    public Predicate<T>? Admit { get; init; }
 
     /// <summary>Gets a value indicating whether a stop drains what was taken (<see cref="ObserverOptions.DrainOnStop"/>).</summary>
     public bool Drain { get; }
@@ -166,13 +172,14 @@ internal sealed class SourceFeed<T>
     }
 
     /// <summary>Logs the items the run discarded, if any: expected after a plain stop, a warning when a drain was cut short.</summary>
-    public void LogDiscarded()
+    /// <param name="elsewhere">Items discarded after the feed handed them on (a pipeline's later stages).</param>
+    public void LogDiscarded(long elsewhere = 0)
     {
         long discarded;
         lock (_countLock)
         {
             _discardsLogged = true;
-            discarded = _discarded;
+            discarded = _discarded + elsewhere;
         }
 
         if (discarded == 0)

@@ -75,4 +75,53 @@ internal sealed class GuardedJobMetrics : IJobMetrics
             _context.MetricsFailed(ex);
         }
     }
+
+    public void PipelineStageDuration(string name, string stage, TimeSpan duration)
+    {
+        try
+        {
+            _inner.PipelineStageDuration(name, stage, duration);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void PipelineStageItems(string name, string stage, long count)
+    {
+        try
+        {
+            _inner.PipelineStageItems(name, stage, count);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void PipelineStageFailed(string name, string stage)
+    {
+        try
+        {
+            _inner.PipelineStageFailed(name, stage);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public IDisposable? ObservePipelineStageQueue(string name, string stage, Func<long> queueLength)
+    {
+        try
+        {
+            return _inner.ObservePipelineStageQueue(name, stage, queueLength);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+            return null;
+        }
+    }
 }

@@ -28,4 +28,38 @@ public interface IJobMetrics
     /// <param name="name">The sanitized job name.</param>
     /// <param name="duration">How long the handler ran.</param>
     void ObserverRunDuration(string name, TimeSpan duration);
+
+    /// <summary>Records how long a pipeline stage took for one item (for a batch stage's consumer, one batch).</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="stage">The sanitized stage name.</param>
+    /// <param name="duration">How long the stage's function ran, retries included.</param>
+    /// <remarks>The default implementation does nothing, so implementations written before pipelines keep compiling.</remarks>
+    void PipelineStageDuration(string name, string stage, TimeSpan duration)
+    {
+    }
+
+    /// <summary>Counts items that left a pipeline stage for the next one (for the sink, items it handled).</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="stage">The sanitized stage name.</param>
+    /// <param name="count">How many items left since the last call; the job reports in chunks, not per item.</param>
+    /// <remarks>The default implementation does nothing.</remarks>
+    void PipelineStageItems(string name, string stage, long count)
+    {
+    }
+
+    /// <summary>Counts an item that failed for good in a pipeline stage (after its retries).</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="stage">The sanitized stage name.</param>
+    /// <remarks>The default implementation does nothing. <see cref="JobError"/> counts the same failure with its exception.</remarks>
+    void PipelineStageFailed(string name, string stage)
+    {
+    }
+
+    /// <summary>Starts observing how many items wait in front of a pipeline stage.</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="stage">The sanitized stage name.</param>
+    /// <param name="queueLength">Reads the number of items waiting; cheap, and safe to call from any thread.</param>
+    /// <returns>A handle that stops the observation when the job ends, or <see langword="null"/>.</returns>
+    /// <remarks>The default implementation observes nothing and returns <see langword="null"/>.</remarks>
+    IDisposable? ObservePipelineStageQueue(string name, string stage, Func<long> queueLength) => null;
 }

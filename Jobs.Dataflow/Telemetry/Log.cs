@@ -36,7 +36,7 @@ internal static partial class Log
     public static partial void ShutdownRequested(ILogger logger, string jobName);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "Job {JobName} asked for a shutdown, but no IShutdowner is configured; the application keeps running")]
-    public static partial void NoShutdowner(ILogger logger, string jobName, Exception error);
+    public static partial void NoShutdowner(ILogger logger, string jobName, Exception? error);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "The health scope of job {JobName} threw; the job goes on, and further failures of it are logged at debug level")]
     public static partial void HealthReportFailed(ILogger logger, string jobName, Exception error);
@@ -64,4 +64,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 18, Level = LogLevel.Debug, Message = "A run of job {JobName} ended by its cancellation")]
     public static partial void RunCancelled(ILogger logger, string jobName, Exception? error);
+
+    [LoggerMessage(EventId = 19, Level = LogLevel.Information, Message = "Job {JobName} has completed its work and asks the application to shut down")]
+    public static partial void CompletedShutdownRequested(ILogger logger, string jobName);
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -46,6 +47,22 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
     public void ObserverRunDuration(string name, TimeSpan duration) =>
         _instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Observer, labels: null));
 
+    /// <inheritdoc/>
+    public void PipelineStageDuration(string name, string stage, TimeSpan duration) =>
+        _instruments.StageDuration.Record(duration.TotalSeconds, Instruments.StageTags(name, stage, labels: null));
+
+    /// <inheritdoc/>
+    public void PipelineStageItems(string name, string stage, long count) =>
+        _instruments.StageItems.Add(count, Instruments.StageTags(name, stage, labels: null));
+
+    /// <inheritdoc/>
+    public void PipelineStageFailed(string name, string stage) =>
+        _instruments.StageFailures.Add(1, Instruments.StageTags(name, stage, labels: null));
+
+    /// <inheritdoc/>
+    public IDisposable? ObservePipelineStageQueue(string name, string stage, Func<long> queueLength) =>
+        _instruments.ObserveQueue(name, stage, labels: null, queueLength);
+
     /// <summary>Disposes the meter; its instruments stop publishing.</summary>
     public void Dispose() => _meter.Dispose();
 
@@ -53,7 +70,7 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
     internal IJobMetrics ForJob(string kind, LabelsScope? labels) => new JobView(_instruments, kind, labels);
 
     /// <summary>The instruments, shared by the meter's views.</summary>
-    private sealed class Instruments
+    internal sealed class Instruments
     {
         public Instruments(Meter meter)
         {
@@ -63,6 +80,10 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
             Errors = meter.CreateCounter<long>("jobs.errors", "{error}", "Errors thrown by job functions and handlers.");
             TriggerLatency = meter.CreateHistogram<double>("jobs.timer.trigger.latency", "s", "Time from the first fire folded into a triggered timer run to the run's start.");
             TriggerFolds = meter.CreateHistogram<int>("jobs.timer.trigger.folds", "{fire}", "Number of fires folded into one triggered timer run.");
+            StageDuration = meter.CreateHistogram<double>("jobs.pipeline.stage.duration", "s", "Duration of a pipeline stage's function for one item or batch.");
+            StageItems = meter.CreateCounter<long>("jobs.pipeline.stage.items", "{item}", "Items that left a pipeline stage.");
+            StageFailures = meter.CreateCounter<long>("jobs.pipeline.stage.failures", "{item}", "Items that failed for good in a pipeline stage.");
+            meter.CreateObservableGauge("jobs.pipeline.stage.queue", ReadQueues, "{item}", "Items waiting in front of a pipeline stage.");
         }
 
         public Histogram<double> OneShotDuration { get; }
@@ -77,6 +98,15 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
 
         public Histogram<int> TriggerFolds { get; }
 
+        public Histogram<double> StageDuration { get; }
+
+        public Counter<long> StageItems { get; }
+
+        public Counter<long> StageFailures { get; }
+
+        /// <summary>Gets the stages whose queue the gauge reads; a stage leaves it when its job ends.</summary>
+        private ConcurrentDictionary<QueueObservation, byte> Queues { get; } = new();
+
         public static TagList Tags(string name, string kind, LabelsScope? labels)
         {
             var tags = new TagList { { "job.name", name }, { "job.kind", kind } };
@@ -88,6 +118,13 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
                 }
             }
 
+            return tags;
+        }
+
+        public static TagList StageTags(string name, string stage, LabelsScope? labels)
+        {
+            TagList tags = Tags(name, JobKinds.Pipeline, labels);
+            tags.Add("job.stage", stage);
             return tags;
         }
 
@@ -104,11 +141,39 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
             TriggerLatency.Record(latency.TotalSeconds, tags);
             TriggerFolds.Record(folds, tags);
         }
+
+        public IDisposable ObserveQueue(string name, string stage, LabelsScope? labels, Func<long> queueLength)
+        {
+            var observation = new QueueObservation(this, StageTags(name, stage, labels), queueLength);
+            Queues.TryAdd(observation, 0);
+            return observation;
+        }
+
+        private IEnumerable<Measurement<long>> ReadQueues()
+        {
+            foreach (QueueObservation observation in Queues.Keys)
+            {
+                yield return new Measurement<long>(observation.Read(), observation.Tags);
+            }
+        }
+
+        /// <summary>One stage's queue, read by the gauge until the job ends and disposes it.</summary>
+        private sealed class QueueObservation(Instruments owner, TagList tags, Func<long> queueLength) : IDisposable
+        {
+            public TagList Tags { get; } = tags;
+
+            public long Read() => queueLength();
+
+            public void Dispose() => owner.Queues.TryRemove(this, out _);
+        }
     }
 
     /// <summary>The metrics of one kind of job in one group.</summary>
-    private sealed class JobView(Instruments instruments, string kind, LabelsScope? labels) : IJobMetrics
+    internal sealed class JobView(Instruments instruments, string kind, LabelsScope? labels) : IJobMetrics
     {
+        /// <summary>Gets a value indicating whether a listener records stage durations: a stage reads the clock only then.</summary>
+        public bool StageDurationsEnabled => instruments.StageDuration.Enabled;
+
         public void JobError(string name, Exception error) => instruments.Record(name, kind, error, labels);
 
         public void OneShotRunDuration(string name, TimeSpan duration) =>
@@ -121,5 +186,17 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
 
         public void ObserverRunDuration(string name, TimeSpan duration) =>
             instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Observer, labels));
+
+        public void PipelineStageDuration(string name, string stage, TimeSpan duration) =>
+            instruments.StageDuration.Record(duration.TotalSeconds, Instruments.StageTags(name, stage, labels));
+
+        public void PipelineStageItems(string name, string stage, long count) =>
+            instruments.StageItems.Add(count, Instruments.StageTags(name, stage, labels));
+
+        public void PipelineStageFailed(string name, string stage) =>
+            instruments.StageFailures.Add(1, Instruments.StageTags(name, stage, labels));
+
+        public IDisposable? ObservePipelineStageQueue(string name, string stage, Func<long> queueLength) =>
+            instruments.ObserveQueue(name, stage, labels, queueLength);
     }
 }

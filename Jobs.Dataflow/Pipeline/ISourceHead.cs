@@ -1,0 +1,17 @@
+namespace Jobs.Dataflow;
+
+/// <summary>How a pipeline's source feeds its first stage, whatever the type of the source's items.</summary>
+internal interface ISourceHead
+{
+    /// <summary>Starts the feed.</summary>
+    /// <returns>A task that completes with the source's fault (or null) when it ends or is detached.</returns>
+    Task<Exception?> StartAsync();
+
+    /// <summary>Waits for the source to let go, as an observer does.</summary>
+    /// <returns>A task that completes when the source let go, or its grace expired.</returns>
+    Task WaitForReleaseAsync();
+
+    /// <summary>Logs the items taken and not handled: the feed's, and those the stages skipped.</summary>
+    /// <param name="stages">The items the stages skipped after a stop.</param>
+    void LogDiscarded(long stages);
+}

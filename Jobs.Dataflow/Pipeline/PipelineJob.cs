@@ -1,0 +1,257 @@
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Threading.Tasks.Dataflow;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// Executes a pipeline: builds one block per stage from the description, links them with
+/// completion propagated, feeds the first from the source the way an observer is fed (same pumps,
+/// same drain guarantee), and ends when the sink has handled every item (see
+/// docs/behaviour.md#rule-31 to #rule-39 and docs/pipelines.md).
+/// </summary>
+/// <remarks>
+/// This part holds what the stages share: the context, the stages' token, the counts, the dead
+/// letter block, and the report flag. <see cref="PipelineJob{T}"/> adds the sink and the execution.
+/// </remarks>
+internal abstract class PipelineJob : Job
+{
+    /// <summary>The least time between two <c>OK</c> health reports (docs/behaviour.md#rule-38).</summary>
+    internal static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
+
+    private readonly List<PipelineStage> _stages = [];
+    private long _discarded;
+    private long _failed;
+    private int _reportDue;
+    private ITimer? _reportTimer;
+    private ActionBlock<DeadLetter>? _deadLetters;
+
+    protected PipelineJob(PipelineHead head)
+        : base(head.Name, JobKinds.Pipeline, "pipeline-job-")
+    {
+        Options = head.Options;
+    }
+
+    public PipelineOptions Options { get; }
+
+    /// <summary>Gets what the group gave the job; set when it starts executing.</summary>
+    public JobContext Context { get; private set; } = null!;
+
+    /// <summary>Gets the token every stage's function gets: the group's, or the stop's deadline when draining.</summary>
+    public CancellationToken StageToken { get; private set; }
+
+    /// <summary>Gets the group's clock.</summary>
+    public TimeProvider Time { get; private set; } = TimeProvider.System;
+
+    /// <summary>Gets the stages, from the first to the sink.</summary>
+    protected IReadOnlyList<PipelineStage> Stages => _stages;
+
+    /// <summary>Gets how the source feeds the first stage; set by <see cref="SetHead{T}"/>.</summary>
+    protected ISourceHead Head { get; private set; } = null!;
+
+    /// <summary>Adds a stage, in order from the first; called while the blocks are built.</summary>
+    public void AddStage(PipelineStage stage) => _stages.Add(stage);
+
+    /// <summary>Makes <paramref name="target"/>, the first stage's block, what the source feeds.</summary>
+    public void SetHead<T>(JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit) =>
+        Head = new SourceHead<T>(this, source, target, admit);
+
+    /// <summary>Counts items a stop kept from reaching the sink.</summary>
+    public void Discard(long items) => Interlocked.Add(ref _discarded, items);
+
+    /// <summary>Counts an item that failed for good, in any stage.</summary>
+    public void CountFailed() => Interlocked.Increment(ref _failed);
+
+    /// <summary>Hands a dead letter to the dead letter block, from a thread that may wait for room (the stage's).</summary>
+    public void SendDeadLetter<TItem>(DeadLetter letter, TItem item)
+    {
+        ActionBlock<DeadLetter> block = _deadLetters!;
+        if (block.Post(letter))
+        {
+            return;
+        }
+
+        // Full: the dead letter holds the failing stage back, as any slow stage does.
+        Task<bool> send = block.SendAsync(letter, StageToken);
+        ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing).GetAwaiter().GetResult();
+        if (!send.IsCompletedSuccessfully || !send.Result)
+        {
+            Discard(item is Array batch ? batch.Length : 1);
+        }
+    }
+
+    /// <summary>Hands a dead letter to the dead letter block, waiting for room.</summary>
+    public async Task SendDeadLetterAsync<TItem>(DeadLetter letter, TItem item)
+    {
+        Task<bool> send = _deadLetters!.SendAsync(letter, StageToken);
+        await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!send.IsCompletedSuccessfully || !send.Result)
+        {
+            Discard(item is Array batch ? batch.Length : 1);
+        }
+    }
+
+    /// <summary>
+    /// Called for each item the sink handled: makes the periodic report when its timer said it is
+    /// due. The timer only raises a flag, and is armed again by the report, so an idle pipeline has
+    /// no periodic timer and a busy one reads no clock per item.
+    /// </summary>
+    public void ItemSunk()
+    {
+        if (Volatile.Read(ref _reportDue) != 0 && Interlocked.Exchange(ref _reportDue, 0) != 0)
+        {
+            Report();
+        }
+    }
+
+    /// <summary>Prepares the execution: the context, the tokens, the clock, and the dead letter block.</summary>
+    protected void Begin(JobContext context)
+    {
+        Context = context;
+        StageToken = Options.DrainOnStop ? context.StopDeadline : context.CancellationToken;
+        Time = context.TimeProvider;
+        if (Options.DeadLetter is { } deadLetter)
+        {
+            _deadLetters = new ActionBlock<DeadLetter>(
+                letter => DeliverAsync(deadLetter, letter),
+                new ExecutionDataflowBlockOptions { BoundedCapacity = Options.BoundedCapacity });
+        }
+    }
+
+    /// <summary>Opens the health scopes, reports <c>Primed</c>, and arms the report timer.</summary>
+    protected void Open()
+    {
+        Context.Health.Ok("Primed");
+        foreach (PipelineStage stage in _stages)
+        {
+            stage.Open(Context.Health);
+        }
+
+        _reportTimer = Time.CreateTimer(static state => Volatile.Write(ref ((PipelineJob)state!)._reportDue, 1), this, ReportInterval, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Waits for the dead letters still queued, then stops the timers and closes the stages.</summary>
+    protected async Task CloseAsync()
+    {
+        if (_deadLetters is { } deadLetters)
+        {
+            deadLetters.Complete();
+            await deadLetters.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _reportTimer?.Dispose();
+        foreach (PipelineStage stage in _stages)
+        {
+            (stage as IBatchTimer)?.StopTimer();
+            stage.Close();
+        }
+
+        foreach (PipelineStage stage in _stages)
+        {
+            if (stage.Block.Completion.Exception is { } crash)
+            {
+                // The stages catch everything their functions throw, so only a bug of the library
+                // gets here. Let the group log it.
+                ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
+            }
+        }
+    }
+
+    /// <summary>Reports the end: the items discarded, then completed or failed, and the shutdown asked for.</summary>
+    protected void End(Exception? fault)
+    {
+        Head.LogDiscarded(Interlocked.Read(ref _discarded));
+        if (Context.CancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        long @in = _stages[0].In;
+        long @out = _stages[^1].Out;
+        long failed = Interlocked.Read(ref _failed);
+        if (fault is null)
+        {
+            foreach (PipelineStage stage in _stages)
+            {
+                stage.Completed();
+            }
+
+            Log.PipelineCompleted(Context.Logger, Name, @in, @out, failed);
+            Context.Health.Stopped(string.Create(CultureInfo.InvariantCulture, $"Completed [{@out}]"));
+            if (Options.ShutdownWhenComplete)
+            {
+                Context.RequestShutdown(error: null);
+            }
+
+            return;
+        }
+
+        string reason = $"Source failed: {fault.Message}";
+        Context.Fail(fault, reason, (logger, name, error) => Log.PipelineSourceFailed(logger, name, @in, error), activity: null, shutdown: false);
+        Context.GiveUp(fault, reason, Options.ShutdownOnError);
+    }
+
+    private void Report()
+    {
+        long @in = _stages[0].In;
+        long @out = _stages[^1].Out;
+        long failed = Interlocked.Read(ref _failed);
+        Context.Health.Ok(string.Create(CultureInfo.InvariantCulture, $"OK [in {@in}, out {@out}, failed {failed}]"));
+        foreach (PipelineStage stage in _stages)
+        {
+            stage.Report();
+        }
+
+        _reportTimer?.Change(ReportInterval, Timeout.InfiniteTimeSpan);
+    }
+
+    private async Task DeliverAsync(DeadLetterFunc deadLetter, DeadLetter letter)
+    {
+        try
+        {
+            await (deadLetter(letter, StageToken) ?? Task.CompletedTask).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A throwing dead letter is logged and never stops the pipeline (docs/behaviour.md#rule-33).
+            Log.PipelineDeadLetterFailed(Context.Logger, Name, letter.Stage, ex);
+        }
+    }
+
+    /// <summary>The feed of the first stage: a pump or a link straight into it, or a buffer in front for an observable.</summary>
+    private sealed class SourceHead<T> : ISourceHead
+    {
+        private static readonly DataflowLinkOptions PropagateCompletion = new() { PropagateCompletion = true };
+
+        private readonly JobSource<T> _source;
+        private readonly SourceFeed<T> _feed;
+
+        public SourceHead(PipelineJob job, JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit)
+        {
+            _source = source;
+            JobContext context = job.Context;
+            if (source.FeedsHandlerDirectly)
+            {
+                _feed = new SourceFeed<T>(context, target, job.Options.DrainOnStop) { Admit = admit };
+            }
+            else
+            {
+                // An observable pushes: a bounded buffer in front of the first stage blocks its OnNext while full.
+                var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = job.Options.BoundedCapacity });
+                _ = admit is null ? buffer.LinkTo(target, PropagateCompletion) : buffer.LinkTo(target, PropagateCompletion, admit);
+                _feed = new SourceFeed<T>(context, buffer, job.Options.DrainOnStop);
+            }
+
+            if (source.GroupCompletesTarget)
+            {
+                context.Own(_feed.Target);
+            }
+        }
+
+        public Task<Exception?> StartAsync() => _source.FeedAsync(_feed);
+
+        public Task WaitForReleaseAsync() => _feed.WaitForReleaseAsync();
+
+        public void LogDiscarded(long stages) => _feed.LogDiscarded(stages);
+    }
+}

@@ -1,0 +1,290 @@
+using System.Globalization;
+using System.Threading.Tasks.Dataflow;
+
+namespace Jobs.Dataflow;
+
+/// <summary>
+/// One stage of an executing pipeline: its block, its health scope (<c>stage-NAME</c>), its counts,
+/// and what every stage does with an item: skip it after a stop, time it when someone records
+/// durations, retry it, and fail it for good (log, count, health, dead letter, shutdown).
+/// </summary>
+/// <remarks>
+/// User exceptions never travel through the blocks: a faulted block drops what it holds. An item
+/// that fails for good, or is skipped after a stop, simply produces no output (a
+/// <c>TransformBlock</c> skips an item whose delegate ends in cancellation, and a
+/// <c>TransformManyBlock</c> an empty result). Counts are plain increments for a stage that runs
+/// one item at a time (the block's own locking orders them) and interlocked otherwise.
+/// </remarks>
+internal abstract class PipelineStage
+{
+    private readonly bool _parallel;
+    private long _in;
+    private long _out;
+    private long _failed;
+    private long _reportedOut;
+    private int _degraded;
+    private IDisposable? _queueObservation;
+
+    protected PipelineStage(PipelineJob job, string name, StageOptions options)
+    {
+        Job = job;
+        Name = name;
+        Options = options;
+        _parallel = options.MaxDegreeOfParallelism != 1;
+    }
+
+    /// <summary>Gets the stage's sanitized name.</summary>
+    public string Name { get; }
+
+    public StageOptions Options { get; }
+
+    /// <summary>Gets the stage's health scope, under the pipeline job's; guarded.</summary>
+    public IHealth Health { get; private set; } = NullHealth.Instance;
+
+    /// <summary>Gets the stage's block.</summary>
+    public abstract IDataflowBlock Block { get; }
+
+    /// <summary>Gets the number of items waiting in front of the stage.</summary>
+    public abstract int QueueLength { get; }
+
+    /// <summary>Gets the number of items that entered the stage.</summary>
+    public long In => Volatile.Read(ref _in);
+
+    /// <summary>Gets the number of items that left the stage for the next one (for the sink: handled without error).</summary>
+    public long Out => Volatile.Read(ref _out);
+
+    /// <summary>Gets the number of items that failed for good in the stage.</summary>
+    public long Failed => Volatile.Read(ref _failed);
+
+    protected PipelineJob Job { get; }
+
+    /// <summary>Gets the Dataflow options of the stage's block: bounded, with the stage's parallelism and order.</summary>
+    protected ExecutionDataflowBlockOptions BlockOptions => new()
+    {
+        BoundedCapacity = Capacity,
+        MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism,
+        EnsureOrdered = Options.EnsureOrdered,
+    };
+
+    /// <summary>Gets the stage's capacity: its own, or the pipeline's.</summary>
+    protected int Capacity => Options.BoundedCapacity ?? Job.Options.BoundedCapacity;
+
+    /// <summary>Opens the stage's health scope and the observation of its queue.</summary>
+    public void Open(IHealth pipelineHealth)
+    {
+        Health = pipelineHealth.NewScope("stage-" + Name);
+        Health.Ok("Primed");
+        _queueObservation = Job.Context.Metrics.ObservePipelineStageQueue(Job.Name, Name, () => QueueLength);
+    }
+
+    /// <summary>The periodic report (see docs/behaviour.md#rule-38): the items that left since the last one, and the queue length.</summary>
+    public void Report()
+    {
+        FlushItems();
+        if (Volatile.Read(ref _degraded) == 0)
+        {
+            Health.Ok(string.Create(CultureInfo.InvariantCulture, $"Running [out {Out}, queue {QueueLength}]"));
+        }
+    }
+
+    /// <summary>Reports the end of a pipeline whose source completed.</summary>
+    public void Completed() =>
+        Health.Stopped(string.Create(CultureInfo.InvariantCulture, $"Completed [out {Out}, failed {Failed}]"));
+
+    /// <summary>Stops observing the queue, and reports the items that left since the last report.</summary>
+    public void Close()
+    {
+        _queueObservation?.Dispose();
+        FlushItems();
+    }
+
+    /// <summary>Counts one item entering the stage.</summary>
+    protected void CountIn()
+    {
+        if (_parallel)
+        {
+            Interlocked.Increment(ref _in);
+        }
+        else
+        {
+            _in++;
+        }
+    }
+
+    /// <summary>Skips an item once the stage's token is cancelled (a stop), counting it as discarded.</summary>
+    protected bool Skip<TItem>(TItem item)
+    {
+        if (!Job.StageToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        Job.Discard(Weight(item));
+        return true;
+    }
+
+    /// <summary>Starts timing an item: a clock read only when someone records stage durations, 0 otherwise.</summary>
+    protected long StartTiming() => Job.Context.RecordsStageDurations ? Job.Time.GetTimestamp() : 0;
+
+    /// <summary>Counts an item the stage handled, producing <paramref name="outputs"/> items, and records its duration if timed.</summary>
+    protected void Succeeded(long start, long outputs)
+    {
+        if (start != 0)
+        {
+            Job.Context.Metrics.PipelineStageDuration(Job.Name, Name, Durations.NotNegative(Job.Time.GetElapsedTime(start)));
+        }
+
+        if (_parallel)
+        {
+            Interlocked.Add(ref _out, outputs);
+        }
+        else
+        {
+            _out += outputs;
+        }
+
+        if (Volatile.Read(ref _degraded) != 0 && Interlocked.Exchange(ref _degraded, 0) != 0)
+        {
+            // The stage is Degraded while its last item failed (docs/behaviour.md#rule-38).
+            Health.Ok(string.Create(CultureInfo.InvariantCulture, $"Running [out {Out}, queue {QueueLength}]"));
+        }
+    }
+
+    /// <summary>
+    /// Tells whether a failed attempt ended because of the stop (a normal end, see
+    /// docs/behaviour.md#rule-6): the item is then counted as discarded, not failed.
+    /// </summary>
+    protected bool EndedByCancellation<TItem>(TItem item, Exception error)
+    {
+        if (!Job.Context.EndedByCancellation(error, Job.StageToken))
+        {
+            return false;
+        }
+
+        Job.Discard(Weight(item));
+        return true;
+    }
+
+    /// <summary>Fails an item for good on a thread that may block: the dead letter, when full, holds the stage back.</summary>
+    protected void FailForGood<TItem>(TItem item, Exception error, int attempts)
+    {
+        DeadLetter? letter = ReportFailure(item, error, attempts);
+        if (letter is not null)
+        {
+            Job.SendDeadLetter(letter, item);
+        }
+    }
+
+    /// <summary>Fails an item for good from an asynchronous path: the dead letter is awaited.</summary>
+    protected async Task FailForGoodAsync<TItem>(TItem item, Exception error, int attempts)
+    {
+        DeadLetter? letter = ReportFailure(item, error, attempts);
+        if (letter is not null)
+        {
+            await Job.SendDeadLetterAsync(letter, item).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Retries an item whose attempt failed with <paramref name="error"/>, as the stage's options say,
+    /// each retry after the backoff's delay (or a yield of the thread, without a delay). Returns the
+    /// result of the attempt that succeeded; or nothing, when the item failed for good (reported
+    /// here, dead letter included) or the stop ended it (counted as discarded).
+    /// </summary>
+    protected async Task<(bool Ok, TResult Value)> RetryAsync<TItem, TResult>(TItem item, Exception error, Func<TItem, CancellationToken, Task<TResult>> attempt)
+    {
+        CancellationToken token = Job.StageToken;
+        for (int attempts = 1; ; attempts++)
+        {
+            if (EndedByCancellation(item, error))
+            {
+                return default;
+            }
+
+            if (Options.Retries != -1 && attempts > Options.Retries)
+            {
+                await FailForGoodAsync(item, error, attempts).ConfigureAwait(false);
+                return default;
+            }
+
+            TimeSpan delay;
+            try
+            {
+                delay = Options.Backoff?.GetDelay(attempts) ?? TimeSpan.Zero;
+            }
+            catch (Exception ex)
+            {
+                // A backoff that throws cannot say when to retry: the item fails for good with its error.
+                await FailForGoodAsync(item, ex, attempts).ConfigureAwait(false);
+                return default;
+            }
+
+            Log.PipelineItemRetrying(Job.Context.Logger, Job.Name, Name, attempts, error);
+            try
+            {
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay > Timers.MaxDelay ? Timers.MaxDelay : delay, Job.Time, token).ConfigureAwait(false);
+                }
+                else
+                {
+                    // Not on this stack: an item that fails at once, retried forever, must not keep the thread.
+                    await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                Job.Discard(Weight(item));
+                return default;
+            }
+
+            try
+            {
+                Task<TResult> task = attempt(item, token) ?? throw NullTask();
+                return (true, await task.ConfigureAwait(false));
+            }
+            catch (Exception ex)
+            {
+                error = ex;
+            }
+        }
+    }
+
+    /// <summary>The error of a function that returned a null task instead of a task.</summary>
+    protected InvalidOperationException NullTask() =>
+        new($"The function of stage {Name} of pipeline job {Job.Name} returned a null Task.");
+
+    /// <summary>How many source items a skipped item stands for: a batch counts its items.</summary>
+    private static long Weight<TItem>(TItem item) => item is Array batch ? batch.Length : 1;
+
+    /// <summary>
+    /// The failure path every kind shares (see <see cref="JobContext.Fail"/>), on the stage's health
+    /// scope, and the counts of the stage and the pipeline. Returns the dead letter to send, if any.
+    /// </summary>
+    private DeadLetter? ReportFailure<TItem>(TItem item, Exception error, int attempts)
+    {
+        Interlocked.Increment(ref _failed);
+        Job.CountFailed();
+        Job.Context.Metrics.PipelineStageFailed(Job.Name, Name);
+        Volatile.Write(ref _degraded, 1);
+        string stage = Name;
+        Job.Context.Fail(
+            error,
+            string.Create(CultureInfo.InvariantCulture, $"Item failed: {error.Message} [queue {QueueLength}]"),
+            (logger, name, exception) => Log.PipelineItemFailed(logger, name, stage, attempts, exception),
+            activity: null,
+            Job.Options.ShutdownOnError,
+            Health);
+        return Job.Options.DeadLetter is null ? null : new DeadLetter(Name, item, error, attempts);
+    }
+
+    private void FlushItems()
+    {
+        long reported = Interlocked.Exchange(ref _reportedOut, Out);
+        long items = Out - reported;
+        if (items > 0)
+        {
+            Job.Context.Metrics.PipelineStageItems(Job.Name, Name, items);
+        }
+    }
+}
