@@ -310,7 +310,9 @@ public sealed class ObserverJobStopTests
         harness.Add(source.CreateJob(SourceKind.AsyncEnumerable, "obs", handler.UntilCancelled, new ObserverOptions { BoundedCapacity = 1 }));
 
         await harness.StartAsync();
-        await source.WaitForTakenAsync(3);
+
+        // Item 1 is in the handler, item 2 fills the block, item 3 is in the pump's hand.
+        await Task.WhenAll(source.WaitForTakenAsync(3), handler.WaitForFirstAsync()).OrTimeout();
         await harness.StopAsync();
 
         // Item 1 ended by cancellation; item 2 (in the block) and item 3 (in the pump's hand) were
@@ -331,7 +333,7 @@ public sealed class ObserverJobStopTests
         harness.Add(source.CreateJob(SourceKind.Channel, "obs", handler.UntilCancelled, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
 
         await harness.StartAsync();
-        await source.WaitForTakenAsync(3);
+        await Task.WhenAll(source.WaitForTakenAsync(3), handler.WaitForFirstAsync()).OrTimeout();
         using var expired = new CancellationTokenSource();
         await expired.CancelAsync();
         await harness.Group.StopAsync(expired.Token).OrTimeout();
