@@ -3,8 +3,8 @@ using System.Globalization;
 
 namespace Jobs.Dataflow.Samples.Etl;
 
-/// <summary>One order record: <c>id,customer,amount,currency</c>, four fields, no quoting.</summary>
-internal readonly record struct Order(int Id, string Customer, decimal Amount, string Currency)
+/// <summary>One order record, <c>id,customer,amount,currency</c> (four fields, no quoting), and the number of its line.</summary>
+internal sealed record Order(long Line, int Id, string Customer, decimal Amount, string Currency)
 {
     /// <summary>The header line of the input and of the output.</summary>
     public const string Header = "id,customer,amount,currency";
@@ -18,12 +18,39 @@ internal readonly record struct Order(int Id, string Customer, decimal Amount, s
     };
 
     /// <summary>
-    /// Parses a record. A malformed one is the input's fault, not the program's: it returns the
-    /// reason instead of throwing, so a file full of them costs no exception each.
+    /// Parses the record of one input line; throws <see cref="RejectedRecordException"/> with the
+    /// reason for a malformed one (or a line too long to read), so the pipeline dead-letters it.
     /// </summary>
-    public static bool TryParse(string line, out Order order, [NotNullWhen(false)] out string? reason)
+    public static Order Parse(InputLine input)
     {
-        order = default;
+        if (input.Text is null)
+        {
+            throw new RejectedRecordException(input.Number, string.Create(CultureInfo.InvariantCulture, $"longer than {LineReader.MaxLineLength:N0} characters"));
+        }
+
+        return TryParse(input.Number, input.Text, out Order? order, out string? reason)
+            ? order
+            : throw new RejectedRecordException(input.Number, reason);
+    }
+
+    /// <summary>Converts the amount to euros; an amount too large to convert rejects the record.</summary>
+    public Order InEuro()
+    {
+        try
+        {
+            return this with { Amount = decimal.Round(Amount * ToEuro[Currency], 2), Currency = "EUR" };
+        }
+        catch (OverflowException)
+        {
+            throw new RejectedRecordException(Line, $"amount too large to convert: {Text.Echo(Amount.ToString(CultureInfo.InvariantCulture))}");
+        }
+    }
+
+    public string ToCsv() => string.Create(CultureInfo.InvariantCulture, $"{Id},{Customer},{Amount},{Currency}");
+
+    private static bool TryParse(long number, string line, [NotNullWhen(true)] out Order? order, [NotNullWhen(false)] out string? reason)
+    {
+        order = null;
         string[] fields = line.Split(',');
         if (fields.Length != 4)
         {
@@ -50,13 +77,8 @@ internal readonly record struct Order(int Id, string Customer, decimal Amount, s
             return false;
         }
 
-        order = new Order(id, fields[1], amount, fields[3]);
+        order = new Order(number, id, fields[1], amount, fields[3]);
         reason = null;
         return true;
     }
-
-    /// <summary>Converts the amount to euros; throws <see cref="OverflowException"/> for an amount too large to convert.</summary>
-    public Order InEuro() => this with { Amount = decimal.Round(Amount * ToEuro[Currency], 2), Currency = "EUR" };
-
-    public string ToCsv() => string.Create(CultureInfo.InvariantCulture, $"{Id},{Customer},{Amount},{Currency}");
 }

@@ -1,7 +1,7 @@
-// An ETL worker on the Generic Host: an observer job reads order records from a CSV file and
-// converts them to euros, a timer job writes the converted records and the rejected ones in
-// batches (every 2 seconds, or early when a batch fills, through a trigger), and a one-shot job
-// waits for the end of the input, gives the health verdict, and stops the host.
+// An ETL worker on the Generic Host, as one pipeline job: read the order records of a CSV file,
+// parse them, convert them to euros, batch them by 500 or 2 seconds, and append them to the
+// output. Records that cannot be parsed or converted go to the dead letter, which writes them to
+// the rejects file. When the input is done the pipeline stops the host (ShutdownWhenComplete).
 //
 //   dotnet run --project samples/Etl                              (generates an input file on first run)
 //   dotnet run --project samples/Etl -- orders.csv [output.csv]   (reads your own)
@@ -12,8 +12,10 @@ using Jobs.Dataflow;
 using Jobs.Dataflow.Hosting;
 using Jobs.Dataflow.Samples.Etl;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using HealthCheckStatus = Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus;
 
 if (args.Length > 2)
 {
@@ -45,49 +47,77 @@ await using (files)
         console.TimestampFormat = "HH:mm:ss.fff ";
     });
     builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
-
-    // The finish job prints the health check's result itself.
     builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
     builder.Services.AddHealthChecks().AddJobsHealthCheck();
-    builder.Services.AddSingleton(services => new Pipeline(files.Input, files.Output, files.Rejects, services.GetRequiredService<ILogger<Pipeline>>()));
+    builder.Services.AddSingleton(files);
+    builder.Services.AddSingleton<OrdersPipeline>();
     builder.Services.AddSingleton<MetricsReport>();
     builder.Services.AddJobGroup(
         "etl",
-        (group, services) => services.GetRequiredService<Pipeline>().AddJobs(group, services),
+        (group, services) => group.Add(services.GetRequiredService<OrdersPipeline>().Job),
         new JobGroupOptions { Labels = new Dictionary<string, object?> { ["pipeline"] = "orders" } });
 
-    Pipeline pipeline;
+    OrdersPipeline pipeline;
+    MetricsReport metrics;
+    HealthReport? verdict = null;
     int exitCode;
     using (IHost host = builder.Build())
     {
-        pipeline = host.Services.GetRequiredService<Pipeline>();
-        host.Services.GetRequiredService<MetricsReport>().Start();
+        pipeline = host.Services.GetRequiredService<OrdersPipeline>();
+        metrics = host.Services.GetRequiredService<MetricsReport>();
+        metrics.Start();
+        HealthTree health = host.Services.GetRequiredService<HealthTree>();
+        IHostApplicationLifetime lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
 
-        // RunAsync without its dispose: the services are needed after the stop.
+        // The verdict of a run that ended by itself (completed, or its source failed), taken as the
+        // host begins to stop and before the group closes the job's scopes: it depends on the input
+        // only. An interrupted run gets none.
+        lifetime.ApplicationStopping.Register(() =>
+        {
+            HealthLevel? level = health.Snapshot().Find("etl", "pipeline-job-" + OrdersPipeline.Name)?.Level;
+            if (level is HealthLevel.Stopped or HealthLevel.Failed)
+            {
+                verdict = host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync().GetAwaiter().GetResult();
+            }
+        });
+
+        // ShutdownWhenComplete stops the host when the pipeline completes; this stops it too when
+        // the pipeline ends for another reason (its source failed).
+        _ = pipeline.Job.Completion.ContinueWith(_ => lifetime.StopApplication(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+
+        // RunAsync without its dispose: the services are read after the stop.
         await host.StartAsync();
         await host.WaitForShutdownAsync();
 
-        // The stop has ended every job. After an interrupt, the records the convert job drained
-        // are still queued: write them, so that "dropped" stays 0.
-        bool flushed = true;
-        try
-        {
-            await pipeline.FlushAsync();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            EtlLog.WriteFailed(host.Services.GetRequiredService<ILogger<Pipeline>>(), ex.Message);
-            flushed = false;
-        }
-
-        bool failed = host.Services.GetRequiredService<HostShutdowner>().ExitCode != 0 || !flushed || !pipeline.Completed;
+        bool failed = host.Services.GetRequiredService<HostShutdowner>().ExitCode != 0 || verdict is null || verdict.Status == HealthCheckStatus.Unhealthy;
         exitCode = signals.ExitCode ?? (failed ? HostShutdowner.ErrorExitCode : 0);
     }
 
-    // After the host is disposed, its console log is flushed: the summary comes last.
+    // After the host is disposed, its console log is flushed: the verdict and summary come last.
+    if (verdict is not null)
+    {
+        Console.WriteLine($"Health check: {verdict.Status}");
+        foreach (HealthReportEntry entry in verdict.Entries.Values)
+        {
+            foreach ((string path, object message) in entry.Data)
+            {
+                Console.WriteLine($"  {path}: {message}");
+            }
+        }
+    }
+
+    metrics.Print();
+
+    // The pipeline's own counts: what entered its first stage, and what failed in parse or convert.
+    const string Items = "jobs.pipeline.stage.items";
+    const string Failures = "jobs.pipeline.stage.failures";
+    long parseFailures = metrics.Total(Failures, OrdersPipeline.Name, "parse");
+    long read = metrics.Total(Items, OrdersPipeline.Name, "parse") + parseFailures;
+    long rejected = parseFailures + metrics.Total(Failures, OrdersPipeline.Name, "convert");
+    long written = pipeline.Output.Written;
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
-        $"Summary: {pipeline.Read:N0} records read, {pipeline.Written:N0} written, {pipeline.Rejected:N0} rejected, {pipeline.Dropped:N0} dropped."));
+        $"Summary: {read:N0} records read, {written:N0} written, {rejected:N0} rejected, {read - written - rejected:N0} dropped."));
     if (signals.Name is { } signal)
     {
         Console.WriteLine($"Interrupted by {signal}.");

@@ -87,9 +87,22 @@ internal abstract class PipelineStage
         }
     }
 
-    /// <summary>Reports the end of a pipeline whose source completed.</summary>
-    public void Completed() =>
-        Health.Stopped(string.Create(CultureInfo.InvariantCulture, $"Completed [out {Out}, failed {Failed}]"));
+    /// <summary>
+    /// Reports the end of a pipeline whose source completed: <c>Stopped</c>, or <c>Degraded</c> when
+    /// items failed for good in the stage, so that the failures stay visible until the group stops.
+    /// </summary>
+    public void Completed()
+    {
+        string status = string.Create(CultureInfo.InvariantCulture, $"Completed [out {Out}, failed {Failed}]");
+        if (Failed > 0)
+        {
+            Health.Degraded(status, error: null);
+        }
+        else
+        {
+            Health.Stopped(status);
+        }
+    }
 
     /// <summary>Stops observing the queue, and reports the items that left since the last report.</summary>
     public void Close()
@@ -268,14 +281,21 @@ internal abstract class PipelineStage
         Job.Context.Metrics.PipelineStageFailed(Job.Name, Name);
         Volatile.Write(ref _degraded, 1);
         string stage = Name;
+        bool deadLetter = Job.Options.DeadLetter is not null;
+
+        // Handed to a dead letter, a failed item takes the path the user planned for it: a warning.
+        // Without one, it is lost to the pipeline: an error.
+        Action<Microsoft.Extensions.Logging.ILogger, string, Exception> log = deadLetter
+            ? (logger, name, exception) => Log.PipelineItemDeadLettered(logger, name, stage, attempts, exception)
+            : (logger, name, exception) => Log.PipelineItemFailed(logger, name, stage, attempts, exception);
         Job.Context.Fail(
             error,
             string.Create(CultureInfo.InvariantCulture, $"Item failed: {error.Message} [queue {QueueLength}]"),
-            (logger, name, exception) => Log.PipelineItemFailed(logger, name, stage, attempts, exception),
+            log,
             activity: null,
             Job.Options.ShutdownOnError,
             Health);
-        return Job.Options.DeadLetter is null ? null : new DeadLetter(Name, item, error, attempts);
+        return deadLetter ? new DeadLetter(Name, item, error, attempts) : null;
     }
 
     private void FlushItems()
