@@ -1,0 +1,73 @@
+using System.Threading.Tasks.Dataflow;
+using BenchmarkDotNet.Attributes;
+
+namespace Jobs.Dataflow.Benchmarks;
+
+/// <summary>
+/// What the pipeline benchmarks share: a started group (default registry: no-op metrics, so no
+/// stage reads the clock), a source of 1,000,000 ints filled and completed before each iteration,
+/// and a synchronous sink that counts items.
+/// </summary>
+public abstract class PipelineBenchmarkBase
+{
+    protected const int Items = 1_000_000;
+
+    protected static readonly DataflowLinkOptions Propagate = new() { PropagateCompletion = true };
+
+    private JobRegistry _registry = null!;
+
+    protected PipelineBenchmarkBase()
+    {
+        Handler = Handle;
+        BatchHandler = HandleBatch;
+    }
+
+    /// <summary>Gets the sink for single items: bound once, so no run allocates a delegate for it.</summary>
+    protected ObserverFunc<int> Handler { get; }
+
+    /// <summary>Gets the sink for batches.</summary>
+    protected ObserverFunc<int[]> BatchHandler { get; }
+
+    protected IJobGroup Group { get; private set; } = null!;
+
+    protected BufferBlock<int> Source { get; private set; } = null!;
+
+    /// <summary>Gets the number of items the sinks counted in the current iteration.</summary>
+    protected long Counted { get; private set; }
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        _registry = new JobRegistry();
+        Group = _registry.NewGroup(new PrimedCounter(int.MaxValue));
+        Group.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    [GlobalCleanup]
+    public void GlobalCleanup() => Group.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    [IterationSetup]
+    public void IterationSetup()
+    {
+        Source = new BufferBlock<int>();
+        for (int i = 0; i < Items; i++)
+        {
+            Source.Post(i);
+        }
+
+        Source.Complete();
+        Counted = 0;
+    }
+
+    private Task Handle(int item, CancellationToken cancellationToken)
+    {
+        Counted++;
+        return Task.CompletedTask;
+    }
+
+    private Task HandleBatch(int[] batch, CancellationToken cancellationToken)
+    {
+        Counted += batch.Length;
+        return Task.CompletedTask;
+    }
+}
