@@ -207,9 +207,22 @@ internal abstract class PipelineJob : Job
 
     private async Task DeliverAsync(DeadLetterFunc deadLetter, DeadLetter letter)
     {
+        if (StageToken.IsCancellationRequested)
+        {
+            // A letter still queued after the stop (or the drain's deadline) is discarded, and counted.
+            Discard(letter.Item is Array batch ? batch.Length : 1);
+            return;
+        }
+
         try
         {
             await (deadLetter(letter, StageToken) ?? Task.CompletedTask).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (StageToken.IsCancellationRequested)
+        {
+            // Ended by the stop: a normal end (docs/behaviour.md#rule-6), the item counted as discarded.
+            Context.EndedByCancellation(ex, StageToken);
+            Discard(letter.Item is Array batch ? batch.Length : 1);
         }
         catch (Exception ex)
         {
