@@ -86,6 +86,14 @@ internal sealed class JobContext
         _ => true,
     };
 
+    /// <summary>Gets a value indicating whether someone records observer item durations; as <see cref="RecordsStageDurations"/>.</summary>
+    public bool RecordsObserverDurations => _rawMetrics switch
+    {
+        NopJobMetrics => false,
+        MeterJobMetrics.JobView view => view.ObserverDurationsEnabled,
+        _ => true,
+    };
+
     public TimeProvider TimeProvider { get; }
 
     /// <summary>Gets the clock of the grace given to a source that ignores cancellation: the system's, but in tests of the grace.</summary>

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -220,40 +221,76 @@ public sealed class ObserverJobTests
     }
 
     [TestMethod]
-    public async Task Run_TenSecondsPassed_ReportsOkWithDurationAndCountAtMostEveryTenSeconds()
+    [DataRow(true, "OK (10s) [2]")]
+    [DataRow(false, "OK (1.5s) [3]")]
+    public async Task Run_TenSecondsPassed_ReportsOkWithDurationAndCountAtMostEveryTenSeconds(bool metricsRecordDurations, string expected)
     {
-        await using var harness = new GroupHarness();
+        // With durations recorded, every item is timed: the one that ends after the report fell due
+        // makes it. Without, the first item that starts after that is timed and makes it.
+        var time = new TestTimeProvider();
+        var health = new RecordingHealth(time);
+        IJobMetrics metrics = metricsRecordDurations ? new Mock<IJobMetrics>().Object : NopJobMetrics.Instance;
+        IJobGroup group = new JobRegistry(timeProvider: time, metrics: metrics).NewGroup(health);
         var channel = Channel.CreateUnbounded<int>();
-        var fourth = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fifth = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         ObserverFunc<int> fn = (int item, CancellationToken _) =>
         {
             switch (item)
             {
                 case 2:
-                    // The handler of item 2 takes 10 s: the first report is due right after it.
-                    harness.Time.Advance(TimeSpan.FromSeconds(10));
+                    // The report falls due while item 2 runs.
+                    time.Advance(TimeSpan.FromSeconds(10));
                     break;
-                case 4:
-                    fourth.SetResult();
+                case 3:
+                    time.Advance(TimeSpan.FromMilliseconds(1500));
+                    break;
+                case 5:
+                    fifth.SetResult();
                     break;
             }
 
             return Task.CompletedTask;
         };
-        harness.Add(Job.Observer("obs", fn, channel.Reader));
+        group.Add(Job.Observer("obs", fn, channel.Reader));
 
-        await harness.StartAsync();
-        await harness.Health.WaitForAsync(Scope, HealthLevel.Ok, "Primed");
-        channel.Writer.TryWrite(1);
-        channel.Writer.TryWrite(2);
-        channel.Writer.TryWrite(3);
-        channel.Writer.TryWrite(4);
-        await fourth.OrTimeout();
+        await group.StartAsync(CancellationToken.None);
+        await health.WaitForAsync(Scope, HealthLevel.Ok, "Primed");
+        for (int i = 1; i <= 5; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
 
-        // Items run one at a time, so item 3 and its (skipped) report are done once item 4 runs.
-        HealthReport[] oks = [.. harness.Health.Reports.Where(r => r.Path == Scope && r.Message.StartsWith("OK", StringComparison.Ordinal))];
+        await fifth.OrTimeout();
+
+        // Items run one at a time, so item 4 and its (skipped) report are done once item 5 runs.
+        HealthReport[] oks = [.. health.Reports.Where(r => r.Path == Scope && r.Message.StartsWith("OK", StringComparison.Ordinal))];
         Assert.HasCount(1, oks);
-        Assert.AreEqual("OK (10s) [2]", oks[0].Message);
+        Assert.AreEqual(expected, oks[0].Message);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task Run_NobodyRecordsDurations_ReadsTheClockOnlyForTheReports()
+    {
+        var time = new TestTimeProvider();
+        var counting = new CountingTimestamps(time);
+        IJobGroup group = new JobRegistry(timeProvider: counting).NewGroup(new HealthTree());
+        var source = new BufferBlock<int>();
+        for (int i = 0; i < 1000; i++)
+        {
+            source.Post(i);
+        }
+
+        source.Complete();
+        Job job = Job.Observer("quiet", (int _, CancellationToken _) => Task.CompletedTask, source);
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+
+        // No listener, no-op metrics, no report due: a thousand items, and not one clock read.
+        Assert.AreEqual(0, counting.Reads);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
     }
 
     [TestMethod]
@@ -339,5 +376,26 @@ public sealed class ObserverJobTests
         {
             yield return item;
         }
+    }
+
+    /// <summary>A clock that counts its timestamp reads.</summary>
+    private sealed class CountingTimestamps(TimeProvider inner) : TimeProvider
+    {
+        private int _reads;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override long GetTimestamp()
+        {
+            Interlocked.Increment(ref _reads);
+            return inner.GetTimestamp();
+        }
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            inner.CreateTimer(callback, state, dueTime, period);
     }
 }

@@ -35,8 +35,10 @@ internal sealed class ObserverJob<T> : Job
     private SourceFeed<T> _feed = null!;
     private TimeProvider _time = TimeProvider.System;
     private CancellationToken _handlerToken;
+    private bool _parallel;
     private long _count;
-    private long _lastReport;
+    private int _reportDue;
+    private ITimer? _reportTimer;
 
     public ObserverJob(string name, ObserverFunc<T> fn, JobSource<T> source, ObserverOptions options)
         : base(name, JobKinds.Observer, "observer-job-")
@@ -54,7 +56,7 @@ internal sealed class ObserverJob<T> : Job
         _context = context;
         _time = context.TimeProvider;
         _handlerToken = drain ? context.StopDeadline : context.CancellationToken;
-        _lastReport = _time.GetTimestamp();
+        _parallel = _options.MaxDegreeOfParallelism != 1;
 
         // No CancellationToken on the blocks: a cancelled block drops what it holds without a
         // word. On stop the handler skips, and counts, each item it may no longer handle.
@@ -81,10 +83,16 @@ internal sealed class ObserverJob<T> : Job
         }
 
         context.Health.Ok("Primed");
+
+        // The timer only raises a flag: the item that starts after it handles the report, so no
+        // item reads the clock for it, and the timer is armed again only by a report, so an idle
+        // job runs no periodic timer.
+        _reportTimer = _time.CreateTimer(static state => Volatile.Write(ref ((ObserverJob<T>)state!)._reportDue, 1), this, ReportInterval, Timeout.InfiniteTimeSpan);
         Task<Exception?> ended = _source.FeedAsync(_feed);
         await action.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Exception? fault = await ended.ConfigureAwait(false);
         await _feed.WaitForReleaseAsync().ConfigureAwait(false);
+        _reportTimer.Dispose();
 
         if (action.Completion.Exception is { } crash)
         {
@@ -99,7 +107,7 @@ internal sealed class ObserverJob<T> : Job
             return;
         }
 
-        long count = Interlocked.Read(ref _count);
+        long count = Volatile.Read(ref _count);
         if (fault is null)
         {
             Log.ObserverSourceCompleted(context.Logger, Name, count);
@@ -160,7 +168,9 @@ internal sealed class ObserverJob<T> : Job
 
     private Task HandleCoreAsync(T item)
     {
-        long start = _time.GetTimestamp();
+        // The clock is read only for a duration someone consumes: a metrics listener, or the
+        // periodic report this item makes. 0 means "not timed".
+        long start = Volatile.Read(ref _reportDue) != 0 || _context.RecordsObserverDurations ? _time.GetTimestamp() : 0;
         Task task;
         try
         {
@@ -209,23 +219,34 @@ internal sealed class ObserverJob<T> : Job
     /// </summary>
     private void Succeeded(long start)
     {
-        long end = _time.GetTimestamp();
-        TimeSpan duration = Durations.NotNegative(_time.GetElapsedTime(start, end));
-        _context.Metrics.ObserverRunDuration(Name, duration);
-        long count = Interlocked.Increment(ref _count);
+        long count = _parallel ? Interlocked.Increment(ref _count) : ++_count;
+        if (start == 0)
+        {
+            return;
+        }
 
-        // At most one OK report per interval (docs/behaviour.md#rule-29). DURATION is this item's
-        // handler time; the compare-exchange lets one of several parallel handlers make the report.
-        long last = Volatile.Read(ref _lastReport);
-        if (_time.GetElapsedTime(last, end) >= ReportInterval && Interlocked.CompareExchange(ref _lastReport, end, last) == last)
+        TimeSpan duration = Durations.NotNegative(_time.GetElapsedTime(start));
+        if (_context.RecordsObserverDurations)
+        {
+            _context.Metrics.ObserverRunDuration(Name, duration);
+        }
+
+        // At most one OK report per interval (docs/behaviour.md#rule-29); of several items in
+        // parallel, the one that takes the flag makes it, with its own duration.
+        if (Volatile.Read(ref _reportDue) != 0 && Interlocked.Exchange(ref _reportDue, 0) != 0)
         {
             _context.Health.Ok(string.Create(CultureInfo.InvariantCulture, $"OK ({Durations.Format(duration)}) [{count}]"));
+            _reportTimer?.Change(ReportInterval, Timeout.InfiniteTimeSpan);
         }
     }
 
     private void Failed(Exception error, long start)
     {
-        _context.Metrics.ObserverRunDuration(Name, Durations.NotNegative(_time.GetElapsedTime(start)));
+        if (start != 0 && _context.RecordsObserverDurations)
+        {
+            _context.Metrics.ObserverRunDuration(Name, Durations.NotNegative(_time.GetElapsedTime(start)));
+        }
+
         if (!_context.EndedByCancellation(error, _handlerToken))
         {
             Activity? activity = _options.TraceItems ? Activity.Current : null;

@@ -174,6 +174,9 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
         /// <summary>Gets a value indicating whether a listener records stage durations: a stage reads the clock only then.</summary>
         public bool StageDurationsEnabled => instruments.StageDuration.Enabled;
 
+        /// <summary>Gets a value indicating whether a listener records observer item durations: a handler reads the clock only then.</summary>
+        public bool ObserverDurationsEnabled => instruments.ObserverDuration.Enabled;
+
         public void JobError(string name, Exception error) => instruments.Record(name, kind, error, labels);
 
         public void OneShotRunDuration(string name, TimeSpan duration) =>
