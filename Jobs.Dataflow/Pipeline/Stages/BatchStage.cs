@@ -69,6 +69,8 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
 
     public override Predicate<T[]>? Leave { get; }
 
+    public override bool GivesBatches => true;
+
     private long Pending => Interlocked.Read(ref _arrived) - Interlocked.Read(ref _left);
 
     /// <summary>Disposes the timer; called when the job ends.</summary>

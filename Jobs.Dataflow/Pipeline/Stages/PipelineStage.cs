@@ -56,6 +56,15 @@ internal abstract class PipelineStage
     /// <summary>Gets the number of items that failed for good in the stage.</summary>
     public long Failed => Volatile.Read(ref _failed);
 
+    /// <summary>Gets a value indicating whether the stage's items are the arrays a batch stage made.</summary>
+    public virtual bool GivesBatches => false;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the stage's input comes straight from a batch stage:
+    /// a batch it skips stands for each of its items. Set while the blocks are built.
+    /// </summary>
+    public bool TakesBatches { get; set; }
+
     protected PipelineJob Job { get; }
 
     /// <summary>Gets the Dataflow options of the stage's block: bounded, with the stage's parallelism and order.</summary>
@@ -171,7 +180,7 @@ internal abstract class PipelineStage
         DeadLetter? letter = ReportFailure(item, error, attempts);
         if (letter is not null)
         {
-            Job.SendDeadLetter(letter, item);
+            Job.SendDeadLetter(letter, Weight(item));
         }
     }
 
@@ -181,7 +190,7 @@ internal abstract class PipelineStage
         DeadLetter? letter = ReportFailure(item, error, attempts);
         if (letter is not null)
         {
-            await Job.SendDeadLetterAsync(letter, item).ConfigureAwait(false);
+            await Job.SendDeadLetterAsync(letter, Weight(item)).ConfigureAwait(false);
         }
     }
 
@@ -254,8 +263,8 @@ internal abstract class PipelineStage
     protected InvalidOperationException NullTask() =>
         new($"The function of stage {Name} of pipeline job {Job.Name} returned a null Task.");
 
-    /// <summary>How many source items a skipped item stands for: a batch counts its items.</summary>
-    private static long Weight<TItem>(TItem item) => item is Array batch ? batch.Length : 1;
+    /// <summary>How many source items a skipped item stands for: a batch from a batch stage counts its items, any other item one.</summary>
+    private long Weight<TItem>(TItem item) => TakesBatches && item is Array batch ? batch.Length : 1;
 
     /// <summary>
     /// The failure path every kind shares (see <see cref="JobContext.Fail"/>), on the stage's health
