@@ -42,6 +42,40 @@ public sealed class PipelineStopTests
     }
 
     [TestMethod]
+    public async Task StopAsync_DefaultWithItemsThatAreArrays_CountsEachItemOnce()
+    {
+        await using var harness = new GroupHarness();
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<int[]>();
+        var inSink = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var mapped = new Countdown(3);
+        harness.Add(Job.Pipeline("p", channel.Reader)
+            .Transform("count", lines =>
+            {
+                mapped.Signal(0);
+                return lines;
+            })
+            .Sink("collect", async (_, token) =>
+            {
+                inSink.TrySetResult();
+                await token.UntilCancelledAsync();
+            }));
+
+        await harness.StartAsync();
+
+        // The source's items happen to be arrays (records of ten fields, say): each is still one item.
+        for (int i = 0; i < 3; i++)
+        {
+            channel.Writer.TryWrite(new int[10]);
+        }
+
+        await Task.WhenAll(inSink.Task, mapped.WaitAsync()).OrTimeout();
+        await harness.StopAsync();
+
+        LogEntry discarded = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(3L, discarded["Count"]);
+    }
+
+    [TestMethod]
     public async Task StopAsync_DefaultAfterABatch_CountsTheItemsOfEachBatch()
     {
         await using var harness = new GroupHarness();
