@@ -289,8 +289,10 @@ internal abstract class PipelineStage
 
     private void FlushItems()
     {
-        long reported = Interlocked.Exchange(ref _reportedOut, Out);
-        long items = Out - reported;
+        // One read of Out: the stage may count more items meanwhile, and those belong to the next chunk.
+        long @out = Out;
+        long reported = Interlocked.Exchange(ref _reportedOut, @out);
+        long items = @out - reported;
         if (items > 0)
         {
             Job.Context.Metrics.PipelineStageItems(Job.Name, Name, items);
