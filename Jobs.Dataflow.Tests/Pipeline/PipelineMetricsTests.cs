@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.DependencyInjection;
@@ -118,6 +119,36 @@ public sealed class PipelineMetricsTests
         stream.Complete();
         await harness.WaitForEndAsync("p");
         CollectionAssert.AreEquivalent(new[] { ("odd", 1L), ("pairs", 1L), ("store", 1L) }, Chunks(items));
+    }
+
+    [TestMethod]
+    public async Task StageItems_ReportedWhileTheStagesWork_AddUpToTheItemsThatLeftEachStage()
+    {
+        const int Items = 20_000;
+        await using var harness = new GroupHarness();
+        var reported = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        harness.Metrics
+            .Setup(m => m.PipelineStageItems("p", It.IsAny<string>(), It.IsAny<long>()))
+            .Callback((string _, string stage, long count) => reported.AddOrUpdate(stage, count, (_, sum) => sum + count));
+        harness.Add(Job.Pipeline("p", Enumerable.Range(0, Items).ToAsyncEnumerable())
+            .Transform("first", x => x)
+            .Where("all", _ => true)
+            .Transform("second", x => x)
+            .Sink("store", (_, _) =>
+            {
+                // Every item takes 10 s: each one that leaves the sink makes the periodic report
+                // while the stages before it go on with the next items.
+                harness.Time.Advance(TimeSpan.FromSeconds(10));
+                return Task.CompletedTask;
+            }));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("p");
+
+        foreach (string stage in new[] { "first", "all", "second", "store" })
+        {
+            Assert.AreEqual(Items, reported.GetValueOrDefault(stage), $"stage {stage}");
+        }
     }
 
     [TestMethod]
