@@ -15,8 +15,9 @@ public sealed class PipelineBackpressureTests
     private const int Items = 200;
     private const int Capacity = 2;
 
-    // Three stages of Capacity each, plus the item a pump holds while the first stage is full.
-    private const int Held = (3 * Capacity) + 1;
+    // Three stages, each with Capacity items waiting and one it works on, plus the item a pump
+    // holds while the first stage is full.
+    private const int Held = (3 * (Capacity + 1)) + 1;
 
     [TestMethod]
     [DataRow(SourceKind.AsyncEnumerable)]

@@ -67,10 +67,17 @@ internal abstract class PipelineStage
 
     protected PipelineJob Job { get; }
 
-    /// <summary>Gets the Dataflow options of the stage's block: bounded, with the stage's parallelism and order.</summary>
+    /// <summary>
+    /// Gets the Dataflow options of the stage's block: bounded, with the stage's parallelism and order.
+    /// A block's bound counts the items it works on too, so it is the capacity (the items that may
+    /// wait) plus the parallelism, as for an observer's handler: a stage runs that many items at
+    /// once whatever its capacity.
+    /// </summary>
     protected ExecutionDataflowBlockOptions BlockOptions => new()
     {
-        BoundedCapacity = Capacity,
+        BoundedCapacity = Capacity == DataflowBlockOptions.Unbounded || Options.MaxDegreeOfParallelism == DataflowBlockOptions.Unbounded
+            ? Capacity
+            : (int)Math.Min((long)Capacity + Options.MaxDegreeOfParallelism, int.MaxValue),
         MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism,
         EnsureOrdered = Options.EnsureOrdered,
     };
