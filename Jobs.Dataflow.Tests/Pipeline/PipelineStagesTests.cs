@@ -161,6 +161,60 @@ public sealed class PipelineStagesTests
     }
 
     [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    public async Task Stages_ParallelismAboveTheCapacity_StillRunThatManyItemsAtOnce(int capacity)
+    {
+        const int Parallelism = 4;
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var transformFull = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sinkFull = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int inTransform = 0;
+        int inSink = 0;
+        var parallel = new StageOptions { MaxDegreeOfParallelism = Parallelism };
+        harness.Add(Job.Pipeline("p", channel.Reader, new PipelineOptions { BoundedCapacity = capacity })
+            .Transform(
+                "slow",
+                async (int x, CancellationToken _) =>
+                {
+                    if (Interlocked.Increment(ref inTransform) == Parallelism)
+                    {
+                        transformFull.SetResult();
+                    }
+
+                    // Capacity counts the items waiting, not those the stage works on: without
+                    // room for four at once, this never completes.
+                    await transformFull.OrTimeout();
+                    return x;
+                },
+                parallel)
+            .Sink(
+                "store",
+                async (_, _) =>
+                {
+                    if (Interlocked.Increment(ref inSink) == Parallelism)
+                    {
+                        sinkFull.SetResult();
+                    }
+
+                    await sinkFull.OrTimeout();
+                },
+                parallel));
+
+        await harness.StartAsync();
+        for (int i = 0; i < 2 * Parallelism; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("p");
+
+        await harness.Health.WaitForAsync("pipeline-job-p", HealthLevel.Stopped, $"Completed [{2 * Parallelism}]");
+    }
+
+    [TestMethod]
     public async Task Transform_ParallelWithoutEnsureOrdered_OutputsInCompletionOrder()
     {
         await using var harness = new GroupHarness();
