@@ -150,6 +150,44 @@ public sealed class PipelineBatchTests
     }
 
     [TestMethod]
+    public async Task Batch_ItemArrivesWhileFullBatchesWaitForTheSink_IsNotCutShortByTheirTimer()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new SteppedStream();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batches = new ConcurrentQueue<int[]>();
+        ObserverFunc<int[]> sink = async (batch, _) =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            batches.Enqueue(batch);
+        };
+        harness.Add(Job.Pipeline("p", stream).Batch("batch", 2, MaxDelay).Sink("collect", sink, new StageOptions { BoundedCapacity = 1 }));
+        await StartAsync(harness);
+
+        // At 0 s four whole batches form; the sink holds the first and has room for one more, so
+        // the others wait in the batch stage, their items armed the timer for 3 s.
+        stream.Write(1, 2, 3, 4, 5, 6, 7, 8);
+        await stream.WaitForPullAsync(9);
+        await entered.OrTimeout();
+
+        // Item 9 arrives at 2 s and item 10 at 4 s, within item 9's maxDelay: they make a whole
+        // batch. A timer armed for the earlier batches must not cut item 9 off at 3 s.
+        harness.Time.Advance(TimeSpan.FromSeconds(2));
+        stream.Write(9);
+        await stream.WaitForPullAsync(10);
+        harness.Time.Advance(TimeSpan.FromSeconds(2));
+        stream.Write(10);
+        await stream.WaitForPullAsync(11);
+        release.SetResult();
+        stream.Complete();
+        await harness.WaitForEndAsync("p");
+
+        AssertBatches(batches, [1, 2], [3, 4], [5, 6], [7, 8], [9, 10]);
+    }
+
+    [TestMethod]
     public async Task Batch_NothingPending_NeverGivesAnEmptyBatch()
     {
         await using var harness = new GroupHarness();
