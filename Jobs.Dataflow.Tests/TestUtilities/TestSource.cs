@@ -4,7 +4,7 @@ using System.Threading.Tasks.Dataflow;
 
 namespace Jobs.Dataflow.Tests.TestUtilities;
 
-/// <summary>The four kinds of observer sources.</summary>
+/// <summary>The four kinds of sources of observer and pipeline jobs.</summary>
 public enum SourceKind
 {
     /// <summary>An <see cref="IAsyncEnumerable{T}"/>.</summary>
@@ -50,6 +50,15 @@ internal sealed class TestSource
         SourceKind.Channel => Job.Observer(name, fn, _channel.Reader, options),
         SourceKind.Observable => Job.Observer(name, fn, _observable, options),
         _ => Job.Observer(name, fn, new FaultingBlock(_block, this), options),
+    };
+
+    /// <summary>Starts the description of a pipeline fed by this source.</summary>
+    public Pipeline<int> Pipeline(string name, PipelineOptions? options = null) => Kind switch
+    {
+        SourceKind.AsyncEnumerable => Job.Pipeline(name, ReadAsync(_channel.Reader), options),
+        SourceKind.Channel => Job.Pipeline(name, _channel.Reader, options),
+        SourceKind.Observable => Job.Pipeline(name, _observable, options),
+        _ => Job.Pipeline(name, new FaultingBlock(_block, this), options),
     };
 
     public async Task WriteAsync(params int[] items)

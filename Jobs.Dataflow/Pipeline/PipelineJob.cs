@@ -50,7 +50,13 @@ internal abstract class PipelineJob : Job
     protected ISourceHead Head { get; private set; } = null!;
 
     /// <summary>Adds a stage, in order from the first; called while the blocks are built.</summary>
-    public void AddStage(PipelineStage stage) => _stages.Add(stage);
+    public void AddStage(PipelineStage stage)
+    {
+        // Only the stage right after a batch stage takes batches: any other item that happens to
+        // be an array is still one item.
+        stage.TakesBatches = _stages.Count > 0 && _stages[^1].GivesBatches;
+        _stages.Add(stage);
+    }
 
     /// <summary>Makes <paramref name="target"/>, the first stage's block, what the source feeds.</summary>
     public void SetHead<T>(JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit) =>
@@ -63,7 +69,9 @@ internal abstract class PipelineJob : Job
     public void CountFailed() => Interlocked.Increment(ref _failed);
 
     /// <summary>Hands a dead letter to the dead letter block, from a thread that may wait for room (the stage's).</summary>
-    public void SendDeadLetter<TItem>(DeadLetter letter, TItem item)
+    /// <param name="letter">The letter.</param>
+    /// <param name="weight">How many source items the letter's item stands for, counted as discarded if it cannot be handed over.</param>
+    public void SendDeadLetter(DeadLetter letter, long weight)
     {
         ActionBlock<DeadLetter> block = _deadLetters!;
         if (block.Post(letter))
@@ -76,18 +84,20 @@ internal abstract class PipelineJob : Job
         ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing).GetAwaiter().GetResult();
         if (!send.IsCompletedSuccessfully || !send.Result)
         {
-            Discard(item is Array batch ? batch.Length : 1);
+            Discard(weight);
         }
     }
 
     /// <summary>Hands a dead letter to the dead letter block, waiting for room.</summary>
-    public async Task SendDeadLetterAsync<TItem>(DeadLetter letter, TItem item)
+    /// <param name="letter">The letter.</param>
+    /// <param name="weight">How many source items the letter's item stands for, counted as discarded if it cannot be handed over.</param>
+    public async Task SendDeadLetterAsync(DeadLetter letter, long weight)
     {
         Task<bool> send = _deadLetters!.SendAsync(letter, StageToken);
         await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (!send.IsCompletedSuccessfully || !send.Result)
         {
-            Discard(item is Array batch ? batch.Length : 1);
+            Discard(weight);
         }
     }
 

@@ -13,12 +13,20 @@ namespace Jobs.Dataflow;
 /// A <see cref="BatchBlock{T}"/> cannot say how many items its current batch holds, so the stage
 /// counts them on the links: the link into it counts each item as it is offered (<see cref="Admit"/>),
 /// the link out of it each batch as it leaves (<see cref="Leave"/>). Items that arrived and have not
-/// left are pending. The timer is armed for <c>maxDelay</c> when the first item arrives with none
-/// pending, and, when a batch leaves, again from that moment if items are still pending, or
-/// disarmed if none is: it never cuts short a batch whose first item arrived after it was armed.
-/// When it fires it calls <see cref="BatchBlock{T}.TriggerBatch"/>, which outputs the partial
-/// batch (never an empty one), and arms itself again while items are pending, in case the batch
-/// block was full and the trigger found nothing to output.
+/// left are pending. A batch may form and still wait in the block (the next stage is full), so the
+/// stage also counts the items that are in batches already: a batch forms when <c>size</c> items
+/// have arrived since the last one, or when the timer triggers it. The items after those form the
+/// current batch, and the stage notes when its first item arrived.
+/// </para>
+/// <para>
+/// The timer is due when the current batch's first item will have waited <c>maxDelay</c>. When it
+/// fires early (it was armed for a batch that has formed since), it is armed again for the
+/// remainder: it never cuts short a batch whose first item arrived after it was armed. When due, it
+/// calls <see cref="BatchBlock{T}.TriggerBatch"/>, which outputs the partial batch (never an empty
+/// one). While items are pending in batches that have not left, it is armed for <c>maxDelay</c>
+/// from then, and triggers again when it fires: a trigger outputs whatever partial batch the block
+/// holds, in case the block was full and the counts got ahead of it. With nothing pending it is
+/// disarmed.
 /// </para>
 /// <para>
 /// The block is bounded to at least one whole batch, whatever the pipeline's capacity says, so
@@ -29,17 +37,25 @@ namespace Jobs.Dataflow;
 internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
 {
     private readonly BatchBlock<T> _block;
+    private readonly int _size;
     private readonly TimeSpan _maxDelay;
+    private readonly TimeProvider _time;
     private readonly ITimer? _timer;
     private readonly Lock _timerLock = new();
     private long _arrived;
     private long _left;
+
+    // Guarded by _timerLock.
+    private long _formed;
+    private long _currentSince;
     private bool _armed;
 
     public BatchStage(PipelineJob job, string name, int size, TimeSpan maxDelay)
         : base(job, name, StageOptions.Default)
     {
+        _size = size;
         _maxDelay = maxDelay;
+        _time = job.Time;
         int capacity = Capacity;
         _block = new BatchBlock<T>(size, new GroupingDataflowBlockOptions
         {
@@ -69,6 +85,8 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
 
     public override Predicate<T[]>? Leave { get; }
 
+    public override bool GivesBatches => true;
+
     private long Pending => Interlocked.Read(ref _arrived) - Interlocked.Read(ref _left);
 
     /// <summary>Disposes the timer; called when the job ends.</summary>
@@ -77,15 +95,26 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
     private bool Arrive(T item)
     {
         CountIn();
-        Interlocked.Increment(ref _arrived);
-        if (_timer is not null && !Volatile.Read(ref _armed))
+        long arrived = Interlocked.Increment(ref _arrived);
+        if (_timer is not null)
         {
             lock (_timerLock)
             {
-                if (!_armed)
+                long current = arrived - _formed;
+                if (current >= _size)
                 {
-                    _armed = true;
-                    _timer.Change(_maxDelay, Timeout.InfiniteTimeSpan);
+                    // This item fills the current batch: the block outputs it now.
+                    _formed = arrived;
+                }
+                else if (current == 1)
+                {
+                    // This item starts a batch, which leaves maxDelay from now at the latest.
+                    _currentSince = _time.GetTimestamp();
+                    if (!_armed)
+                    {
+                        _armed = true;
+                        _timer.Change(_maxDelay, Timeout.InfiniteTimeSpan);
+                    }
                 }
             }
         }
@@ -103,11 +132,23 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
 
     private void OnTimer()
     {
+        lock (_timerLock)
+        {
+            if (Interlocked.Read(ref _arrived) > _formed && _time.GetElapsedTime(_currentSince) < _maxDelay)
+            {
+                // Armed for a batch that has formed since: the current one's first item has not waited maxDelay yet.
+                ArmLocked();
+                return;
+            }
+
+            _formed = Interlocked.Read(ref _arrived);
+        }
+
         _block.TriggerBatch();
         Rearm();
     }
 
-    /// <summary>Arms the timer afresh while items are pending, disarms it otherwise.</summary>
+    /// <summary>Arms the timer afresh for the current batch, or while items are pending, and disarms it otherwise.</summary>
     private void Rearm()
     {
         if (_timer is null)
@@ -117,8 +158,30 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
 
         lock (_timerLock)
         {
-            _armed = Pending > 0;
-            _timer.Change(_armed ? _maxDelay : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            ArmLocked();
         }
+    }
+
+    /// <summary>
+    /// Arms the timer for when the current batch's first item will have waited maxDelay; with no
+    /// current batch but items pending in batches that have not left, for maxDelay from now;
+    /// disarms it when nothing is pending. Called under the timer's lock.
+    /// </summary>
+    private void ArmLocked()
+    {
+        TimeSpan due = Timeout.InfiniteTimeSpan;
+        if (Interlocked.Read(ref _arrived) > _formed)
+        {
+            // Never zero: the timer would fire on this thread, inside this lock.
+            TimeSpan remaining = _maxDelay - _time.GetElapsedTime(_currentSince);
+            due = remaining > TimeSpan.Zero ? remaining : TimeSpan.FromMilliseconds(1);
+        }
+        else if (Pending > 0)
+        {
+            due = _maxDelay;
+        }
+
+        _armed = due != Timeout.InfiniteTimeSpan;
+        _timer!.Change(due, Timeout.InfiniteTimeSpan);
     }
 }

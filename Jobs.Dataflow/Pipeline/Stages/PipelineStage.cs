@@ -56,12 +56,28 @@ internal abstract class PipelineStage
     /// <summary>Gets the number of items that failed for good in the stage.</summary>
     public long Failed => Volatile.Read(ref _failed);
 
+    /// <summary>Gets a value indicating whether the stage's items are the arrays a batch stage made.</summary>
+    public virtual bool GivesBatches => false;
+
+    /// <summary>
+    /// Gets or sets a value indicating whether the stage's input comes straight from a batch stage:
+    /// a batch it skips stands for each of its items. Set while the blocks are built.
+    /// </summary>
+    public bool TakesBatches { get; set; }
+
     protected PipelineJob Job { get; }
 
-    /// <summary>Gets the Dataflow options of the stage's block: bounded, with the stage's parallelism and order.</summary>
+    /// <summary>
+    /// Gets the Dataflow options of the stage's block: bounded, with the stage's parallelism and order.
+    /// A block's bound counts the items it works on too, so it is the capacity (the items that may
+    /// wait) plus the parallelism, as for an observer's handler: a stage runs that many items at
+    /// once whatever its capacity.
+    /// </summary>
     protected ExecutionDataflowBlockOptions BlockOptions => new()
     {
-        BoundedCapacity = Capacity,
+        BoundedCapacity = Capacity == DataflowBlockOptions.Unbounded || Options.MaxDegreeOfParallelism == DataflowBlockOptions.Unbounded
+            ? Capacity
+            : (int)Math.Min((long)Capacity + Options.MaxDegreeOfParallelism, int.MaxValue),
         MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism,
         EnsureOrdered = Options.EnsureOrdered,
     };
@@ -184,7 +200,7 @@ internal abstract class PipelineStage
         DeadLetter? letter = ReportFailure(item, error, attempts);
         if (letter is not null)
         {
-            Job.SendDeadLetter(letter, item);
+            Job.SendDeadLetter(letter, Weight(item));
         }
     }
 
@@ -194,7 +210,7 @@ internal abstract class PipelineStage
         DeadLetter? letter = ReportFailure(item, error, attempts);
         if (letter is not null)
         {
-            await Job.SendDeadLetterAsync(letter, item).ConfigureAwait(false);
+            await Job.SendDeadLetterAsync(letter, Weight(item)).ConfigureAwait(false);
         }
     }
 
@@ -267,8 +283,8 @@ internal abstract class PipelineStage
     protected InvalidOperationException NullTask() =>
         new($"The function of stage {Name} of pipeline job {Job.Name} returned a null Task.");
 
-    /// <summary>How many source items a skipped item stands for: a batch counts its items.</summary>
-    private static long Weight<TItem>(TItem item) => item is Array batch ? batch.Length : 1;
+    /// <summary>How many source items a skipped item stands for: a batch from a batch stage counts its items, any other item one.</summary>
+    private long Weight<TItem>(TItem item) => TakesBatches && item is Array batch ? batch.Length : 1;
 
     /// <summary>
     /// The failure path every kind shares (see <see cref="JobContext.Fail"/>), on the stage's health
@@ -300,8 +316,10 @@ internal abstract class PipelineStage
 
     private void FlushItems()
     {
-        long reported = Interlocked.Exchange(ref _reportedOut, Out);
-        long items = Out - reported;
+        // One read of Out: the stage may count more items meanwhile, and those belong to the next chunk.
+        long @out = Out;
+        long reported = Interlocked.Exchange(ref _reportedOut, @out);
+        long items = @out - reported;
         if (items > 0)
         {
             Job.Context.Metrics.PipelineStageItems(Job.Name, Name, items);

@@ -1,0 +1,188 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Tests.TestUtilities;
+
+namespace Jobs.Dataflow.Tests.Pipeline;
+
+/// <summary>
+/// docs/behaviour.md#rule-32: every stage is bounded, so a slow sink pauses the stages before it
+/// and the source: the job never takes more than the stages can hold, whatever the input's size.
+/// </summary>
+[TestClass]
+public sealed class PipelineBackpressureTests
+{
+    private const int Items = 200;
+    private const int Capacity = 2;
+
+    // Three stages, each with Capacity items waiting and one it works on, plus the item a pump
+    // holds while the first stage is full.
+    private const int Held = (3 * (Capacity + 1)) + 1;
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task Run_SlowSinkWithSmallCapacities_PullsTheSourceOnlyTheStagesCapacitiesAhead(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(Items);
+        var entered = new SemaphoreSlim(0);
+        var gate = new SemaphoreSlim(0);
+        int handled = 0;
+        int maxLead = 0;
+        var options = new PipelineOptions { BoundedCapacity = Capacity };
+        Pipeline<int> pipeline = kind == SourceKind.Channel ? Job.Pipeline("p", source.AsChannel(), options) : Job.Pipeline("p", source, options);
+        harness.Add(pipeline
+            .Transform("same", x => x)
+            .Where("all", _ => true)
+            .Sink("collect", async (_, _) =>
+            {
+                entered.Release();
+                await gate.WaitAsync();
+                Atomic.Max(ref maxLead, source.Pulled - Interlocked.Increment(ref handled));
+            }));
+
+        await harness.StartAsync();
+        for (int i = 0; i < Items; i++)
+        {
+            // The sink holds item i: the pipeline fills up behind it, and no further.
+            await entered.WaitOrTimeout();
+            await source.WaitForPulledAsync(Math.Min(i + Held, Items));
+            Assert.IsLessThanOrEqualTo(i + Held + 1, source.Pulled, $"item {i}: the source was pulled past what the stages hold");
+            gate.Release();
+        }
+
+        await harness.WaitForEndAsync("p");
+        Assert.AreEqual(Items, handled);
+        Assert.IsLessThanOrEqualTo(Held + 1, maxLead);
+    }
+
+    [TestMethod]
+    public async Task Run_BlockSourceWithSlowSink_LeavesTheRestInTheSource()
+    {
+        await using var harness = new GroupHarness();
+        var source = new BufferBlock<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Pipeline("p", source, new PipelineOptions { BoundedCapacity = Capacity })
+            .Transform("same", x => x)
+            .Where("all", _ => true)
+            .Sink("collect", handler.UntilReleased));
+
+        await harness.StartAsync();
+        for (int i = 0; i < Items; i++)
+        {
+            Assert.IsTrue(source.Post(i));
+        }
+
+        await handler.WaitForFirstAsync();
+
+        // The stages take from the block only while they have room; the rest stays in it.
+        Assert.IsGreaterThanOrEqualTo(Items - Held, source.Count);
+        handler.Release();
+        source.Complete();
+        await harness.WaitForEndAsync("p");
+        Assert.HasCount(Items, handler.Finished);
+    }
+
+    [TestMethod]
+    public async Task OnNext_PipelineFull_BlocksUntilTheSinkMakesRoom()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Pipeline("p", observable, new PipelineOptions { BoundedCapacity = 1 })
+            .Transform("same", x => x)
+            .Sink("collect", handler.UntilReleased));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        int returned = 0;
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 20; i++)
+                {
+                    observer.OnNext(i);
+                    Interlocked.Increment(ref returned);
+                }
+
+                observer.OnCompleted();
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        await handler.WaitForFirstAsync();
+
+        // One item in the sink, one in the transform, one in the buffer in front: the next push
+        // blocks until the sink makes room, however many the observable has.
+        Assert.IsFalse(pusher.IsCompleted, "The pushes must block while the pipeline is full.");
+        Assert.IsLessThanOrEqualTo(4, Volatile.Read(ref returned));
+        handler.Release();
+        await pusher.OrTimeout();
+        await harness.WaitForEndAsync("p");
+        CollectionAssert.AreEqual(Enumerable.Range(1, 20).ToArray(), handler.FinishedItems);
+    }
+
+    /// <summary>Items 0 to N-1 as a stream or a channel, counting how far the job has pulled it.</summary>
+    private sealed class CountingSource(int count) : IAsyncEnumerable<int>
+    {
+        private readonly SemaphoreSlim _pulled = new(0);
+        private int _pulledCount;
+
+        public int Pulled => Volatile.Read(ref _pulledCount);
+
+        private int Count => count;
+
+        public async Task WaitForPulledAsync(int atLeast)
+        {
+            while (Pulled < atLeast)
+            {
+                await _pulled.WaitOrTimeout();
+            }
+        }
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+            ProduceAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+
+        /// <summary>A channel whose reader counts each item read from it.</summary>
+        public ChannelReader<int> AsChannel() => new Reader(this);
+
+        private async IAsyncEnumerable<int> ProduceAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                Pull();
+                yield return i;
+            }
+
+            await Task.CompletedTask;
+        }
+
+        private void Pull()
+        {
+            Interlocked.Increment(ref _pulledCount);
+            _pulled.Release();
+        }
+
+        private sealed class Reader(CountingSource source) : ChannelReader<int>
+        {
+            private int _next;
+
+            public override bool TryRead(out int item)
+            {
+                if (_next >= source.Count)
+                {
+                    item = 0;
+                    return false;
+                }
+
+                item = _next++;
+                source.Pull();
+                return true;
+            }
+
+            public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => new(_next < source.Count);
+        }
+    }
+}
