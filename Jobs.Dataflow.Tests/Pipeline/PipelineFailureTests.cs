@@ -43,8 +43,11 @@ public sealed class PipelineFailureTests
         Func<Exception?, bool> isTheError = kind.EndsWith("-null", StringComparison.Ordinal)
             ? e => e is InvalidOperationException && e.Message.Contains("null", StringComparison.Ordinal) && e.Message.Contains("bad", StringComparison.Ordinal)
             : e => ReferenceEquals(e, error);
-        LogEntry log = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemFailed));
-        Assert.AreEqual(LogLevel.Error, log.Level);
+
+        // Handed to a dead letter, the item took the path the user planned for it: a warning, not an error.
+        LogEntry log = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemDeadLettered));
+        Assert.AreEqual(LogLevel.Warning, log.Level);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.PipelineItemFailed)));
         Assert.AreEqual("p", log["JobName"]);
         Assert.AreEqual("bad", log["Stage"]);
         Assert.AreEqual(1, log["Attempts"]);
@@ -52,9 +55,14 @@ public sealed class PipelineFailureTests
         harness.Metrics.Verify(m => m.JobError("p", It.Is<Exception>(e => isTheError(e))), Times.Once);
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Once);
         harness.Metrics.Verify(m => m.PipelineStageFailed("p", "bad"), Times.Once);
-        HealthReport degraded = harness.Health.Reports.Single(r => r.Path == Stage && r.Level == HealthLevel.Degraded);
+        HealthReport degraded = harness.Health.Reports.First(r => r.Path == Stage && r.Level == HealthLevel.Degraded);
         Assert.IsTrue(isTheError(degraded.Error));
         StringAssert.StartsWith(degraded.Message, "Item failed: ");
+
+        // The stage ends still degraded: its last word keeps the failure in sight.
+        HealthReport last = harness.Health.Reports.Last(r => r.Path == Stage);
+        Assert.AreEqual(HealthLevel.Degraded, last.Level);
+        StringAssert.Contains(last.Message, "failed 1]");
         DeadLetter letter = letters.Single();
         Assert.AreEqual("bad", letter.Stage);
         Assert.AreEqual(2, letter.Item);
@@ -63,6 +71,34 @@ public sealed class PipelineFailureTests
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Never);
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Path == "pipeline-job-p" && r.Level is HealthLevel.Degraded or HealthLevel.Failed), "An item's failure is its stage's, not the job's.");
         await harness.Health.WaitForAsync("pipeline-job-p", HealthLevel.Stopped, "Completed [2]");
+    }
+
+    [TestMethod]
+    [DynamicData(nameof(Kinds))]
+    public async Task Stage_ItemFailsForGoodWithoutADeadLetter_LogsAnErrorAndGoesOn(string kind)
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var error = new FormatException("bad record");
+        var sunk = new ConcurrentQueue<int>();
+        harness.Add(Build(kind, channel.Reader, x => x == 2 ? error : null, sunk, options: null));
+
+        await harness.StartAsync();
+        channel.Writer.TryWrite(1);
+        channel.Writer.TryWrite(2);
+        channel.Writer.TryWrite(3);
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("p");
+
+        // Nobody planned for the item: it is lost to the pipeline, and the log says so as an error.
+        CollectionAssert.AreEqual(new[] { 1, 3 }, sunk.ToArray());
+        LogEntry log = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemFailed));
+        Assert.AreEqual(LogLevel.Error, log.Level);
+        Assert.AreEqual("p", log["JobName"]);
+        Assert.AreEqual("bad", log["Stage"]);
+        Assert.IsNotNull(log.Exception);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.PipelineItemDeadLettered)));
+        harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Once);
     }
 
     [TestMethod]
@@ -114,7 +150,7 @@ public sealed class PipelineFailureTests
         LogEntry[] retries = [.. harness.Logs.Entries.Where(e => e.EventId.Name == nameof(Log.PipelineItemRetrying))];
         CollectionAssert.AreEqual(new object[] { 1, 2 }, retries.Select(e => e["Attempt"]).ToArray());
         Assert.IsTrue(retries.All(e => e.Level == LogLevel.Debug && Equals(e["Stage"], "bad") && Equals(e["JobName"], "p")));
-        LogEntry failed = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemFailed));
+        LogEntry failed = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemDeadLettered));
         Assert.AreEqual(3, failed["Attempts"]);
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Once);
         harness.Metrics.Verify(m => m.PipelineStageFailed("p", "bad"), Times.Once);
@@ -151,7 +187,7 @@ public sealed class PipelineFailureTests
         harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Never);
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Level == HealthLevel.Degraded));
-        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.PipelineItemFailed)));
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name is nameof(Log.PipelineItemFailed) or nameof(Log.PipelineItemDeadLettered)));
     }
 
     [TestMethod]
@@ -205,7 +241,7 @@ public sealed class PipelineFailureTests
 
         CollectionAssert.AreEqual(new[] { 2 }, sunk.ToArray());
         Assert.AreSame(backoffError, letters.Single().Error);
-        Assert.AreSame(backoffError, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemFailed)).Exception);
+        Assert.AreSame(backoffError, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineItemDeadLettered)).Exception);
         harness.Metrics.Verify(m => m.JobError("p", backoffError), Times.Once);
     }
 

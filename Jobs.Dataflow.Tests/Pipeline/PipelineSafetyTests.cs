@@ -47,7 +47,7 @@ public sealed class PipelineSafetyTests
         observer.OnError(new EndOfStreamException("feed cut"));
         await harness.WaitForEndAsync("labelled");
 
-        string[] events = [nameof(Log.PipelineItemFailed), nameof(Log.PipelineItemRetrying), nameof(Log.PipelineDeadLetterFailed), nameof(Log.PipelineSourceFailed)];
+        string[] events = [nameof(Log.PipelineItemDeadLettered), nameof(Log.PipelineItemRetrying), nameof(Log.PipelineDeadLetterFailed), nameof(Log.PipelineSourceFailed)];
         foreach (string name in events)
         {
             LogEntry[] entries = [.. harness.Logs.Entries.Where(e => e.EventId.Name == name)];
