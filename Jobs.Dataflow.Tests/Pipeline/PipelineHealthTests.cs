@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Jobs.Dataflow.Tests.TestUtilities;
+using Moq;
 
 namespace Jobs.Dataflow.Tests.Pipeline;
 
@@ -173,6 +174,78 @@ public sealed class PipelineHealthTests
         // The report goes through the stages in order: once the sink's is made, parse's is too.
         await harness.Health.WaitForAsync($"{Scope}/stage-store", HealthLevel.Ok, "Running [out 1, queue 0]");
         Assert.AreEqual(HealthLevel.Degraded, harness.Health.Reports.Last(r => r.Path == $"{Scope}/stage-parse").Level);
+    }
+
+    [TestMethod]
+    public async Task Report_ItemFailsWhileTheStagesReportIsWritten_TheStageEndsDegraded()
+    {
+        // The stage's scope records what it was told in the order the writes took effect: an Ok
+        // report held up in the health sink must not land after the Degraded of a failure.
+        var time = new TestTimeProvider();
+        var calls = new ConcurrentQueue<string>();
+        using var okHeld = new ManualResetEventSlim();
+        var inOk = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var okDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var degraded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stage = new Mock<IHealth>();
+        stage.Setup(h => h.Ok(It.Is<string>(s => s.StartsWith("Running", StringComparison.Ordinal)))).Callback(() =>
+        {
+            inOk.TrySetResult();
+            okHeld.Wait(Waits.Timeout);
+            calls.Enqueue("Ok");
+            okDone.TrySetResult();
+        });
+        stage.Setup(h => h.Degraded(It.Is<string>(s => s.StartsWith("Item failed", StringComparison.Ordinal)), It.IsAny<Exception?>())).Callback(() =>
+        {
+            calls.Enqueue("Degraded");
+            degraded.TrySetResult();
+        });
+        var job = new Mock<IHealth>();
+        job.Setup(h => h.NewScope("stage-store")).Returns(stage.Object);
+        var root = new Mock<IHealth>();
+        root.Setup(h => h.NewScope(Scope)).Returns(job.Object);
+        var failing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var metrics = new Mock<IJobMetrics>();
+        metrics.Setup(m => m.PipelineStageFailed("p", "store")).Callback(failing.SetResult);
+        var registry = new JobRegistry(new LogCapture().Factory, Mock.Of<IShutdowner>(), time, metrics.Object);
+        IJobGroup group = registry.NewGroup(root.Object);
+        var stream = new SteppedStream();
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        group.Add(Job.Pipeline("p", stream).Sink(
+            "store",
+            async (item, _) =>
+            {
+                await (item == 1 ? first : second).Task;
+                if (item == 2)
+                {
+                    throw new IOException("two");
+                }
+            },
+            new StageOptions { MaxDegreeOfParallelism = 2 }));
+
+        try
+        {
+            await group.StartAsync(CancellationToken.None);
+            await time.WaitForTimerAsync();
+            stream.Write(1, 2);
+            time.Advance(Interval);
+
+            // Item 1 leaves the sink and the report it makes is held in the stage's Ok; item 2 then fails.
+            first.SetResult();
+            await inOk.OrTimeout();
+            second.SetResult();
+            await failing.OrTimeout();
+            okHeld.Set();
+            await Task.WhenAll(okDone.Task, degraded.Task).OrTimeout();
+
+            CollectionAssert.AreEqual(new[] { "Ok", "Degraded" }, calls.ToArray());
+        }
+        finally
+        {
+            okHeld.Set();
+            await group.StopAsync(CancellationToken.None).OrTimeout();
+        }
     }
 
     [TestMethod]

@@ -18,11 +18,15 @@ namespace Jobs.Dataflow;
 internal abstract class PipelineStage
 {
     private readonly bool _parallel;
+
+    // Orders the stage's health writes: a report must not cover the Degraded of a failure that
+    // came while it was written (docs/behaviour.md#rule-38).
+    private readonly Lock _healthLock = new();
     private long _in;
     private long _out;
     private long _failed;
     private long _reportedOut;
-    private int _degraded;
+    private bool _degraded;
     private IDisposable? _queueObservation;
 
     protected PipelineStage(PipelineJob job, string name, StageOptions options)
@@ -97,9 +101,12 @@ internal abstract class PipelineStage
     public void Report()
     {
         FlushItems();
-        if (Volatile.Read(ref _degraded) == 0)
+        lock (_healthLock)
         {
-            Health.Ok(string.Create(CultureInfo.InvariantCulture, $"Running [out {Out}, queue {QueueLength}]"));
+            if (!_degraded)
+            {
+                Health.Ok(Running());
+            }
         }
     }
 
@@ -110,13 +117,16 @@ internal abstract class PipelineStage
     public void Completed()
     {
         string status = string.Create(CultureInfo.InvariantCulture, $"Completed [out {Out}, failed {Failed}]");
-        if (Failed > 0)
+        lock (_healthLock)
         {
-            Health.Degraded(status, error: null);
-        }
-        else
-        {
-            Health.Stopped(status);
+            if (Failed > 0)
+            {
+                Health.Degraded(status, error: null);
+            }
+            else
+            {
+                Health.Stopped(status);
+            }
         }
     }
 
@@ -172,10 +182,17 @@ internal abstract class PipelineStage
             _out += outputs;
         }
 
-        if (Volatile.Read(ref _degraded) != 0 && Interlocked.Exchange(ref _degraded, 0) != 0)
+        if (Volatile.Read(ref _degraded))
         {
             // The stage is Degraded while its last item failed (docs/behaviour.md#rule-38).
-            Health.Ok(string.Create(CultureInfo.InvariantCulture, $"Running [out {Out}, queue {QueueLength}]"));
+            lock (_healthLock)
+            {
+                if (_degraded)
+                {
+                    _degraded = false;
+                    Health.Ok(Running());
+                }
+            }
         }
     }
 
@@ -295,7 +312,13 @@ internal abstract class PipelineStage
         Interlocked.Increment(ref _failed);
         Job.CountFailed();
         Job.Context.Metrics.PipelineStageFailed(Job.Name, Name);
-        Volatile.Write(ref _degraded, 1);
+        string reason = string.Create(CultureInfo.InvariantCulture, $"Item failed: {error.Message} [queue {QueueLength}]");
+        lock (_healthLock)
+        {
+            _degraded = true;
+            Health.Degraded(reason, error);
+        }
+
         string stage = Name;
         bool deadLetter = Job.Options.DeadLetter is not null;
 
@@ -304,15 +327,13 @@ internal abstract class PipelineStage
         Action<Microsoft.Extensions.Logging.ILogger, string, Exception> log = deadLetter
             ? (logger, name, exception) => Log.PipelineItemDeadLettered(logger, name, stage, attempts, exception)
             : (logger, name, exception) => Log.PipelineItemFailed(logger, name, stage, attempts, exception);
-        Job.Context.Fail(
-            error,
-            string.Create(CultureInfo.InvariantCulture, $"Item failed: {error.Message} [queue {QueueLength}]"),
-            log,
-            activity: null,
-            Job.Options.ShutdownOnError,
-            Health);
+
+        // The stage's health is written above, in order with its reports.
+        Job.Context.Fail(error, reason, log, activity: null, Job.Options.ShutdownOnError, NullHealth.Instance);
         return deadLetter ? new DeadLetter(Name, item, error, attempts) : null;
     }
+
+    private string Running() => string.Create(CultureInfo.InvariantCulture, $"Running [out {Out}, queue {QueueLength}]");
 
     private void FlushItems()
     {
