@@ -280,7 +280,7 @@ public sealed class PipelineFailureTests
     }
 
     [TestMethod]
-    public async Task DeadLetter_ReturnsNullTask_ThePipelineGoesOn()
+    public async Task DeadLetter_ReturnsNullTask_IsLoggedAsItsFailureAndThePipelineGoesOn()
     {
         await using var harness = new GroupHarness();
         var channel = Channel.CreateUnbounded<int>();
@@ -301,6 +301,9 @@ public sealed class PipelineFailureTests
 
         Assert.AreEqual(1, letters);
         CollectionAssert.AreEqual(new[] { 2 }, sunk.ToArray());
+        LogEntry log = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineDeadLetterFailed));
+        Assert.IsInstanceOfType<InvalidOperationException>(log.Exception);
+        StringAssert.Contains(log.Exception!.Message, "null Task");
         await harness.Health.WaitForAsync("pipeline-job-p", HealthLevel.Stopped, "Completed [1]");
     }
 

@@ -226,7 +226,9 @@ internal abstract class PipelineJob : Job
 
         try
         {
-            await (deadLetter(letter, StageToken) ?? Task.CompletedTask).ConfigureAwait(false);
+            // A null task says nothing of the item's fate: it is the dead letter's failure, as in a stage.
+            await (deadLetter(letter, StageToken) ?? throw new InvalidOperationException(
+                $"The dead letter of pipeline job {Name} returned a null Task for an item of stage {letter.Stage}.")).ConfigureAwait(false);
         }
         catch (Exception ex) when (StageToken.IsCancellationRequested)
         {
