@@ -17,7 +17,7 @@ public class PipelineBatchBenchmarks : PipelineBenchmarkBase
     public async Task HandWired()
     {
         var batch = new BatchBlock<int>(Size, new GroupingDataflowBlockOptions { BoundedCapacity = Size });
-        var sink = new ActionBlock<int[]>(items => BatchHandler(items, CancellationToken.None), new ExecutionDataflowBlockOptions { BoundedCapacity = 64 });
+        var sink = new ActionBlock<int[]>(items => BatchHandler(items, CancellationToken.None), new ExecutionDataflowBlockOptions { BoundedCapacity = StageBound });
         Source.LinkTo(batch, Propagate);
         batch.LinkTo(sink, Propagate);
         await sink.Completion;

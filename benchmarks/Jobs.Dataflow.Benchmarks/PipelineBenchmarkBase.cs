@@ -12,6 +12,12 @@ public abstract class PipelineBenchmarkBase
 {
     protected const int Items = 1_000_000;
 
+    /// <summary>
+    /// The bound of a default stage's block: 64 items that may wait (the default capacity) plus the
+    /// one it works on. The hand-wired blocks get the same, so both sides buffer alike.
+    /// </summary>
+    protected const int StageBound = 64 + 1;
+
     protected static readonly DataflowLinkOptions Propagate = new() { PropagateCompletion = true };
 
     private JobRegistry _registry = null!;
