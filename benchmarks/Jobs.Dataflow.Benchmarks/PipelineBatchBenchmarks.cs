@@ -9,6 +9,7 @@ namespace Jobs.Dataflow.Benchmarks;
 /// <see cref="ActionBlock{TInput}"/> of batches.
 /// </summary>
 [InvocationCount(1)]
+[WarmupCount(10)]
 public class PipelineBatchBenchmarks : PipelineBenchmarkBase
 {
     private const int Size = 1000;

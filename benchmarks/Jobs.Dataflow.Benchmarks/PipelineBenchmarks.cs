@@ -11,6 +11,7 @@ namespace Jobs.Dataflow.Benchmarks;
 /// completion propagated, fed from the same kind of buffer.
 /// </summary>
 [InvocationCount(1)]
+[WarmupCount(10)]
 public class PipelineBenchmarks : PipelineBenchmarkBase
 {
     private static readonly Func<int, int> AddOne = x => x + 1;
