@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
-using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Time.Testing;
 
@@ -84,8 +81,12 @@ public sealed class PipelineDrainStressTests
                 return Task.CompletedTask;
             },
         };
-        var source = new CountedSource(kind);
-        group.Add(source.Pipeline(options)
+        var source = new CountedSource(kind, Items);
+        group.Add(source.Create(
+                stream => Job.Pipeline("stress", stream, options),
+                observable => Job.Pipeline("stress", observable, options),
+                channel => Job.Pipeline("stress", channel, options),
+                block => Job.Pipeline("stress", block, options))
             .Transform("parse", x => x % 101 == 0 ? throw new FormatException("bad record") : x, new StageOptions { MaxDegreeOfParallelism = 2 })
             .Where("keep", x =>
             {
@@ -164,121 +165,6 @@ public sealed class PipelineDrainStressTests
             {
                 Interlocked.Increment(ref _timedBatches);
             }
-        }
-    }
-
-    /// <summary>A source of 0 .. Items-1 of one kind, that counts what it gave away.</summary>
-    private sealed class CountedSource(SourceKind kind)
-    {
-        private readonly Channel<int> _channel = Channel.CreateUnbounded<int>();
-        private readonly BufferBlock<int> _block = new();
-        private readonly Lock _pushGate = new();
-        private bool _stopProducing;
-        private long _yielded;
-        private long _pushed;
-
-        public long Taken => kind switch
-        {
-            SourceKind.AsyncEnumerable => Interlocked.Read(ref _yielded),
-            SourceKind.Observable => Interlocked.Read(ref _pushed),
-            SourceKind.Channel => Items - _channel.Reader.Count,
-            _ => Items - _block.Count,
-        };
-
-        public Pipeline<int> Pipeline(PipelineOptions options)
-        {
-            switch (kind)
-            {
-                case SourceKind.AsyncEnumerable:
-                    return Job.Pipeline("stress", YieldAsync(), options);
-                case SourceKind.Observable:
-                    return Job.Pipeline("stress", new PushingObservable(this), options);
-                case SourceKind.Channel:
-                    for (int i = 0; i < Items; i++)
-                    {
-                        _channel.Writer.TryWrite(i);
-                    }
-
-                    _channel.Writer.Complete();
-                    return Job.Pipeline("stress", _channel.Reader, options);
-                default:
-                    for (int i = 0; i < Items; i++)
-                    {
-                        _block.Post(i);
-                    }
-
-                    _block.Complete();
-                    return Job.Pipeline("stress", _block, options);
-            }
-        }
-
-        /// <summary>
-        /// Stops a push source before the stop, so that only the push in flight is at stake: a push
-        /// after the job detached is dropped by design (docs/behaviour.md#rule-28) and is not an item the job took.
-        /// </summary>
-        public void StopProducing()
-        {
-            // Under the push gate: once this returns, no push begins, and _pushed counts every push
-            // that returned except the one that may be in flight.
-            lock (_pushGate)
-            {
-                _stopProducing = true;
-            }
-        }
-
-        private async IAsyncEnumerable<int> YieldAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
-        {
-            for (int i = 0; i < Items; i++)
-            {
-                if (i % 1024 == 0)
-                {
-                    // Now and then the stream really waits, as a file or a socket does.
-                    await Task.Yield();
-                }
-
-                Interlocked.Increment(ref _yielded);
-                yield return i;
-            }
-        }
-
-        private sealed class PushingObservable(CountedSource owner) : IObservable<int>
-        {
-            public IDisposable Subscribe(IObserver<int> observer)
-            {
-                var subscription = new Subscription();
-                _ = Task.Factory.StartNew(
-                    () =>
-                    {
-                        for (int i = 0; i < Items && !subscription.Disposed; i++)
-                        {
-                            lock (owner._pushGate)
-                            {
-                                if (owner._stopProducing)
-                                {
-                                    return;
-                                }
-                            }
-
-                            observer.OnNext(i);
-
-                            // Counted once OnNext returned: the job had the item then (it blocks while full).
-                            Interlocked.Increment(ref owner._pushed);
-                        }
-                    },
-                    CancellationToken.None,
-                    TaskCreationOptions.LongRunning,
-                    TaskScheduler.Default);
-                return subscription;
-            }
-        }
-
-        private sealed class Subscription : IDisposable
-        {
-            private volatile bool _disposed;
-
-            public bool Disposed => _disposed;
-
-            public void Dispose() => _disposed = true;
         }
     }
 }
