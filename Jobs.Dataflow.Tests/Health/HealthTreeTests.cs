@@ -160,4 +160,55 @@ public sealed class HealthTreeTests
 
         old.Verify(h => h.Degraded("gave up", null), Moq.Times.Once);
     }
+
+    [TestMethod]
+    public void OkWithDuration_Snapshot_ReadsLabelAndDurationAsOneMessage()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 5, 1, 12, 0, 0, TimeSpan.Zero));
+        var tree = new HealthTree("svc", time);
+        var job = (HealthNode)tree.NewScope("job-a");
+        job.Degraded("failed once", new IOException("disk"));
+        time.Advance(TimeSpan.FromSeconds(3));
+
+        job.OkWithDuration("Finished", TimeSpan.FromMilliseconds(1500));
+
+        HealthStatus first = tree.Snapshot().Find("job-a")!;
+        Assert.AreEqual(HealthLevel.Ok, first.Level);
+        Assert.AreEqual("Finished (1.5s)", first.Message);
+        Assert.IsNull(first.Error);
+        Assert.AreEqual(time.GetUtcNow(), first.LastChanged);
+        Assert.AreEqual("Finished (1.5s)", tree.Snapshot().Find("job-a")!.Message, "A second snapshot reads the same message.");
+    }
+
+    [TestMethod]
+    public void OkWithDuration_LaterReport_ReplacesIt()
+    {
+        var tree = new HealthTree();
+        var job = (HealthNode)tree.NewScope("job-a");
+
+        job.OkWithDuration("OK", TimeSpan.FromMilliseconds(12.5));
+        HealthStatus before = tree.Snapshot();
+        job.Ok("Running");
+
+        Assert.AreEqual("OK (12.5ms)", before.Find("job-a")!.Message, "A taken snapshot keeps its message.");
+        Assert.AreEqual("Running", tree.Snapshot().Find("job-a")!.Message);
+        job.Close();
+        job.OkWithDuration("OK", TimeSpan.FromSeconds(1));
+        Assert.IsNull(tree.Snapshot().Find("job-a"), "A closed scope ignores it like any report.");
+    }
+
+    [TestMethod]
+    public void LastChanged_IsTheClocksUtcTime()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 5, 1, 12, 0, 0, TimeSpan.Zero));
+        var tree = new HealthTree("svc", time);
+        IHealth scope = tree.NewScope("a");
+        time.Advance(TimeSpan.FromMinutes(5));
+
+        scope.Ok("up");
+
+        HealthStatus a = tree.Snapshot().Find("a")!;
+        Assert.AreEqual(time.GetUtcNow().UtcDateTime, a.LastChanged.UtcDateTime);
+        Assert.AreEqual(TimeSpan.Zero, a.LastChanged.Offset);
+    }
 }

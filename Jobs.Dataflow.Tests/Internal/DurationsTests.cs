@@ -16,6 +16,6 @@ public sealed class DurationsTests
         TimeSpan duration = TimeSpan.FromMilliseconds(milliseconds);
 
         Assert.AreEqual(expected, Durations.Format(duration));
-        Assert.AreEqual($"OK ({expected})", Durations.Format("OK (", duration, ")"));
+        Assert.AreEqual($"OK ({expected})", Durations.Format("OK", duration));
     }
 }

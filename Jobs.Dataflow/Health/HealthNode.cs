@@ -3,6 +3,7 @@ using System.Diagnostics;
 namespace Jobs.Dataflow;
 
 /// <summary>One scope of a <see cref="HealthTree"/>. Every node of a tree shares the tree's lock.</summary>
+/// <remarks>A group's every job has a scope here, so a node is kept small: no list of children until it has one, and the tree's lock and clock are read from the tree.</remarks>
 internal sealed class HealthNode : IHealth
 {
     // Closed children stay in the list until more than half of it is closed: closing a scope is
@@ -11,23 +12,34 @@ internal sealed class HealthNode : IHealth
     private const int CompactThreshold = 8;
 
     private readonly HealthNode? _parent;
-    private readonly object _treeLock;
-    private readonly TimeProvider _timeProvider;
-    private readonly List<HealthNode> _children = [];
+    private readonly HealthTree _tree;
+
+    // Made with the first child: most scopes (every job's) have none.
+    private List<HealthNode>? _children;
     private int _closedChildren;
     private HealthLevel _level = HealthLevel.Unknown;
-    private string _message = string.Empty;
-    private Exception? _error;
-    private DateTimeOffset _lastChanged;
     private bool _closed;
 
-    public HealthNode(string name, HealthNode? parent, object treeLock, TimeProvider timeProvider)
+    // With a duration, the message is the label of "LABEL (DURATION)", formatted when first read
+    // (see OkWithDuration).
+    private bool _messageHasDuration;
+    private string _message = string.Empty;
+    private TimeSpan _messageDuration;
+    private Exception? _error;
+
+    // UTC: half the size of a DateTimeOffset, whose offset is zero from TimeProvider.GetUtcNow().
+    private DateTime _lastChanged;
+
+    /// <summary>Initializes a new instance of the <see cref="HealthNode"/> class.</summary>
+    /// <param name="name">The scope's name.</param>
+    /// <param name="parent">The parent scope; <see langword="null"/> for the root.</param>
+    /// <param name="tree">The tree: its lock guards every node, and its clock stamps every report.</param>
+    public HealthNode(string name, HealthNode? parent, HealthTree tree)
     {
         Name = name;
         _parent = parent;
-        _treeLock = treeLock;
-        _timeProvider = timeProvider;
-        _lastChanged = timeProvider.GetUtcNow();
+        _tree = tree;
+        _lastChanged = tree.TimeProvider.GetUtcNow().UtcDateTime;
     }
 
     public string Name { get; }
@@ -56,17 +68,30 @@ internal sealed class HealthNode : IHealth
         Report(HealthLevel.Failed, reason, error);
     }
 
+    /// <summary>
+    /// Reports <c>Ok("LABEL (DURATION)")</c>, formatted when a snapshot first reads it: a job
+    /// reports its duration after every run, and most of these messages are replaced or closed
+    /// before anyone reads them.
+    /// </summary>
+    /// <param name="label">What the duration measured, such as <c>Finished</c>.</param>
+    /// <param name="duration">The duration.</param>
+    public void OkWithDuration(string label, TimeSpan duration)
+    {
+        ArgumentNullException.ThrowIfNull(label);
+        Report(HealthLevel.Ok, label, error: null, duration);
+    }
+
     public IHealth NewScope(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var child = new HealthNode(name, this, _treeLock, _timeProvider);
-        lock (_treeLock)
+        var child = new HealthNode(name, this, _tree);
+        lock (_tree.SyncRoot)
         {
             // A scope created under a closed parent is born closed: it can never show up in the tree.
             child._closed = _closed;
             if (!_closed)
             {
-                _children.Add(child);
+                (_children ??= []).Add(child);
             }
         }
 
@@ -75,7 +100,7 @@ internal sealed class HealthNode : IHealth
 
     public void Close()
     {
-        lock (_treeLock)
+        lock (_tree.SyncRoot)
         {
             if (_closed)
             {
@@ -89,8 +114,13 @@ internal sealed class HealthNode : IHealth
 
     public void CloseChildren()
     {
-        lock (_treeLock)
+        lock (_tree.SyncRoot)
         {
+            if (_children is null)
+            {
+                return;
+            }
+
             foreach (HealthNode child in _children)
             {
                 child.MarkClosed();
@@ -103,16 +133,16 @@ internal sealed class HealthNode : IHealth
 
     public HealthStatus Snapshot()
     {
-        lock (_treeLock)
+        lock (_tree.SyncRoot)
         {
             return SnapshotLocked();
         }
     }
 
-    private void Report(HealthLevel level, string message, Exception? error)
+    private void Report(HealthLevel level, string message, Exception? error, TimeSpan? duration = null)
     {
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        lock (_treeLock)
+        DateTime now = _tree.TimeProvider.GetUtcNow().UtcDateTime;
+        lock (_tree.SyncRoot)
         {
             if (_closed)
             {
@@ -121,16 +151,31 @@ internal sealed class HealthNode : IHealth
 
             _level = level;
             _message = message;
+            _messageHasDuration = duration.HasValue;
+            _messageDuration = duration.GetValueOrDefault();
             _error = error;
             _lastChanged = now;
         }
     }
 
+    /// <summary>Gets the message, formatting a pending <c>LABEL (DURATION)</c> once; under the tree's lock.</summary>
+    private string MessageLocked()
+    {
+        Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
+        if (_messageHasDuration)
+        {
+            _message = Durations.Format(_message, _messageDuration);
+            _messageHasDuration = false;
+        }
+
+        return _message;
+    }
+
     private void ChildClosedLocked()
     {
-        Debug.Assert(Monitor.IsEntered(_treeLock), "The tree lock must be held.");
+        Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
         _closedChildren++;
-        if (_closedChildren >= CompactThreshold && _closedChildren * 2 > _children.Count)
+        if (_closedChildren >= CompactThreshold && _closedChildren * 2 > _children!.Count)
         {
             _children.RemoveAll(static child => child._closed);
             _closedChildren = 0;
@@ -139,8 +184,13 @@ internal sealed class HealthNode : IHealth
 
     private void MarkClosed()
     {
-        Debug.Assert(Monitor.IsEntered(_treeLock), "The tree lock must be held.");
+        Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
         _closed = true;
+        if (_children is null)
+        {
+            return;
+        }
+
         foreach (HealthNode child in _children)
         {
             child.MarkClosed();
@@ -149,8 +199,8 @@ internal sealed class HealthNode : IHealth
 
     private HealthStatus SnapshotLocked()
     {
-        var children = new List<HealthStatus>(_children.Count - _closedChildren);
-        foreach (HealthNode child in _children)
+        var children = new List<HealthStatus>((_children?.Count ?? 0) - _closedChildren);
+        foreach (HealthNode child in _children ?? [])
         {
             if (!child._closed)
             {
@@ -158,6 +208,6 @@ internal sealed class HealthNode : IHealth
             }
         }
 
-        return new HealthStatus(Name, _level, _message, _error, _lastChanged, children);
+        return new HealthStatus(Name, _level, MessageLocked(), _error, new DateTimeOffset(_lastChanged), children);
     }
 }

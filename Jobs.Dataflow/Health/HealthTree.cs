@@ -17,8 +17,15 @@ public sealed class HealthTree : IHealth
     public HealthTree(string name = "root", TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        _root = new HealthNode(name, parent: null, new object(), timeProvider ?? TimeProvider.System);
+        TimeProvider = timeProvider ?? TimeProvider.System;
+        _root = new HealthNode(name, parent: null, this);
     }
+
+    /// <summary>Gets the lock that guards every scope of the tree.</summary>
+    internal object SyncRoot { get; } = new();
+
+    /// <summary>Gets the clock of <see cref="HealthStatus.LastChanged"/>.</summary>
+    internal TimeProvider TimeProvider { get; }
 
     /// <inheritdoc/>
     public void Ok(string status) => _root.Ok(status);

@@ -21,6 +21,17 @@ internal static class Durations
     }
 
     /// <summary>
+    /// Formats a health message <c>LABEL (DURATION)</c>, such as <c>Finished (1.2ms)</c>, as one
+    /// string: one allocation, not three.
+    /// </summary>
+    public static string Format(string label, TimeSpan duration)
+    {
+        Span<char> buffer = stackalloc char[MaxLength];
+        int length = Write(duration, buffer);
+        return string.Concat(label.AsSpan(), " (", buffer[..length], ")");
+    }
+
+    /// <summary>
     /// Formats <paramref name="prefix"/>, the duration and <paramref name="suffix"/> as one string:
     /// a health message per run then costs one allocation, not three.
     /// </summary>
