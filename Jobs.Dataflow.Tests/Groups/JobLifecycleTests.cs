@@ -78,6 +78,22 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task Completion_FirstAskedAfterTheJobEnded_IsCompleted()
+    {
+        await using var harness = new GroupHarness();
+        Job first = Job.OneShot("first", (_, _) => Task.CompletedTask);
+        Job second = Job.OneShot("second", (_, _) => Task.CompletedTask);
+        harness.Group.Add(first, second);
+
+        await harness.StartAsync();
+        await harness.StopAsync();
+
+        // Nobody asked for either task while the jobs ran; the stop waited for both all the same.
+        Assert.IsTrue(first.Completion.IsCompletedSuccessfully);
+        Assert.IsTrue(second.Completion.IsCompletedSuccessfully);
+    }
+
+    [TestMethod]
     public async Task Completion_JobEndsByStop_CompletesWithItsScopeClosed()
     {
         await using var harness = new GroupHarness();
