@@ -10,46 +10,44 @@ namespace Jobs.Dataflow;
 /// shares, and what the group tracks of the job.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The user's collaborators (health scope, metrics sink, logger, shutdowner) are guarded here once
 /// for every kind: one that throws is logged, and the job goes on. The first failure of each is
 /// logged as an error, later ones at debug level, so a sink that fails on every item does not flood
 /// the log.
+/// </para>
+/// <para>
+/// A group may run thousands of short jobs, so one context is all a job costs the group: it is the
+/// job's guarded health scope and its thread-pool work item too, what every job of the group shares
+/// is read from the group instead of being copied in, and the group tracks the job through it.
+/// </para>
 /// </remarks>
-internal sealed class JobContext
+internal sealed partial class JobContext : IThreadPoolWorkItem
 {
-    private readonly object _blocksLock = new();
-    private readonly IShutdowner? _shutdowner;
+    // The bits of _failedCollaborators: which of the user's collaborators have failed before.
+    private const int HealthScopeFailed = 1;
+    private const int MetricsSinkFailed = 2;
+
+    private readonly JobGroup _group;
     private readonly IHealth _parentHealth;
-    private readonly IJobMetrics _rawMetrics;
+    private ExecutionContext? _executionContext;
     private List<IDataflowBlock>? _blocks;
     private bool _blocksCompleted;
-    private int _healthFailures;
-    private int _metricsFailures;
+    private int _failedCollaborators;
 
-    public JobContext(
-        Job job,
-        IHealth parentHealth,
-        ILogger logger,
-        LabelsScope? labels,
-        IJobMetrics metrics,
-        IShutdowner? shutdowner,
-        TimeProvider timeProvider,
-        CancellationToken cancellationToken,
-        CancellationToken stopDeadline)
+    /// <summary>Initializes a new instance of the <see cref="JobContext"/> class, for a job added to <paramref name="group"/>.</summary>
+    /// <param name="job">The job.</param>
+    /// <param name="parentHealth">The scope the job's own scope is created under: the group's, or a scoped group's.</param>
+    /// <param name="group">The group: what it hands every job (logger, metrics, clock, tokens) is read from it, not copied into each context.</param>
+    public JobContext(Job job, IHealth parentHealth, JobGroup group)
     {
         Job = job;
         _parentHealth = parentHealth;
-        Logger = logger;
-        Labels = labels;
+        _group = group;
 
         // The no-op sink cannot throw: it needs no guard, and the per-item path no extra call.
-        _rawMetrics = metrics;
+        IJobMetrics metrics = group.MetricsFor(job);
         Metrics = metrics is NopJobMetrics ? metrics : new GuardedJobMetrics(metrics, this);
-        _shutdowner = shutdowner;
-        TimeProvider = timeProvider;
-        CancellationToken = cancellationToken;
-        StopDeadline = stopDeadline;
-        Health = new GuardedHealth(inner: null, this);
     }
 
     public Job Job { get; }
@@ -59,17 +57,14 @@ internal sealed class JobContext
     /// <summary>Gets the scope the job's own scope is created under: the group's, or a scoped group's.</summary>
     public IHealth ParentHealth => _parentHealth;
 
-    /// <summary>Gets or sets the kept scope of an ended job of the same name that this job replaces; closed at launch.</summary>
-    public KeptScopes.Kept? Replaces { get; set; }
-
-    /// <summary>Gets the job's own health scope, guarded; reports go nowhere until <see cref="OpenHealthScope"/>.</summary>
-    public IHealth Health { get; private set; }
+    /// <summary>Gets the job's own health scope, guarded: the context itself (see <see cref="OpenHealthScope"/>); reports go nowhere until it is opened.</summary>
+    public IHealth Health => this;
 
     /// <summary>Gets the group's logger; it never throws.</summary>
-    public ILogger Logger { get; }
+    public ILogger Logger => _group.Logger;
 
     /// <summary>Gets the group's labels, for the tags of activities; null when it has none.</summary>
-    public LabelsScope? Labels { get; }
+    public LabelsScope? Labels => _group.Labels;
 
     /// <summary>Gets the group's metrics, guarded.</summary>
     public IJobMetrics Metrics { get; }
@@ -79,7 +74,7 @@ internal sealed class JobContext
     /// sink, <see cref="MeterJobMetrics"/> only while a listener enables the instrument, a sink of
     /// the user's always. A stage reads the clock per item only then.
     /// </summary>
-    public bool RecordsStageDurations => _rawMetrics switch
+    public bool RecordsStageDurations => RawMetrics switch
     {
         NopJobMetrics => false,
         MeterJobMetrics.JobView view => view.StageDurationsEnabled,
@@ -87,27 +82,27 @@ internal sealed class JobContext
     };
 
     /// <summary>Gets a value indicating whether someone records observer item durations; as <see cref="RecordsStageDurations"/>.</summary>
-    public bool RecordsObserverDurations => _rawMetrics switch
+    public bool RecordsObserverDurations => RawMetrics switch
     {
         NopJobMetrics => false,
         MeterJobMetrics.JobView view => view.ObserverDurationsEnabled,
         _ => true,
     };
 
-    public TimeProvider TimeProvider { get; }
+    public TimeProvider TimeProvider => _group.TimeProvider;
 
     /// <summary>Gets the clock of the grace given to a source that ignores cancellation: the system's, but in tests of the grace.</summary>
-    public TimeProvider GraceClock { get; init; } = TimeProvider.System;
+    public TimeProvider GraceClock => _group.GraceClock;
 
     /// <summary>Gets the group's token: cancelled when the group stops.</summary>
-    public CancellationToken CancellationToken { get; }
+    public CancellationToken CancellationToken => _group.JobsToken;
 
     /// <summary>
     /// Gets the token of the stop's deadline: cancelled when the token given to a
     /// <c>StopAsync</c> call fires. Work that may outlive <see cref="CancellationToken"/> on purpose
     /// (an observer that drains its buffer on stop) ends by this one.
     /// </summary>
-    public CancellationToken StopDeadline { get; }
+    public CancellationToken StopDeadline => _group.StopDeadline;
 
     /// <summary>Gets or sets a value indicating whether the group stopped before the job began to execute, so it never ran.</summary>
     public bool NeverRan { get; set; }
@@ -124,11 +119,34 @@ internal sealed class JobContext
     /// <summary>Gets a task that completes when the job has ended and its final health is reported. It never faults.</summary>
     public Task Completion => Job.Completion;
 
-    /// <summary>Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be created is logged.</summary>
-    public void OpenHealthScope() => Health = new GuardedHealth(GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this), this);
+    /// <summary>Gets the user's metrics sink behind the guard.</summary>
+    private IJobMetrics RawMetrics => Metrics is GuardedJobMetrics guarded ? guarded.Inner : Metrics;
 
-    /// <summary>Hands over the job's scope to be kept after it ended: the user's scope and the job's name, not this context.</summary>
-    public KeptScopes.Kept KeepHealth() => new(((GuardedHealth)Health).Inner, JobName);
+    /// <summary>
+    /// Runs the job on the thread pool, in the <see cref="ExecutionContext"/> of the caller, as
+    /// <see cref="ThreadPool.QueueUserWorkItem(WaitCallback)"/> would: the context is the work item
+    /// itself, so a launch allocates nothing.
+    /// </summary>
+    public void Schedule()
+    {
+        _executionContext = ExecutionContext.Capture();
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    /// <summary>Runs the job, in the execution context captured by <see cref="Schedule"/> (none when its flow was suppressed).</summary>
+    void IThreadPoolWorkItem.Execute()
+    {
+        ExecutionContext? captured = _executionContext;
+        _executionContext = null;
+        if (captured is null)
+        {
+            _group.ExecuteJob(this);
+        }
+        else
+        {
+            ExecutionContext.Run(captured, static state => ((JobContext)state!)._group.ExecuteJob((JobContext)state!), this);
+        }
+    }
 
     /// <summary>
     /// Runs the job's function once: returns what it threw (a <see langword="null"/> task counts
@@ -219,7 +237,7 @@ internal sealed class JobContext
     /// </summary>
     public void Own(IDataflowBlock block)
     {
-        lock (_blocksLock)
+        lock (_group.OwnedBlocksLock)
         {
             if (!_blocksCompleted)
             {
@@ -248,7 +266,7 @@ internal sealed class JobContext
             Log.ShutdownRequested(Logger, JobName);
         }
 
-        if (_shutdowner is null)
+        if (_group.Shutdowner is not { } shutdowner)
         {
             Log.NoShutdowner(Logger, JobName, error);
             return;
@@ -256,7 +274,7 @@ internal sealed class JobContext
 
         try
         {
-            _shutdowner.Shutdown(error);
+            shutdowner.Shutdown(error);
         }
         catch (Exception ex)
         {
@@ -264,14 +282,11 @@ internal sealed class JobContext
         }
     }
 
-    /// <summary>Closes the job's health scope (a throwing scope is logged).</summary>
-    public void CloseHealth() => Health.Close();
-
     /// <summary>Completes every owned block; called by the group on stop.</summary>
     public void CompleteBlocks()
     {
         List<IDataflowBlock>? blocks;
-        lock (_blocksLock)
+        lock (_group.OwnedBlocksLock)
         {
             _blocksCompleted = true;
             blocks = _blocks;
@@ -290,7 +305,7 @@ internal sealed class JobContext
     /// <summary>Logs a failure of the job's health scope: the first as an error, later ones at debug level.</summary>
     public void HealthFailed(Exception error)
     {
-        if (Interlocked.Increment(ref _healthFailures) == 1)
+        if (FailsFirst(HealthScopeFailed))
         {
             Log.HealthReportFailed(Logger, JobName, error);
         }
@@ -303,7 +318,7 @@ internal sealed class JobContext
     /// <summary>Logs a failure of the metrics sink: the first as an error, later ones at debug level.</summary>
     public void MetricsFailed(Exception error)
     {
-        if (Interlocked.Increment(ref _metricsFailures) == 1)
+        if (FailsFirst(MetricsSinkFailed))
         {
             Log.MetricsFailed(Logger, JobName, error);
         }
@@ -312,4 +327,7 @@ internal sealed class JobContext
             Log.MetricsFailedAgain(Logger, JobName, error);
         }
     }
+
+    /// <summary>Records that a collaborator failed; true the first time it does.</summary>
+    private bool FailsFirst(int collaborator) => (Interlocked.Or(ref _failedCollaborators, collaborator) & collaborator) == 0;
 }

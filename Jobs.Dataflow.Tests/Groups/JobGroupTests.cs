@@ -130,6 +130,36 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StartAsync_CallersExecutionContext_FlowsIntoTheJobsAsWithTaskRun()
+    {
+        await using var harness = new GroupHarness();
+        var local = new AsyncLocal<string>();
+        var seenAtStart = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seenAtAdd = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seenSuppressed = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Add(Job.OneShot("queued", (_, _) => Complete(seenAtStart)));
+
+        local.Value = "start";
+        await harness.StartAsync();
+        local.Value = "add";
+        harness.Add(Job.OneShot("added", (_, _) => Complete(seenAtAdd)));
+        using (ExecutionContext.SuppressFlow())
+        {
+            harness.Add(Job.OneShot("suppressed", (_, _) => Complete(seenSuppressed)));
+        }
+
+        Assert.AreEqual("start", await seenAtStart.OrTimeout(), "Queued jobs run in the context of the StartAsync call.");
+        Assert.AreEqual("add", await seenAtAdd.OrTimeout(), "A job added after the start runs in the context of its Add call.");
+        Assert.IsNull(await seenSuppressed.OrTimeout(), "With the flow suppressed, the job runs in the default context.");
+
+        Task Complete(TaskCompletionSource<string?> seen)
+        {
+            seen.SetResult(local.Value);
+            return Task.CompletedTask;
+        }
+    }
+
+    [TestMethod]
     public async Task StartAsync_Twice_ThrowsInvalidOperation()
     {
         await using var harness = new GroupHarness();

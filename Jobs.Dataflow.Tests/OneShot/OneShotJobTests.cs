@@ -48,6 +48,36 @@ public sealed class OneShotJobTests
     }
 
     [TestMethod]
+    public async Task Run_GroupHealthIsAHealthTree_KeepsFinishedWithTheDurationUntilTheStop()
+    {
+        var time = new TestTimeProvider();
+        var tree = new HealthTree("root", time);
+        IJobGroup group = new JobRegistry(timeProvider: time).NewGroup(tree);
+        var started = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        Job job = Job.OneShot("work", async (_, _) =>
+        {
+            started.SetResult();
+            await release.Task;
+        });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await started.OrTimeout();
+        Assert.AreEqual("Running", tree.Snapshot().Find("job-work")!.Message);
+        time.Advance(TimeSpan.FromMilliseconds(1500));
+        release.SetResult();
+        await job.Completion.OrTimeout();
+
+        HealthStatus scope = tree.Snapshot().Find("job-work")!;
+        Assert.AreEqual(HealthLevel.Ok, scope.Level);
+        Assert.AreEqual("Finished (1.5s)", scope.Message);
+        Assert.AreEqual(time.GetUtcNow(), scope.LastChanged);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+        Assert.IsNull(tree.Snapshot().Find("job-work"));
+    }
+
+    [TestMethod]
     public async Task Run_FunctionThrowsWithRetries_RunsOncePlusRetries()
     {
         await using var harness = new GroupHarness();

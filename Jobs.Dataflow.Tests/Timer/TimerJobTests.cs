@@ -138,6 +138,50 @@ public sealed class TimerJobTests
     }
 
     [TestMethod]
+    public async Task Run_GroupHealthIsAHealthTree_ShowsOkWithTheDurationOfTheLastRun()
+    {
+        var time = new TestTimeProvider();
+        var tree = new HealthTree("root", time);
+        IJobGroup group = new JobRegistry(timeProvider: time).NewGroup(tree);
+        var trigger = new Trigger(timeProvider: new FakeTimeProvider());
+        var firstRunning = new TaskCompletionSource();
+        var firstMayEnd = new TaskCompletionSource();
+        var secondRunning = new TaskCompletionSource();
+        var secondMayEnd = new TaskCompletionSource();
+        int runs = 0;
+        TimerFunc fn = async _ =>
+        {
+            if (Interlocked.Increment(ref runs) == 1)
+            {
+                // Only this run moves the clock, so its duration is exact.
+                time.Advance(TimeSpan.FromMilliseconds(1500));
+                firstRunning.SetResult();
+                await firstMayEnd.Task;
+            }
+            else
+            {
+                secondRunning.TrySetResult();
+                await secondMayEnd.Task;
+            }
+        };
+        group.Add(Job.Timer("fired", fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger }));
+
+        trigger.Fire();
+        await group.StartAsync(CancellationToken.None);
+        await firstRunning.OrTimeout();
+        trigger.Fire();
+        firstMayEnd.SetResult();
+
+        // Runs never overlap: once the second run has begun, the first one has reported.
+        await secondRunning.OrTimeout();
+        HealthStatus scope = tree.Snapshot().Find("timer-job-fired")!;
+        Assert.AreEqual(HealthLevel.Ok, scope.Level);
+        Assert.AreEqual("OK (1.5s)", scope.Message);
+        secondMayEnd.SetResult();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task Run_FunctionThrows_LogsDegradesCountsAndKeepsRunning()
     {
         await using var harness = new GroupHarness();

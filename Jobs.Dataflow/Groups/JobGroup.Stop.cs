@@ -30,13 +30,13 @@ internal sealed partial class JobGroup
 
             _stop = stop.Task;
             _state = State.Stopped;
-            foreach ((Job job, _) in _queue)
+            foreach (JobContext context in _queue ?? [])
             {
-                (neverStarted ??= []).Add(job.Name);
-                job.MarkCompleted();
+                (neverStarted ??= []).Add(context.JobName);
+                context.Job.MarkCompleted();
             }
 
-            _queue.Clear();
+            _queue = null;
             active = _active.ToArray();
             _stopActive = active;
             ended = _ended.TakeAllLocked();

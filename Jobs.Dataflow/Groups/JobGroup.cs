@@ -14,7 +14,6 @@ namespace Jobs.Dataflow;
 internal sealed partial class JobGroup : IJobGroup
 {
     private readonly object _gate = new();
-    private readonly List<(Job Job, IHealth Health)> _queue = [];
     private readonly ActiveJobs _active = new();
     private readonly KeptScopes _ended = new();
     private readonly Dictionary<string, ScopedJobGroup> _scopes = new(StringComparer.Ordinal);
@@ -26,18 +25,22 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly IJobMetrics _metrics;
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
-    private readonly TimeProvider _graceClock;
     private State _state;
+
+    /// <summary>The jobs added before the start, in the order added; <see langword="null"/> once the group started.</summary>
+    private List<JobContext>? _queue = [];
 
     public JobGroup(IHealth health, ILogger logger, LabelsScope? labels, IJobMetrics metrics, IShutdowner? shutdowner, TimeProvider timeProvider, TimeProvider graceClock)
     {
-        _graceClock = graceClock;
+        GraceClock = graceClock;
         _health = health;
         _logger = logger;
         _labels = labels;
         _metrics = metrics;
         _shutdowner = shutdowner;
         _timeProvider = timeProvider;
+        JobsToken = _stopping.Token;
+        StopDeadline = _deadline.Token;
     }
 
     private enum State
@@ -46,6 +49,34 @@ internal sealed partial class JobGroup : IJobGroup
         Started,
         Stopped,
     }
+
+    /// <summary>Gets the logger of the group's jobs: it writes inside the group's labels scope and never throws.</summary>
+    internal ILogger Logger => _logger;
+
+    /// <summary>Gets the group's labels; null when it has none.</summary>
+    internal LabelsScope? Labels => _labels;
+
+    /// <summary>Gets the shutdowner jobs with <c>ShutdownOnError</c> call; null when none is configured.</summary>
+    internal IShutdowner? Shutdowner => _shutdowner;
+
+    /// <summary>Gets the clock of intervals, backoff and durations.</summary>
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    /// <summary>Gets the clock of the grace given to a source that ignores cancellation (see <see cref="JobRegistry.GraceClock"/>).</summary>
+    internal TimeProvider GraceClock { get; }
+
+    /// <summary>Gets the jobs' token: cancelled when the group stops.</summary>
+    internal CancellationToken JobsToken { get; }
+
+    /// <summary>Gets the token of the stop's deadline: cancelled when the token given to a <c>StopAsync</c> call fires.</summary>
+    internal CancellationToken StopDeadline { get; }
+
+    /// <summary>
+    /// Gets the lock of every job's owned blocks (see <see cref="JobContext.Own"/>). A job owns its
+    /// blocks once, when it begins, and the stop completes them once, so one lock for the group is
+    /// plenty, and a job needs no lock object of its own.
+    /// </summary>
+    internal object OwnedBlocksLock { get; } = new();
 
     public void Add(params Job[] jobs) => Add(_health, jobs);
 
@@ -100,7 +131,8 @@ internal sealed partial class JobGroup : IJobGroup
     public Task StartAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        JobContext[] launches;
+        List<JobContext> launches;
+        List<KeptScopes.Kept>? replaced = null;
         lock (_gate)
         {
             switch (_state)
@@ -112,20 +144,15 @@ internal sealed partial class JobGroup : IJobGroup
             }
 
             _state = State.Started;
-            launches = new JobContext[_queue.Count];
-            for (int i = 0; i < launches.Length; i++)
+            launches = _queue!;
+            _queue = null;
+            foreach (JobContext context in launches)
             {
-                launches[i] = TrackLocked(_queue[i].Job, _queue[i].Health);
+                TrackLocked(context, ref replaced);
             }
-
-            _queue.Clear();
         }
 
-        foreach (JobContext context in launches)
-        {
-            Launch(context);
-        }
-
+        Launch(launches, replaced);
         return Task.CompletedTask;
     }
 
@@ -140,18 +167,22 @@ internal sealed partial class JobGroup : IJobGroup
 
         Claim(jobs);
         List<JobContext>? launches = null;
+        List<KeptScopes.Kept>? replaced = null;
         List<Job>? rejected = null;
         lock (_gate)
         {
+            _queue?.EnsureCapacity(_queue.Count + jobs.Length);
             foreach (Job job in jobs)
             {
                 switch (_state)
                 {
                     case State.Created:
-                        _queue.Add((job, health));
+                        _queue!.Add(new JobContext(job, health, this));
                         break;
                     case State.Started:
-                        (launches ??= []).Add(TrackLocked(job, health));
+                        var context = new JobContext(job, health, this);
+                        TrackLocked(context, ref replaced);
+                        (launches ??= new(jobs.Length)).Add(context);
                         break;
                     default:
                         (rejected ??= []).Add(job);
@@ -162,10 +193,7 @@ internal sealed partial class JobGroup : IJobGroup
 
         if (launches is not null)
         {
-            foreach (JobContext context in launches)
-            {
-                Launch(context);
-            }
+            Launch(launches, replaced);
         }
 
         if (rejected is not null)
@@ -177,6 +205,16 @@ internal sealed partial class JobGroup : IJobGroup
             }
         }
     }
+
+    /// <summary>Gets the metrics sink of <paramref name="job"/>, unguarded.</summary>
+    internal IJobMetrics MetricsFor(Job job) =>
+
+        // MeterJobMetrics gets a view per job that tags errors with the job's kind and every
+        // measurement with the group's labels; IJobMetrics itself carries neither.
+        _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
+
+    /// <summary>Executes a launched job; called on the thread pool by its context (see <see cref="Launch(JobContext)"/>).</summary>
+    internal void ExecuteJob(JobContext context) => _ = ExecuteJobAsync(context);
 
     /// <summary>Claims every job for this group, or none: a job added before (here or elsewhere, or twice in this call) throws.</summary>
     private static void Claim(Job[] jobs)
@@ -210,37 +248,53 @@ internal sealed partial class JobGroup : IJobGroup
         }
     }
 
-    /// <summary>Registers <paramref name="job"/> as active, so that a stop from now on waits for it.</summary>
-    private JobContext TrackLocked(Job job, IHealth parentHealth)
+    /// <summary>
+    /// Registers the job as active, so that a stop from now on waits for it, and takes the kept
+    /// scope of an earlier job of its name that it replaces (docs/behaviour.md#rule-7), to be closed
+    /// at its launch.
+    /// </summary>
+    private void TrackLocked(JobContext context, ref List<KeptScopes.Kept>? replaced)
     {
-        // MeterJobMetrics gets a view per job that tags errors with the job's kind and every
-        // measurement with the group's labels; IJobMetrics itself carries neither.
-        IJobMetrics metrics = _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
-        var context = new JobContext(job, parentHealth, _logger, _labels, metrics, _shutdowner, _timeProvider, _stopping.Token, _deadline.Token)
+        if (_ended.RemoveLocked(context.ParentHealth, context.Job.HealthScopeName) is { } kept)
         {
-            GraceClock = _graceClock,
-        };
-        context.Replaces = _ended.RemoveLocked(parentHealth, job.HealthScopeName);
+            (replaced ??= []).Add(kept);
+        }
+
         _active.Add(context);
-        return context;
     }
 
     /// <summary>
-    /// Creates the job's health scope and runs the job on the thread pool. Called outside the lock
-    /// (the health scope is user code), in the order the jobs were added, so the health tree lists
-    /// them in that order. A scope that cannot be created is logged, and the job runs without one.
+    /// Launches tracked jobs, in the order they were added. Called outside the lock: closing and
+    /// creating scopes is user code. The kept scopes the jobs replace are closed first, so the
+    /// tree never shows an old and a new scope of one name.
+    /// </summary>
+    private void Launch(List<JobContext> launches, List<KeptScopes.Kept>? replaced)
+    {
+        foreach (KeptScopes.Kept kept in replaced ?? [])
+        {
+            kept.Close(_logger);
+        }
+
+        foreach (JobContext context in launches)
+        {
+            Launch(context);
+        }
+    }
+
+    /// <summary>
+    /// Creates the job's health scope and runs the job on the thread pool. Called outside the lock,
+    /// in the order the jobs were added, so the health tree lists them in that order. A scope that
+    /// cannot be created is logged, and the job runs without one.
     /// </summary>
     private void Launch(JobContext context)
     {
-        // The latest job of a name replaces the kept scope of an earlier one that ended by itself.
-        context.Replaces?.Close(_logger);
         context.OpenHealthScope();
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
         // promise cost about 250 bytes per job, and ExecuteJobAsync never faults, so nothing needs its
-        // task. The work item still flows the ExecutionContext, as Task.Run did.
-        ThreadPool.QueueUserWorkItem(static state => _ = state.Group.ExecuteJobAsync(state.Context), (Group: this, Context: context), preferLocal: false);
+        // task. The context is the work item, and flows the ExecutionContext, as Task.Run did.
+        context.Schedule();
     }
 
     private async Task ExecuteJobAsync(JobContext context)

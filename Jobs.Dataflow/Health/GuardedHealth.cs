@@ -1,9 +1,10 @@
 namespace Jobs.Dataflow;
 
 /// <summary>
-/// A job's view of its health scope: every call to the user's <see cref="IHealth"/> is guarded, so
-/// a scope that throws is logged (see <see cref="JobContext.HealthFailed"/>) and the job goes on.
-/// Without a scope (its creation threw), reports go nowhere.
+/// A scope that a job created below its own: every call to the user's <see cref="IHealth"/> is
+/// guarded, so a scope that throws is logged (see <see cref="JobContext.HealthFailed"/>) and the
+/// job goes on. Without a scope (its creation threw), reports go nowhere. The job's own scope is
+/// guarded the same way by its <see cref="JobContext"/>.
 /// </summary>
 /// <remarks>
 /// Arguments are checked before the call, so a caller's own mistake (a null message) still throws
@@ -19,9 +20,6 @@ internal sealed class GuardedHealth : IHealth
         _inner = inner;
         _context = context;
     }
-
-    /// <summary>Gets the user's scope behind the guard; <see langword="null"/> when it could not be created.</summary>
-    public IHealth? Inner => _inner;
 
     /// <summary>Creates a child of the user's scope; <see langword="null"/> (logged) when that throws.</summary>
     public static IHealth? TryNewScope(IHealth? parent, string name, JobContext context)
@@ -40,53 +38,25 @@ internal sealed class GuardedHealth : IHealth
     public void Ok(string status)
     {
         ArgumentNullException.ThrowIfNull(status);
-        try
-        {
-            _inner?.Ok(status);
-        }
-        catch (Exception ex)
-        {
-            _context.HealthFailed(ex);
-        }
+        _context.Report(_inner, HealthLevel.Ok, status, error: null);
     }
 
     public void Stopped(string reason)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        try
-        {
-            _inner?.Stopped(reason);
-        }
-        catch (Exception ex)
-        {
-            _context.HealthFailed(ex);
-        }
+        _context.Report(_inner, HealthLevel.Stopped, reason, error: null);
     }
 
     public void Degraded(string reason, Exception? error)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        try
-        {
-            _inner?.Degraded(reason, error);
-        }
-        catch (Exception ex)
-        {
-            _context.HealthFailed(ex);
-        }
+        _context.Report(_inner, HealthLevel.Degraded, reason, error);
     }
 
     public void Failed(string reason, Exception? error)
     {
         ArgumentNullException.ThrowIfNull(reason);
-        try
-        {
-            _inner?.Failed(reason, error);
-        }
-        catch (Exception ex)
-        {
-            _context.HealthFailed(ex);
-        }
+        _context.Report(_inner, HealthLevel.Failed, reason, error);
     }
 
     public IHealth NewScope(string name)
@@ -95,15 +65,5 @@ internal sealed class GuardedHealth : IHealth
         return new GuardedHealth(TryNewScope(_inner, name, _context), _context);
     }
 
-    public void Close()
-    {
-        try
-        {
-            _inner?.Close();
-        }
-        catch (Exception ex)
-        {
-            _context.HealthFailed(ex);
-        }
-    }
+    public void Close() => _context.Close(_inner);
 }

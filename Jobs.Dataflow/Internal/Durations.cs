@@ -31,17 +31,6 @@ internal static class Durations
         return string.Concat(label.AsSpan(), " (", buffer[..length], ")");
     }
 
-    /// <summary>
-    /// Formats <paramref name="prefix"/>, the duration and <paramref name="suffix"/> as one string:
-    /// a health message per run then costs one allocation, not three.
-    /// </summary>
-    public static string Format(string prefix, TimeSpan duration, string suffix)
-    {
-        Span<char> buffer = stackalloc char[MaxLength];
-        int length = Write(duration, buffer);
-        return string.Concat(prefix.AsSpan(), buffer[..length], suffix.AsSpan());
-    }
-
     private static int Write(TimeSpan duration, Span<char> destination)
     {
         CultureInfo c = CultureInfo.InvariantCulture;

@@ -71,7 +71,7 @@ internal sealed class OneShotJob : Job
         context.Metrics.OneShotRunDuration(Name, duration);
         if (error is null)
         {
-            context.Health.Ok(Durations.Format("Finished (", duration, ")"));
+            context.OkWithDuration("Finished", duration);
             if (context.Logger.IsEnabled(LogLevel.Information))
             {
                 Log.OneShotFinished(context.Logger, Name, attempt, Durations.Format(duration));

@@ -16,6 +16,9 @@ internal sealed class GuardedJobMetrics : IJobMetrics
         _context = context;
     }
 
+    /// <summary>Gets the user's sink behind the guard.</summary>
+    public IJobMetrics Inner => _inner;
+
     public void JobError(string name, Exception error)
     {
         try

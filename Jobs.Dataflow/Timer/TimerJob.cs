@@ -152,7 +152,7 @@ internal sealed class TimerJob : Job
         context.Metrics.TimerRunDuration(Name, duration);
         if (error is null)
         {
-            context.Health.Ok(Durations.Format("OK (", duration, ")"));
+            context.OkWithDuration("OK", duration);
             if (context.Logger.IsEnabled(LogLevel.Debug))
             {
                 Log.TimerRan(context.Logger, Name, Durations.Format(duration));

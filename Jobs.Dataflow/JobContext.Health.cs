@@ -1,0 +1,118 @@
+namespace Jobs.Dataflow;
+
+/// <content>
+/// The job's own health scope. The context is the guard around the user's scope, so a job's
+/// scope costs no object of its own; the scopes a job creates below it get a
+/// <see cref="GuardedHealth"/> each.
+/// </content>
+internal sealed partial class JobContext : IHealth
+{
+    /// <summary>The user's scope; <see langword="null"/> until it is opened, or when its creation threw.</summary>
+    private IHealth? _scope;
+
+    /// <summary>Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be created is logged.</summary>
+    public void OpenHealthScope() => _scope = GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this);
+
+    /// <summary>Hands over the job's scope to be kept after it ended: the user's scope and the job's name, not this context.</summary>
+    public KeptScopes.Kept KeepHealth() => new(_scope, JobName);
+
+    /// <summary>Closes the job's health scope (a throwing scope is logged).</summary>
+    public void CloseHealth() => ((IHealth)this).Close();
+
+    /// <summary>
+    /// Reports <c>Ok("LABEL (DURATION)")</c> on the job's own scope. The library's
+    /// <see cref="HealthTree"/> formats the message only when a snapshot reads it: most are
+    /// replaced by the next report, or closed, before anyone does. Any other scope gets the text now.
+    /// </summary>
+    /// <param name="label">What the duration measured, such as <c>Finished</c>.</param>
+    /// <param name="duration">The duration.</param>
+    public void OkWithDuration(string label, TimeSpan duration)
+    {
+        if (_scope is HealthNode node)
+        {
+            node.OkWithDuration(label, duration);
+        }
+        else if (_scope is not null)
+        {
+            Report(_scope, HealthLevel.Ok, Durations.Format(label, duration), error: null);
+        }
+    }
+
+    /// <summary>Reports to a scope of this job, logging a failure of it (see <see cref="HealthFailed"/>); nothing when <paramref name="scope"/> is null.</summary>
+    /// <param name="scope">The user's scope: the job's own, or one created below it.</param>
+    /// <param name="level">Which call to make: <see cref="HealthLevel.Ok"/>, <see cref="HealthLevel.Stopped"/>, <see cref="HealthLevel.Degraded"/> or <see cref="HealthLevel.Failed"/>.</param>
+    /// <param name="message">The status or reason.</param>
+    /// <param name="error">The error of a degraded or failed report.</param>
+    public void Report(IHealth? scope, HealthLevel level, string message, Exception? error)
+    {
+        try
+        {
+            switch (level)
+            {
+                case HealthLevel.Ok:
+                    scope?.Ok(message);
+                    break;
+                case HealthLevel.Stopped:
+                    scope?.Stopped(message);
+                    break;
+                case HealthLevel.Degraded:
+                    scope?.Degraded(message, error);
+                    break;
+                default:
+                    scope?.Failed(message, error);
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            HealthFailed(ex);
+        }
+    }
+
+    /// <summary>Closes a scope of this job, logging a failure of it; nothing when <paramref name="scope"/> is null.</summary>
+    public void Close(IHealth? scope)
+    {
+        try
+        {
+            scope?.Close();
+        }
+        catch (Exception ex)
+        {
+            HealthFailed(ex);
+        }
+    }
+
+    // Arguments are checked before the call, so a caller's own mistake (a null message) still
+    // throws to that caller instead of being logged as the scope's failure.
+    void IHealth.Ok(string status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        Report(_scope, HealthLevel.Ok, status, error: null);
+    }
+
+    void IHealth.Stopped(string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        Report(_scope, HealthLevel.Stopped, reason, error: null);
+    }
+
+    void IHealth.Degraded(string reason, Exception? error)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        Report(_scope, HealthLevel.Degraded, reason, error);
+    }
+
+    void IHealth.Failed(string reason, Exception? error)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        Report(_scope, HealthLevel.Failed, reason, error);
+    }
+
+    IHealth IHealth.NewScope(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return new GuardedHealth(GuardedHealth.TryNewScope(_scope, name, this), this);
+    }
+
+    void IHealth.Close() => Close(_scope);
+}
