@@ -52,4 +52,20 @@ public sealed class JobNameTests
 
         Assert.AreEqual("name", error.ParamName);
     }
+
+    [TestMethod]
+    public void HealthScopeName_JobsMadeOneAfterAnother_EachHasItsKindsPrefixAndItsName()
+    {
+        Job a = Job.OneShot("a", (_, _) => Task.CompletedTask);
+        Job timerA = Job.Timer("a", _ => Task.CompletedTask, TimeSpan.FromSeconds(1));
+        Job b = Job.OneShot("b", (_, _) => Task.CompletedTask);
+        Job againA = Job.OneShot("a", (_, _) => Task.CompletedTask);
+        Job alsoA = Job.OneShot("a", (_, _) => Task.CompletedTask);
+
+        Assert.AreEqual("job-a", a.HealthScopeName);
+        Assert.AreEqual("timer-job-a", timerA.HealthScopeName);
+        Assert.AreEqual("job-b", b.HealthScopeName);
+        Assert.AreEqual("job-a", againA.HealthScopeName);
+        Assert.AreSame(againA.HealthScopeName, alsoA.HealthScopeName, "Jobs made in a row under one name share one scope name.");
+    }
 }

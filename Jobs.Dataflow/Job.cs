@@ -15,6 +15,9 @@ public abstract partial class Job
     /// <summary>The value of <see cref="_completion"/> once the job has completed.</summary>
     private static readonly object Completed = new();
 
+    /// <summary>The last scope name made, reused by the next job when it fits (see <see cref="HealthScopeName"/>).</summary>
+    private static string? _lastScopeName;
+
     /// <summary>
     /// What <see cref="Completion"/> knows: <see langword="null"/> while the job has not completed
     /// and nobody asked for the task, the <see cref="TaskCompletionSource"/> of the task once
@@ -25,15 +28,11 @@ public abstract partial class Job
     private object? _completion;
     private int _added;
 
-    /// <summary>Initializes a new instance of the <see cref="Job"/> class, of one kind.</summary>
+    /// <summary>Initializes a new instance of the <see cref="Job"/> class.</summary>
     /// <param name="name">The name the user gave; sanitized into <see cref="Name"/>.</param>
-    /// <param name="kind">The value of the <c>job.kind</c> tag (see <see cref="JobKinds"/>).</param>
-    /// <param name="scopePrefix">The prefix of the job's own health scope, such as <c>job-</c>.</param>
-    private protected Job(string name, string kind, string scopePrefix)
+    private protected Job(string name)
     {
         Name = JobName.Sanitize(name, nameof(name));
-        Kind = kind;
-        HealthScopeName = scopePrefix + Name;
     }
 
     /// <summary>Gets the sanitized name: only <c>[a-zA-Z0-9_-]</c>, at most 101 characters.</summary>
@@ -60,11 +59,38 @@ public abstract partial class Job
         }
     }
 
-    /// <summary>Gets the name of the job's own health scope, such as <c>job-NAME</c>.</summary>
-    internal string HealthScopeName { get; }
+    /// <summary>
+    /// Gets the name of the job's own health scope: <see cref="HealthScopePrefix"/> and
+    /// <see cref="Name"/>, such as <c>job-NAME</c>. Jobs are often made in bulk under one name (a
+    /// loop of <c>Job.OneShot("fetch", ...)</c>), so the name made for the previous job is reused
+    /// when it is the same text: one string for the lot, not one per job. Any thread may replace
+    /// the one kept; it is only reused after its text is compared.
+    /// </summary>
+    internal string HealthScopeName
+    {
+        get
+        {
+            string prefix = HealthScopePrefix;
+            string? last = Volatile.Read(ref _lastScopeName);
+            if (last is not null
+                && last.Length == prefix.Length + Name.Length
+                && last.StartsWith(prefix, StringComparison.Ordinal)
+                && last.AsSpan(prefix.Length).SequenceEqual(Name))
+            {
+                return last;
+            }
+
+            string made = string.Concat(prefix, Name);
+            Volatile.Write(ref _lastScopeName, made);
+            return made;
+        }
+    }
 
     /// <summary>Gets the job's kind, for the <c>job.kind</c> tag of metrics and activities (see <see cref="JobKinds"/>).</summary>
-    internal string Kind { get; }
+    internal abstract string Kind { get; }
+
+    /// <summary>Gets the prefix of the job's own health scope, such as <c>job-</c>; see <see cref="HealthScopeName"/>.</summary>
+    private protected abstract string HealthScopePrefix { get; }
 
     /// <summary>Claims the job for one group; false when it was added before (to any group).</summary>
     internal bool TryClaim() => Interlocked.Exchange(ref _added, 1) == 0;

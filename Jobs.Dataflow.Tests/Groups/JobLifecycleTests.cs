@@ -164,6 +164,23 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task Add_SameNameOfAnotherKindAfterAJobEnded_KeepsBothScopes()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        Job oneShot = Job.OneShot("same", (_, _) => Task.CompletedTask);
+        harness.Group.Add(oneShot);
+        await oneShot.Completion.OrTimeout();
+
+        Job observer = Job.Observer("same", (int _, CancellationToken _) => Task.CompletedTask, Array.Empty<int>().ToAsyncEnumerable());
+        harness.Group.Add(observer);
+        await observer.Completion.OrTimeout();
+
+        string[] scopes = [.. harness.Health.Tree.Snapshot().Children.Select(c => c.Name)];
+        CollectionAssert.AreEqual(new[] { "job-same", "observer-job-same" }, scopes, "Only a job of the same kind and name replaces a kept scope.");
+    }
+
+    [TestMethod]
     public async Task StopAsync_SecondCallWithABoundedToken_ReturnsWhenItsTokenFiresAndLogsTheStragglers()
     {
         await using var harness = new GroupHarness();

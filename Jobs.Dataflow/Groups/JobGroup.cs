@@ -255,7 +255,7 @@ internal sealed partial class JobGroup : IJobGroup
     /// </summary>
     private void TrackLocked(JobContext context, ref List<KeptScopes.Kept>? replaced)
     {
-        if (_ended.RemoveLocked(context.ParentHealth, context.Job.HealthScopeName) is { } kept)
+        if (_ended.RemoveLocked(context.ParentHealth, context.Job) is { } kept)
         {
             (replaced ??= []).Add(kept);
         }
@@ -348,7 +348,7 @@ internal sealed partial class JobGroup : IJobGroup
             keepScope = _state != State.Stopped && !context.CancellationToken.IsCancellationRequested;
             if (keepScope)
             {
-                replaced = _ended.AddLocked(context.ParentHealth, context.Job.HealthScopeName, context.KeepHealth());
+                replaced = _ended.AddLocked(context.ParentHealth, context.Job, context.KeepHealth());
             }
         }
 

@@ -8,7 +8,7 @@ namespace Jobs.Dataflow;
 /// stops (see docs/behaviour.md#rule-7). Guarded by the group's lock; closing happens outside it.
 /// </summary>
 /// <remarks>
-/// Keyed by parent scope and scope name: a job added later under the same name takes its place
+/// Keyed by parent scope, kind and job name, which give the scope's name: a job added later under the same name takes its place
 /// when it is launched, so the tree shows the latest job of that name, not a pile of old ones, and a
 /// job that gave up is no longer reported once a new one of its name runs. Only the user's scope and
 /// the job's name are kept, not the job, its delegate or its source.
@@ -18,17 +18,17 @@ internal sealed class KeptScopes
     private readonly Dictionary<Key, Kept> _scopes = new();
 
     /// <summary>Keeps the scope of a job that ended by itself; returns one it replaces, to be closed.</summary>
-    public Kept? AddLocked(IHealth parent, string scope, Kept kept)
+    public Kept? AddLocked(IHealth parent, Job job, Kept kept)
     {
-        var key = new Key(parent, scope);
+        var key = new Key(parent, job);
         _scopes.Remove(key, out Kept replaced);
         _scopes.Add(key, kept);
         return replaced.Scope is null ? null : replaced;
     }
 
     /// <summary>Takes the kept scope a newly launched job of the same name replaces, if any.</summary>
-    public Kept? RemoveLocked(IHealth parent, string scope) =>
-        _scopes.Remove(new Key(parent, scope), out Kept kept) ? kept : null;
+    public Kept? RemoveLocked(IHealth parent, Job job) =>
+        _scopes.Remove(new Key(parent, job), out Kept kept) ? kept : null;
 
     /// <summary>Takes every kept scope, for the stop to close.</summary>
     public Kept[] TakeAllLocked()
@@ -54,16 +54,25 @@ internal sealed class KeptScopes
         }
     }
 
-    /// <summary>A parent scope, by reference (an <see cref="IHealth"/> may not define equality), and a scope name.</summary>
-    private readonly struct Key(IHealth parent, string scope) : IEquatable<Key>
+    /// <summary>
+    /// A parent scope, by reference (an <see cref="IHealth"/> may not define equality), a job's kind
+    /// and its name. Two jobs have the same scope name exactly when they have the same kind and
+    /// name (each kind's scope prefix begins with a letter of its own), so the key needs no scope
+    /// name, which would cost a string per job.
+    /// </summary>
+    private readonly struct Key(IHealth parent, Job job) : IEquatable<Key>
     {
         private readonly IHealth _parent = parent;
-        private readonly string _scope = scope;
+        private readonly string _kind = job.Kind;
+        private readonly string _name = job.Name;
 
-        public bool Equals(Key other) => ReferenceEquals(_parent, other._parent) && string.Equals(_scope, other._scope, StringComparison.Ordinal);
+        public bool Equals(Key other) =>
+            ReferenceEquals(_parent, other._parent)
+            && string.Equals(_kind, other._kind, StringComparison.Ordinal)
+            && string.Equals(_name, other._name, StringComparison.Ordinal);
 
         public override bool Equals(object? obj) => obj is Key other && Equals(other);
 
-        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_parent), StringComparer.Ordinal.GetHashCode(_scope));
+        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_parent), StringComparer.Ordinal.GetHashCode(_kind), StringComparer.Ordinal.GetHashCode(_name));
     }
 }

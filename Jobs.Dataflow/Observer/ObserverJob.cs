@@ -41,12 +41,16 @@ internal sealed class ObserverJob<T> : Job
     private ITimer? _reportTimer;
 
     public ObserverJob(string name, ObserverFunc<T> fn, JobSource<T> source, ObserverOptions options)
-        : base(name, JobKinds.Observer, "observer-job-")
+        : base(name)
     {
         _fn = fn;
         _source = source;
         _options = options;
     }
+
+    internal override string Kind => JobKinds.Observer;
+
+    private protected override string HealthScopePrefix => "observer-job-";
 
     internal override async Task ExecuteAsync(JobContext context)
     {

@@ -13,11 +13,15 @@ internal sealed class OneShotJob : Job
     private readonly OneShotOptions _options;
 
     public OneShotJob(string name, OneShotFunc fn, OneShotOptions options)
-        : base(name, JobKinds.OneShot, "job-")
+        : base(name)
     {
         _fn = fn;
         _options = options;
     }
+
+    internal override string Kind => JobKinds.OneShot;
+
+    private protected override string HealthScopePrefix => "job-";
 
     internal override async Task ExecuteAsync(JobContext context)
     {

@@ -27,7 +27,7 @@ internal abstract class PipelineJob : Job
     private ActionBlock<DeadLetter>? _deadLetters;
 
     protected PipelineJob(PipelineHead head)
-        : base(head.Name, JobKinds.Pipeline, "pipeline-job-")
+        : base(head.Name)
     {
         Options = head.Options;
     }
@@ -43,11 +43,15 @@ internal abstract class PipelineJob : Job
     /// <summary>Gets the group's clock.</summary>
     public TimeProvider Time { get; private set; } = TimeProvider.System;
 
+    internal override string Kind => JobKinds.Pipeline;
+
     /// <summary>Gets the stages, from the first to the sink.</summary>
     protected IReadOnlyList<PipelineStage> Stages => _stages;
 
     /// <summary>Gets how the source feeds the first stage; set by <see cref="SetHead{T}"/>.</summary>
     protected ISourceHead Head { get; private set; } = null!;
+
+    private protected override string HealthScopePrefix => "pipeline-job-";
 
     /// <summary>Adds a stage, in order from the first; called while the blocks are built.</summary>
     public void AddStage(PipelineStage stage)

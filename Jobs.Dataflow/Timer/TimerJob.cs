@@ -28,12 +28,16 @@ internal sealed class TimerJob : Job
     private int _tickDue;
 
     public TimerJob(string name, TimerFunc fn, TimeSpan interval, TimerOptions options)
-        : base(name, JobKinds.Timer, "timer-job-")
+        : base(name)
     {
         _fn = fn;
         _interval = interval;
         _options = options;
     }
+
+    internal override string Kind => JobKinds.Timer;
+
+    private protected override string HealthScopePrefix => "timer-job-";
 
     internal override async Task ExecuteAsync(JobContext context)
     {
