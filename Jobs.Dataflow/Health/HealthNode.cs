@@ -3,7 +3,10 @@ using System.Diagnostics;
 namespace Jobs.Dataflow;
 
 /// <summary>One scope of a <see cref="HealthTree"/>. Every node of a tree shares the tree's lock.</summary>
-/// <remarks>A group's every job has a scope here, so a node is kept small: no list of children until it has one, and the tree's lock and clock are read from the tree.</remarks>
+/// <remarks>
+/// Every job of a group has a scope here, so a node is kept small: nothing for children until it
+/// has one, and the tree's lock and clock are read from the tree.
+/// </remarks>
 internal sealed class HealthNode : IHealth
 {
     // Closed children stay in the list until more than half of it is closed: closing a scope is
@@ -15,8 +18,7 @@ internal sealed class HealthNode : IHealth
     private readonly HealthTree _tree;
 
     // Made with the first child: most scopes (every job's) have none.
-    private List<HealthNode>? _children;
-    private int _closedChildren;
+    private ChildScopes? _children;
     private HealthLevel _level = HealthLevel.Unknown;
     private bool _closed;
 
@@ -91,7 +93,7 @@ internal sealed class HealthNode : IHealth
             child._closed = _closed;
             if (!_closed)
             {
-                (_children ??= []).Add(child);
+                (_children ??= new()).Nodes.Add(child);
             }
         }
 
@@ -121,13 +123,13 @@ internal sealed class HealthNode : IHealth
                 return;
             }
 
-            foreach (HealthNode child in _children)
+            foreach (HealthNode child in _children.Nodes)
             {
                 child.MarkClosed();
             }
 
-            _children.Clear();
-            _closedChildren = 0;
+            _children.Nodes.Clear();
+            _children.Closed = 0;
         }
     }
 
@@ -174,11 +176,12 @@ internal sealed class HealthNode : IHealth
     private void ChildClosedLocked()
     {
         Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
-        _closedChildren++;
-        if (_closedChildren >= CompactThreshold && _closedChildren * 2 > _children!.Count)
+        ChildScopes children = _children!;
+        children.Closed++;
+        if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Nodes.Count)
         {
-            _children.RemoveAll(static child => child._closed);
-            _closedChildren = 0;
+            children.Nodes.RemoveAll(static child => child._closed);
+            children.Closed = 0;
         }
     }
 
@@ -191,7 +194,7 @@ internal sealed class HealthNode : IHealth
             return;
         }
 
-        foreach (HealthNode child in _children)
+        foreach (HealthNode child in _children.Nodes)
         {
             child.MarkClosed();
         }
@@ -199,8 +202,8 @@ internal sealed class HealthNode : IHealth
 
     private HealthStatus SnapshotLocked()
     {
-        var children = new List<HealthStatus>((_children?.Count ?? 0) - _closedChildren);
-        foreach (HealthNode child in _children ?? [])
+        var children = new List<HealthStatus>(_children is null ? 0 : _children.Nodes.Count - _children.Closed);
+        foreach (HealthNode child in _children?.Nodes ?? [])
         {
             if (!child._closed)
             {
@@ -209,5 +212,17 @@ internal sealed class HealthNode : IHealth
         }
 
         return new HealthStatus(Name, _level, MessageLocked(), _error, new DateTimeOffset(_lastChanged), children);
+    }
+
+    /// <summary>
+    /// A scope's children, in the order they were created, and how many of them are closed (they
+    /// stay in the list until more than half of it is). Only scopes with children have one, so a
+    /// job's scope pays for neither.
+    /// </summary>
+    private sealed class ChildScopes
+    {
+        public List<HealthNode> Nodes { get; } = [];
+
+        public int Closed { get; set; }
     }
 }
