@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow;
@@ -20,10 +21,11 @@ internal sealed class KeptScopes
     /// <summary>Keeps the scope of a job that ended by itself; returns one it replaces, to be closed.</summary>
     public Kept? AddLocked(IHealth parent, Job job, Kept kept)
     {
-        var key = new Key(parent, job);
-        _scopes.Remove(key, out Kept replaced);
-        _scopes.Add(key, kept);
-        return replaced.Scope is null ? null : replaced;
+        // One lookup: with many short jobs of one name, every job that ends replaces the last.
+        ref Kept slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_scopes, new Key(parent, job), out bool replaces);
+        Kept replaced = slot;
+        slot = kept;
+        return replaces ? replaced : null;
     }
 
     /// <summary>Takes the kept scope a newly launched job of the same name replaces, if any.</summary>
@@ -73,6 +75,7 @@ internal sealed class KeptScopes
 
         public override bool Equals(object? obj) => obj is Key other && Equals(other);
 
-        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_parent), StringComparer.Ordinal.GetHashCode(_kind), StringComparer.Ordinal.GetHashCode(_name));
+        // The kind is left out of the hash: jobs of different kinds rarely share a name.
+        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_parent), StringComparer.Ordinal.GetHashCode(_name));
     }
 }
