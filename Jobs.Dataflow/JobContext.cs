@@ -161,8 +161,7 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         Exception? error = null;
         try
         {
-            Task task = function(this, CancellationToken)
-                ?? throw new InvalidOperationException($"The function of job {JobName} returned a null Task.");
+            Task task = function(this, CancellationToken) ?? throw NullTaskError();
             await task.ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -172,6 +171,9 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
 
         return (error, Durations.NotNegative(TimeProvider.GetElapsedTime(start)));
     }
+
+    /// <summary>The error of a run whose function returned a <see langword="null"/> task instead of one to await.</summary>
+    public InvalidOperationException NullTaskError() => new($"The function of job {JobName} returned a null Task.");
 
     /// <summary>
     /// Tells whether a run that threw ended because of cancellation: whatever a run throws once

@@ -30,7 +30,28 @@ internal sealed class OneShotJob : Job
         {
             // The retry after attempt N is retry number N, so N - 1 retries are used up.
             bool last = _options.Retries != -1 && attempt > _options.Retries;
-            Exception? error = await RunAttemptAsync(context, attempt).ConfigureAwait(false);
+
+            // The attempt is awaited here, not in an async method of its own: for a function that
+            // awaits, each async method in the chain costs the job a state machine box (over 100
+            // bytes), and a job already has two, this one and the group's.
+            context.Health.Ok("Running");
+            Exception? error = null;
+            using (Activity? activity = JobActivities.StartRun(context, JobKinds.OneShot))
+            {
+                activity?.SetTag("job.attempt", attempt);
+                long start = context.TimeProvider.GetTimestamp();
+                try
+                {
+                    await (_fn(context.Health, token) ?? throw context.NullTaskError()).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                }
+
+                ReportAttempt(context, attempt, error, Durations.NotNegative(context.TimeProvider.GetElapsedTime(start)), activity);
+            }
+
             if (error is null || token.IsCancellationRequested)
             {
                 return;
@@ -63,15 +84,9 @@ internal sealed class OneShotJob : Job
         ? (logger, name, error) => Log.OneShotFailedRetryingForever(logger, name, attempt, error)
         : (logger, name, error) => Log.OneShotFailed(logger, name, attempt, retriesLeft, error);
 
-    /// <summary>Runs one attempt, traced and timed, and reports it; returns its error, or null when it succeeded.</summary>
-    private async Task<Exception?> RunAttemptAsync(JobContext context, int attempt)
+    /// <summary>Reports an attempt that ended: its duration, then <c>Finished</c>, or its failure (unless it ended by the stop).</summary>
+    private void ReportAttempt(JobContext context, int attempt, Exception? error, TimeSpan duration, Activity? activity)
     {
-        context.Health.Ok("Running");
-        using Activity? activity = JobActivities.StartRun(context, JobKinds.OneShot);
-        activity?.SetTag("job.attempt", attempt);
-        (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
-            static (context, token) => ((OneShotJob)context.Job)._fn(context.Health, token),
-            context.TimeProvider.GetTimestamp()).ConfigureAwait(false);
         context.Metrics.OneShotRunDuration(Name, duration);
         if (error is null)
         {
@@ -80,18 +95,13 @@ internal sealed class OneShotJob : Job
             {
                 Log.OneShotFinished(context.Logger, Name, attempt, Durations.Format(duration));
             }
-
-            return null;
         }
-
-        if (!context.EndedByCancellation(error, context.CancellationToken))
+        else if (!context.EndedByCancellation(error, context.CancellationToken))
         {
             // Every failed attempt is Degraded, the last one too; giving up then reports Failed.
             int retriesLeft = _options.Retries == -1 ? -1 : _options.Retries - (attempt - 1);
             context.Fail(error, $"Failed on attempt {attempt}: {error.Message}", AttemptLog(attempt, retriesLeft), activity, shutdown: false);
         }
-
-        return error;
     }
 
     /// <summary>Waits the backoff delay before retry <paramref name="retry"/>; false when stop interrupted it or the backoff failed.</summary>
