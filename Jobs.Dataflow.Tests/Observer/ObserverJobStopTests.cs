@@ -366,6 +366,43 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public async Task StopAsync_StopComesWhileAPullStillRunsOnThePumpsThread_ActsOnceThePullWaits(bool drainOnStop)
+    {
+        // The pump does not mark each pull: a stop that finds it running leaves it to the pump,
+        // which must act for the stop when the pull turns out to wait. Otherwise the job would
+        // wait for that pull forever, and the stop with it.
+        await using var harness = new GroupHarness();
+
+        // A token runs its callbacks in the reverse order of their registration: this one, made
+        // before the observer starts, runs once the observer's pump has seen the stop.
+        var pumpSawTheStop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Add(Job.OneShot("witness", (_, token) =>
+        {
+            token.Register(pumpSawTheStop.SetResult);
+            registered.SetResult();
+            return Task.CompletedTask;
+        }));
+        await harness.StartAsync();
+        await registered.OrTimeout();
+        var stream = new NeverEndingStream(returnAfter: pumpSawTheStop.Task);
+        Job job = Job.Observer("inside", (int _, CancellationToken _) => Task.CompletedTask, stream, new ObserverOptions { DrainOnStop = drainOnStop });
+        harness.Add(job);
+
+        await stream.Pulling.OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        harness.Grace.Advance(TimeSpan.FromSeconds(1));
+        await stop.OrTimeout();
+        await job.Completion.OrTimeout();
+
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceNotReleased));
+        Assert.AreEqual("inside", warning["JobName"]);
+    }
+
+    [TestMethod]
     [DataRow(false, nameof(Log.ItemsDiscarded))]
     [DataRow(true, nameof(Log.SourceLateItem))]
     public async Task StopAsync_StreamYieldsAfterTheJobEnded_LogsTheLateItem(bool drainOnStop, string eventName)
@@ -556,8 +593,12 @@ public sealed class ObserverJobStopTests
         }
     }
 
-    /// <summary>A stream whose MoveNextAsync ignores its token and completes only when the test makes it yield.</summary>
-    private sealed class NeverEndingStream : IAsyncEnumerable<int>, IAsyncEnumerator<int>
+    /// <summary>
+    /// A stream whose MoveNextAsync ignores its token and completes only when the test makes it yield;
+    /// with <paramref name="returnAfter"/>, the call itself returns only once that task completed, so
+    /// that a stop can come while the pull still runs on the pump's thread.
+    /// </summary>
+    private sealed class NeverEndingStream(Task? returnAfter = null) : IAsyncEnumerable<int>, IAsyncEnumerator<int>
     {
         private readonly TaskCompletionSource _pulling = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource<bool> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -571,6 +612,8 @@ public sealed class ObserverJobStopTests
         public ValueTask<bool> MoveNextAsync()
         {
             _pulling.TrySetResult();
+            returnAfter?.Wait(Waits.Timeout);
+
             return new ValueTask<bool>(_next.Task);
         }
 

@@ -38,17 +38,27 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
             // The token reaches MoveNextAsync, so a stop ends a stream that never produces at once.
             IAsyncEnumerator<T> enumerator = _source.GetAsyncEnumerator(Feed.StopToken);
             _enumerator = enumerator;
-            while (BeginPull())
+            while (CanTake())
             {
-                bool more = await enumerator.MoveNextAsync().ConfigureAwait(false);
-                if (!EndPull(more))
+                ValueTask<bool> pull = enumerator.MoveNextAsync();
+                bool more;
+                if (pull.IsCompleted)
                 {
-                    if (more)
+                    more = pull.GetAwaiter().GetResult();
+                }
+                else
+                {
+                    BeginWait();
+                    more = await pull.ConfigureAwait(false);
+                    if (!EndWait())
                     {
-                        Feed.LateItem();
-                    }
+                        if (more)
+                        {
+                            Feed.LateItem();
+                        }
 
-                    return;
+                        return;
+                    }
                 }
 
                 if (!more)
@@ -56,7 +66,11 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
                     return;
                 }
 
-                await SendAsync(enumerator.Current).ConfigureAwait(false);
+                T item = enumerator.Current;
+                if (!TryOffer(item))
+                {
+                    await SendWhenRoomAsync(item).ConfigureAwait(false);
+                }
             }
         }
 

@@ -41,25 +41,38 @@ internal sealed class ChannelSource<T> : JobSource<T>
         protected override async Task PumpAsync()
         {
             ChannelReader<T> reader = _reader;
-            while (BeginPull())
+            while (CanTake())
             {
-                // Throws the channel's error when it was completed with one: the source's fault.
-                bool more = await reader.WaitToReadAsync(Feed.StopToken).ConfigureAwait(false);
-                if (!EndPull(gotItem: false) || !more)
+                if (reader.TryRead(out T? item))
                 {
-                    return;
-                }
-
-                while (BeginHold())
-                {
-                    if (!reader.TryRead(out T? item))
+                    if (!TryOffer(item))
                     {
-                        // Another reader took it, or it is empty: back to waiting.
-                        EndHold();
-                        break;
+                        await SendWhenRoomAsync(item).ConfigureAwait(false);
                     }
 
-                    await SendAsync(item).ConfigureAwait(false);
+                    continue;
+                }
+
+                // Empty for now. Throws the channel's error when it was completed with one: the source's fault.
+                ValueTask<bool> wait = reader.WaitToReadAsync(Feed.StopToken);
+                bool more;
+                if (wait.IsCompleted)
+                {
+                    more = wait.GetAwaiter().GetResult();
+                }
+                else
+                {
+                    BeginWait();
+                    more = await wait.ConfigureAwait(false);
+                    if (!EndWait())
+                    {
+                        return;
+                    }
+                }
+
+                if (!more)
+                {
+                    return;
                 }
             }
         }

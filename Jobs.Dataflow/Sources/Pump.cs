@@ -4,22 +4,28 @@ using System.Threading.Tasks.Dataflow;
 namespace Jobs.Dataflow;
 
 /// <summary>
-/// Pulls a source (a stream, a channel) and sends each item into the handler's bounded block. A
+/// Pulls a source (a stream, a channel) and offers each item to the handler's bounded block. A
 /// full block pauses the pump in <c>SendAsync</c> with the item in its hand: backpressure.
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
 /// <para>
+/// Items go over in runs: while the source has items at hand (a channel's <c>TryRead</c>, a
+/// stream's <c>MoveNextAsync</c> that completes at once) and the block has room (<c>Post</c>), the
+/// pump moves them in a plain loop, without an await, a task or an interlocked operation per item.
+/// It awaits only when the block is full or the source has nothing at hand.
+/// </para>
+/// <para>
 /// A stop must not lose the item in the pump's hand, nor one a pending pull is about to return.
-/// The pump's state is one word: what it is doing (idle, pulling, holding an item) and two flags,
-/// <c>Stopping</c> (the group's token fired) and <c>Detached</c> (the job no longer takes anything
-/// from the source). Only the pump changes what it is doing; the stop only sets flags. So:
+/// The pump's state is one word: whether it is running on its own (taking, offering or sending an
+/// item: it sees a stop itself) or waiting for its source (the stop must act for it), and two
+/// flags, <c>Stopping</c> (the group's token fired) and <c>Detached</c> (the job no longer takes
+/// anything from the source). Only the pump changes what it is doing; the stop only sets flags. So:
 /// </para>
 /// <list type="bullet">
-/// <item>Idle: the pump sees <c>Stopping</c> before its next pull, completes the block and returns.</item>
-/// <item>Holding: the pump finishes its send (with the drain's token, or the group's by default, which
-/// discards the item), then sees <c>Stopping</c>.</item>
-/// <item>Pulling: a pull that takes nothing (a channel's wait) is detached at once. A pull that may take
+/// <item>Running: the pump finishes what it holds (a send waits with the drain's token, or the
+/// group's by default, which discards the item), then sees <c>Stopping</c> before it takes another item.</item>
+/// <item>Waiting: a wait that takes nothing (a channel's) is detached at once. A pull that may take
 /// an item (a stream's <c>MoveNextAsync</c>) is detached at once by default, and its item discarded;
 /// when draining, the job waits for it, so its item is handled, for at most the feed's grace, in case
 /// the source ignores cancellation. A pull that ends after the detach hands in a late item, counted.</item>
@@ -27,12 +33,10 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal abstract class Pump<T>
 {
-    private const int Idle = 0;
-    private const int Pulling = 1;
-    private const int Holding = 2;
-    private const int ActivityMask = 3;
-    private const int Stopping = 4;
-    private const int Detached = 8;
+    private const int Running = 0;
+    private const int Waiting = 1;
+    private const int Stopping = 2;
+    private const int Detached = 4;
 
     private readonly bool _pullTakesItems;
     private int _state;
@@ -48,61 +52,91 @@ internal abstract class Pump<T>
     /// <summary>Starts pumping on the caller's thread up to the first wait; never throws.</summary>
     public void Start() => _ = RunAsync();
 
-    /// <summary>Pulls and sends until the source ends or <see cref="BeginPull"/> or <see cref="BeginHold"/> says to stop.</summary>
+    /// <summary>Takes and offers items until the source ends or <see cref="CanTake"/> says to stop.</summary>
     protected abstract Task PumpAsync();
 
     /// <summary>Lets go of the source (disposes an enumerator); called once the pump returned. May be user code.</summary>
     protected virtual ValueTask DisposeSourceAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Marks the start of a pull; false when the job is stopping or detached, and the pump must return.</summary>
-    protected bool BeginPull() => TryChange(Idle, Pulling);
+    /// <summary>Tells whether the pump may take another item from its source; false once the group stops: the pump must return.</summary>
+    protected bool CanTake()
+    {
+        // The token may fire before its callback (OnStop) has run: the stop's deadline, when it has
+        // fired already, runs first. Never take anything once the group stops.
+        return (Volatile.Read(ref _state) & (Stopping | Detached)) == 0 && !Feed.StopToken.IsCancellationRequested;
+    }
 
     /// <summary>
-    /// Marks the end of a pull: the pump now holds the item it returned, if any. False when the job
-    /// detached meanwhile: the pump must return, and an item it got is late (see <see cref="SourceFeed{T}.LateItem"/>).
+    /// Marks that the pump is about to await its source. A stop that came while the pump was running
+    /// found nothing to do for it: the pump acts for it now, as the stop would have.
     /// </summary>
-    protected bool EndPull(bool gotItem) => TryChange(Pulling, gotItem ? Holding : Idle);
+    protected void BeginWait()
+    {
+        while (true)
+        {
+            int state = Volatile.Read(ref _state);
+            if (Interlocked.CompareExchange(ref _state, state | Waiting, state) == state)
+            {
+                // A stop before this change saw the pump running and left it to the pump; a stop
+                // after it sees it waiting and acts itself: exactly one of the two acts.
+                if ((state & Stopping) != 0)
+                {
+                    StopWhileWaiting();
+                }
 
-    /// <summary>Marks that the pump is about to take an item without a pull (a channel's <c>TryRead</c>); false when stopping.</summary>
-    protected bool BeginHold() => TryChange(Idle, Holding);
+                return;
+            }
+        }
+    }
 
     /// <summary>
-    /// Sends the item the pump holds, waits for room, and marks the pump idle again. An item the
-    /// block does not accept (the wait was cancelled) is counted as discarded.
+    /// Marks the end of the wait: the pump runs on its own again, holding the item the pull
+    /// returned, if any. False when the job detached meanwhile: the pump must return, and an item it
+    /// got is late (see <see cref="SourceFeed{T}.LateItem"/>).
     /// </summary>
-    /// <remarks>
-    /// Pooled: a send that waits for room would otherwise box a new state machine for every item
-    /// under backpressure, which the pump's one long-lived loop did not.
-    /// </remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected async ValueTask SendAsync(T item)
+    protected bool EndWait()
+    {
+        while (true)
+        {
+            int state = Volatile.Read(ref _state);
+            if ((state & Detached) != 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _state, state & ~Waiting, state) == state)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Offers an item to the block without waiting; false when the block has no room now (the item is still in the pump's hand).</summary>
+    protected bool TryOffer(T item)
     {
         Feed.Admit?.Invoke(item);
+        return Feed.Target.Post(item);
+    }
 
-        // SendAsync completes at once, with a cached task, while the block has room.
+    /// <summary>
+    /// Sends an item the block had no room for, waiting for room. An item the block does not accept
+    /// (the wait was cancelled, the block completed) is counted as discarded.
+    /// </summary>
+    /// <remarks>
+    /// Pooled: under backpressure, every wait would otherwise box a new state machine.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    protected async ValueTask SendWhenRoomAsync(T item)
+    {
         Task<bool> send = Feed.Target.SendAsync(item, Feed.SendToken);
-        bool accepted;
-        if (send.IsCompletedSuccessfully)
-        {
-            accepted = send.Result;
-        }
-        else
-        {
-            // SuppressThrowing is for a plain Task only: a cancelled wait is an item not accepted.
-            await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            accepted = send.IsCompletedSuccessfully && send.Result;
-        }
 
-        if (!accepted)
+        // SuppressThrowing is for a plain Task only: a cancelled wait is an item not accepted.
+        await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!send.IsCompletedSuccessfully || !send.Result)
         {
             Feed.Discard();
         }
-
-        EndHold();
     }
-
-    /// <summary>Marks the pump idle again after <see cref="BeginHold"/> or <see cref="EndPull"/>, keeping the flags.</summary>
-    protected void EndHold() => Interlocked.And(ref _state, ~ActivityMask);
 
     private async Task RunAsync()
     {
@@ -147,11 +181,15 @@ internal abstract class Pump<T>
     private void OnStop()
     {
         int before = Interlocked.Or(ref _state, Stopping);
-        if ((before & ActivityMask) != Pulling)
+        if ((before & Waiting) != 0 && (before & Stopping) == 0)
         {
-            return;
+            StopWhileWaiting();
         }
+    }
 
+    /// <summary>The stop of a pump that waits for its source: detach at once, or, draining a pull that may return an item, after the grace.</summary>
+    private void StopWhileWaiting()
+    {
         if (!Feed.Drain || !_pullTakesItems)
         {
             Detach();
@@ -167,15 +205,15 @@ internal abstract class Pump<T>
             TaskScheduler.Default);
     }
 
-    /// <summary>Detaches from a pull in flight: completes the block and reports the end without waiting for the source.</summary>
+    /// <summary>Detaches from a wait in flight: completes the block and reports the end without waiting for the source.</summary>
     private void Detach()
     {
         while (true)
         {
             int state = Volatile.Read(ref _state);
-            if ((state & ActivityMask) != Pulling || (state & Detached) != 0)
+            if ((state & Waiting) == 0 || (state & Detached) != 0)
             {
-                // Idle or holding: the pump itself completes the block after its send.
+                // Running: the pump itself completes the block once it returns.
                 return;
             }
 
@@ -184,32 +222,6 @@ internal abstract class Pump<T>
                 Feed.CompleteTarget();
                 Feed.End(null);
                 return;
-            }
-        }
-    }
-
-    private bool TryChange(int from, int to)
-    {
-        bool leaving = from == Pulling;
-        if (!leaving && Feed.StopToken.IsCancellationRequested)
-        {
-            // The token may fire before its callback (OnStop) has run: the stop's deadline, when it
-            // has fired already, runs first. Never take anything once the group stops.
-            Interlocked.Or(ref _state, Stopping);
-        }
-
-        while (true)
-        {
-            int state = Volatile.Read(ref _state);
-            if ((state & Detached) != 0 || (!leaving && (state & Stopping) != 0))
-            {
-                // Detached: the pump must return. Stopping: it may finish a pull, never begin one.
-                return false;
-            }
-
-            if (Interlocked.CompareExchange(ref _state, (state & ~ActivityMask) | to, state) == state)
-            {
-                return true;
             }
         }
     }

@@ -5,17 +5,20 @@ namespace Jobs.Dataflow;
 /// <summary>Starts and finishes the activities of job runs.</summary>
 internal static class JobActivities
 {
-    private static readonly ActivitySource Source = new(JobsActivitySource.Name);
+    private static readonly ActivitySource Source = new(JobsActivitySource.Name, LibraryVersion.Informational);
 
-    /// <summary>Starts the activity of one run, or returns <see langword="null"/> at no cost when nobody listens.</summary>
-    public static Activity? StartRun(JobContext context, string kind)
+    /// <summary>
+    /// Starts the activity of one run, linked to <paramref name="links"/> (the activities that fired a
+    /// trigger for it), or returns <see langword="null"/> at no cost when nobody listens.
+    /// </summary>
+    public static Activity? StartRun(JobContext context, string kind, IEnumerable<ActivityLink>? links = null)
     {
         if (!Source.HasListeners())
         {
             return null;
         }
 
-        Activity? activity = Source.StartActivity(kind + " " + context.JobName, ActivityKind.Internal);
+        Activity? activity = Source.StartActivity(kind + " " + context.JobName, ActivityKind.Internal, parentContext: default, links: links);
         if (activity is null)
         {
             return null;

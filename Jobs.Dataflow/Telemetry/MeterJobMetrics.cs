@@ -24,7 +24,7 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
     public MeterJobMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
-        _meter = meterFactory.Create(new MeterOptions(MeterName));
+        _meter = meterFactory.Create(new MeterOptions(MeterName) { Version = LibraryVersion.Informational });
         _instruments = new Instruments(_meter);
     }
 
@@ -72,15 +72,32 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
     /// <summary>The instruments, shared by the meter's views.</summary>
     internal sealed class Instruments
     {
+        /// <summary>
+        /// The bucket bounds advised for every duration, in seconds: from a millisecond to ten minutes.
+        /// Without them an OpenTelemetry SDK uses bounds made for milliseconds (0, 5, 10, 25, ...), and
+        /// every duration in seconds falls in the first bucket.
+        /// </summary>
+        public static readonly IReadOnlyList<double> SecondsBuckets =
+            [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+        /// <summary>The bucket bounds advised for the number of fires folded into one triggered run.</summary>
+        public static readonly IReadOnlyList<int> FoldBuckets = [1, 2, 5, 10, 25, 50, 100, 250, 1000];
+
         public Instruments(Meter meter)
         {
-            OneShotDuration = meter.CreateHistogram<double>("jobs.oneshot.run.duration", "s", "Duration of one attempt of a one-shot job.");
-            TimerDuration = meter.CreateHistogram<double>("jobs.timer.run.duration", "s", "Duration of one run of a timer job.");
-            ObserverDuration = meter.CreateHistogram<double>("jobs.observer.item.duration", "s", "Duration of an observer job's handler for one item.");
+            var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
+            OneShotDuration = meter.CreateHistogram("jobs.oneshot.run.duration", "s", "Duration of one attempt of a one-shot job.", tags: null, seconds);
+            TimerDuration = meter.CreateHistogram("jobs.timer.run.duration", "s", "Duration of one run of a timer job.", tags: null, seconds);
+            ObserverDuration = meter.CreateHistogram("jobs.observer.item.duration", "s", "Duration of an observer job's handler for one item.", tags: null, seconds);
             Errors = meter.CreateCounter<long>("jobs.errors", "{error}", "Errors thrown by job functions and handlers.");
-            TriggerLatency = meter.CreateHistogram<double>("jobs.timer.trigger.latency", "s", "Time from the first fire folded into a triggered timer run to the run's start.");
-            TriggerFolds = meter.CreateHistogram<int>("jobs.timer.trigger.folds", "{fire}", "Number of fires folded into one triggered timer run.");
-            StageDuration = meter.CreateHistogram<double>("jobs.pipeline.stage.duration", "s", "Duration of a pipeline stage's function for one item or batch.");
+            TriggerLatency = meter.CreateHistogram("jobs.timer.trigger.latency", "s", "Time from the first fire folded into a triggered timer run to the run's start.", tags: null, seconds);
+            TriggerFolds = meter.CreateHistogram(
+                "jobs.timer.trigger.folds",
+                "{fire}",
+                "Number of fires folded into one triggered timer run.",
+                tags: null,
+                new InstrumentAdvice<int> { HistogramBucketBoundaries = FoldBuckets });
+            StageDuration = meter.CreateHistogram("jobs.pipeline.stage.duration", "s", "Duration of a pipeline stage's function for one item or batch.", tags: null, seconds);
             StageItems = meter.CreateCounter<long>("jobs.pipeline.stage.items", "{item}", "Items that left a pipeline stage.");
             StageFailures = meter.CreateCounter<long>("jobs.pipeline.stage.failures", "{item}", "Items that failed for good in a pipeline stage.");
             meter.CreateObservableGauge("jobs.pipeline.stage.queue", ReadQueues, "{item}", "Items waiting in front of a pipeline stage.");

@@ -102,9 +102,10 @@ internal sealed class TimerJob : Job
             int folds = 0;
             TimeSpan latency = TimeSpan.Zero;
             long? start = null;
+            List<ActivityLink>? links = null;
             if (Volatile.Read(ref _subscription) is { } subscription)
             {
-                folds = subscription.Take(out latency, out TimeSpan held, out long takenAt);
+                folds = subscription.Take(out latency, out TimeSpan held, out long takenAt, out links);
                 if (ReferenceEquals(subscription.TimeProvider, context.TimeProvider))
                 {
                     // One clock serves both (TimeProvider.System by default): the take's reading is
@@ -136,7 +137,7 @@ internal sealed class TimerJob : Job
                 }
             }
 
-            await RunAsync(context, start ?? context.TimeProvider.GetTimestamp()).ConfigureAwait(false);
+            await RunAsync(context, start ?? context.TimeProvider.GetTimestamp(), links).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -146,11 +147,14 @@ internal sealed class TimerJob : Job
         }
     }
 
-    /// <summary>Runs the function once; <paramref name="start"/> is the run's start on the group's clock.</summary>
-    private async Task RunAsync(JobContext context, long start)
+    /// <summary>
+    /// Runs the function once; <paramref name="start"/> is the run's start on the group's clock, and
+    /// the run's activity links to the activities that fired the trigger for it (<paramref name="links"/>).
+    /// </summary>
+    private async Task RunAsync(JobContext context, long start, List<ActivityLink>? links)
     {
         CancellationToken token = context.CancellationToken;
-        using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer);
+        using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer, links);
         (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
             static (context, token) => ((TimerJob)context.Job)._fn(token), start).ConfigureAwait(false);
         context.Metrics.TimerRunDuration(Name, duration);

@@ -22,6 +22,7 @@ public sealed partial class Trigger
         private ITimer? _window;
         private long _pending;
         private long _firstFire;
+        private List<ActivityLink>? _links;
         private long _lastConsumed;
         private bool _consumedOnce;
         private bool _disposed;
@@ -35,21 +36,24 @@ public sealed partial class Trigger
         /// <summary>Gets the clock of the trigger's fires and latency.</summary>
         public TimeProvider TimeProvider => _trigger.TimeProvider;
 
-        /// <summary>Counts one fire; called under the trigger's lock.</summary>
-        public void AddFireLocked(long timestamp)
+        /// <summary>Counts one fire, and remembers the activity that made it; called under the trigger's lock.</summary>
+        public void AddFireLocked(long timestamp, in ActivityContext caller)
         {
             if (_pending++ == 0)
             {
                 _firstFire = timestamp;
             }
+
+            AddLink(ref _links, caller);
         }
 
         /// <summary>Takes the fires made before the timer subscribed; called under the trigger's lock.</summary>
-        public void AddBacklogLocked(long fires, long firstFire)
+        public void AddBacklogLocked(long fires, long firstFire, List<ActivityLink>? links)
         {
             Debug.Assert(_pending == 0, "A subscription takes its backlog before any fire.");
             _pending = fires;
             _firstFire = firstFire;
+            _links = links is null ? null : [.. links];
         }
 
         /// <summary>Links the run block to the trigger, so fires wake it; call once the runs can see this subscription.</summary>
@@ -71,15 +75,16 @@ public sealed partial class Trigger
         /// <summary>
         /// Takes the pending fires for a run that starts now. Returns the number of fires folded into
         /// the run (0: none pending, or held by the debounce window, which then wakes the run block
-        /// again when it ends), the latency from the first of them, and the time of the take on the
-        /// trigger's clock (<paramref name="now"/>).
+        /// again when it ends), the latency from the first of them, the time of the take on the
+        /// trigger's clock (<paramref name="now"/>), and the links to the activities that made them.
         /// </summary>
-        public int Take(out TimeSpan latency, out TimeSpan held, out long now)
+        public int Take(out TimeSpan latency, out TimeSpan held, out long now, out List<ActivityLink>? links)
         {
             TimeProvider time = _trigger.TimeProvider;
             now = time.GetTimestamp();
             latency = TimeSpan.Zero;
             held = TimeSpan.Zero;
+            links = null;
             lock (_trigger._gate)
             {
                 if (_pending == 0 || _disposed)
@@ -110,6 +115,8 @@ public sealed partial class Trigger
                     int folds = (int)Math.Min(_pending, int.MaxValue);
                     latency = Durations.NotNegative(time.GetElapsedTime(_firstFire, now));
                     _pending = 0;
+                    links = _links;
+                    _links = null;
                     _lastConsumed = now;
                     _consumedOnce = true;
                     return folds;

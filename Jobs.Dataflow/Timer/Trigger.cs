@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Dataflow;
 
 namespace Jobs.Dataflow;
@@ -26,9 +27,16 @@ namespace Jobs.Dataflow;
 /// every fire since the trigger was created. Fires, the debounce window and latency are measured
 /// on the trigger's own <see cref="TimeProvider"/>.
 /// </para>
+/// <para>
+/// Tracing: a fire made inside an activity (<see cref="Activity.Current"/>) is remembered, and the
+/// activity of the timer run it causes links to it; up to <see cref="MaxLinks"/> fires per run.
+/// </para>
 /// </remarks>
 public sealed partial class Trigger
 {
+    /// <summary>The most links one timer run's activity carries to the activities that fired the trigger for it.</summary>
+    internal const int MaxLinks = 32;
+
     // The broadcast block carries only the wake-up: what a run folds is read from the per-timer
     // counters below, because wake-ups that a busy timer refuses are coalesced away.
     private readonly BroadcastBlock<TimerWake> _broadcast = new(cloningFunction: null);
@@ -36,6 +44,7 @@ public sealed partial class Trigger
     private Subscription[] _subscriptions = [];
     private long _fires;
     private long _firstFire;
+    private List<ActivityLink>? _links;
 
     /// <summary>Initializes a new instance of the <see cref="Trigger"/> class.</summary>
     /// <param name="debounce">
@@ -65,6 +74,7 @@ public sealed partial class Trigger
     public void Fire()
     {
         long now = TimeProvider.GetTimestamp();
+        ActivityContext caller = Activity.Current?.Context ?? default;
         lock (_gate)
         {
             if (_fires++ == 0)
@@ -72,9 +82,11 @@ public sealed partial class Trigger
                 _firstFire = now;
             }
 
+            // Kept for a timer that subscribes later: it sees every fire since the trigger was created.
+            AddLink(ref _links, caller);
             foreach (Subscription subscription in _subscriptions)
             {
-                subscription.AddFireLocked(now);
+                subscription.AddFireLocked(now, caller);
             }
         }
 
@@ -92,11 +104,20 @@ public sealed partial class Trigger
         var subscription = new Subscription(this, runBlock);
         lock (_gate)
         {
-            subscription.AddBacklogLocked(_fires, _firstFire);
+            subscription.AddBacklogLocked(_fires, _firstFire, _links);
             _subscriptions = [.. _subscriptions, subscription];
         }
 
         return subscription;
+    }
+
+    /// <summary>Remembers the activity that made a fire, if any, up to <see cref="MaxLinks"/>.</summary>
+    private static void AddLink(ref List<ActivityLink>? links, in ActivityContext caller)
+    {
+        if (caller != default && (links is null || links.Count < MaxLinks))
+        {
+            (links ??= []).Add(new ActivityLink(caller));
+        }
     }
 
     /// <summary>Forgets a subscription; called under the lock when its timer job ends.</summary>

@@ -14,6 +14,7 @@ namespace Jobs.Dataflow.Benchmarks;
 /// the same handler delegate, which completes synchronously.
 /// </remarks>
 [InvocationCount(1)]
+[WarmupCount(10)]
 public class ObserverBlockBenchmarks : ObserverBenchmarkBase
 {
     private const int Capacity = 64 + 1;

@@ -1,0 +1,98 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Jobs.Dataflow.Hosting;
+
+/// <summary>
+/// Runs a job's function in a dependency-injection scope of its own, the way ASP.NET Core runs a
+/// request: a scope per one-shot attempt, per timer run, or per observer or pipeline item, so the
+/// function can use scoped services (an Entity Framework <c>DbContext</c>, a unit of work) that are
+/// disposed when it returns.
+/// </summary>
+/// <remarks>
+/// Each call creates an <see cref="AsyncServiceScope"/> from the provider's
+/// <see cref="IServiceScopeFactory"/>, passes its <see cref="IServiceProvider"/> to the function, and
+/// disposes it when the function's task ends, whether it succeeded, failed or was cancelled. A retry
+/// is a new call: a failed attempt's scope, with whatever state it held, is gone before the next one.
+/// </remarks>
+/// <example>
+/// <code>
+/// builder.Services.AddDbContext&lt;OrdersDb&gt;();
+/// builder.Services.AddJobGroup("orders", (group, services) => group.Add(
+///     Job.Timer("purge", services.InScope((provider, ct) => provider.GetRequiredService&lt;OrdersDb&gt;().PurgeAsync(ct)), TimeSpan.FromHours(1))));
+/// </code>
+/// </example>
+public static class JobScopeExtensions
+{
+    /// <summary>Wraps a timer job's function: each run gets a scope of its own.</summary>
+    /// <param name="services">The provider whose <see cref="IServiceScopeFactory"/> makes the scopes (the one <c>AddJobGroup</c> passes to its callback).</param>
+    /// <param name="fn">The function, given the run's scoped provider and the job's token.</param>
+    /// <returns>The function to give <see cref="Job.Timer"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    public static TimerFunc InScope(this IServiceProvider services, Func<IServiceProvider, CancellationToken, Task> fn)
+    {
+        IServiceScopeFactory scopes = Scopes(services);
+        ArgumentNullException.ThrowIfNull(fn);
+        return async cancellationToken =>
+        {
+            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
+            await fn(scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+        };
+    }
+
+    /// <summary>Wraps a one-shot job's function: each attempt gets a scope of its own.</summary>
+    /// <param name="services">The provider whose <see cref="IServiceScopeFactory"/> makes the scopes.</param>
+    /// <param name="fn">The function, given the attempt's scoped provider, the job's health and its token.</param>
+    /// <returns>The function to give <see cref="Job.OneShot"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    public static OneShotFunc InScope(this IServiceProvider services, Func<IServiceProvider, IHealth, CancellationToken, Task> fn)
+    {
+        IServiceScopeFactory scopes = Scopes(services);
+        ArgumentNullException.ThrowIfNull(fn);
+        return async (health, cancellationToken) =>
+        {
+            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
+            await fn(scope.ServiceProvider, health, cancellationToken).ConfigureAwait(false);
+        };
+    }
+
+    /// <summary>Wraps an observer's handler or a pipeline's sink: each item (or batch) gets a scope of its own.</summary>
+    /// <typeparam name="T">The type of the items.</typeparam>
+    /// <param name="services">The provider whose <see cref="IServiceScopeFactory"/> makes the scopes.</param>
+    /// <param name="fn">The handler, given the item's scoped provider, the item and the job's token.</param>
+    /// <returns>The handler to give <c>Job.Observer</c> or <see cref="Pipeline{T}.Sink"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    public static ObserverFunc<T> InScopePerItem<T>(this IServiceProvider services, Func<IServiceProvider, T, CancellationToken, Task> fn)
+    {
+        IServiceScopeFactory scopes = Scopes(services);
+        ArgumentNullException.ThrowIfNull(fn);
+        return async (item, cancellationToken) =>
+        {
+            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
+            await fn(scope.ServiceProvider, item, cancellationToken).ConfigureAwait(false);
+        };
+    }
+
+    /// <summary>Wraps a pipeline stage's asynchronous function: each item gets a scope of its own.</summary>
+    /// <typeparam name="TIn">The type of the stage's input.</typeparam>
+    /// <typeparam name="TOut">The type of its output.</typeparam>
+    /// <param name="services">The provider whose <see cref="IServiceScopeFactory"/> makes the scopes.</param>
+    /// <param name="fn">The function, given the item's scoped provider, the item and the job's token.</param>
+    /// <returns>The function to give <see cref="Pipeline{T}.Transform{TOut}(string, Func{T, CancellationToken, Task{TOut}}, StageOptions?)"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    public static Func<TIn, CancellationToken, Task<TOut>> InScopePerItem<TIn, TOut>(this IServiceProvider services, Func<IServiceProvider, TIn, CancellationToken, Task<TOut>> fn)
+    {
+        IServiceScopeFactory scopes = Scopes(services);
+        ArgumentNullException.ThrowIfNull(fn);
+        return async (item, cancellationToken) =>
+        {
+            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
+            return await fn(scope.ServiceProvider, item, cancellationToken).ConfigureAwait(false);
+        };
+    }
+
+    private static IServiceScopeFactory Scopes(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        return services.GetRequiredService<IServiceScopeFactory>();
+    }
+}

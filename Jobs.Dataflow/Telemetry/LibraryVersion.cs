@@ -1,0 +1,13 @@
+using System.Reflection;
+
+namespace Jobs.Dataflow;
+
+/// <summary>The library's version, as its meter and activity source report it to a collector.</summary>
+internal static class LibraryVersion
+{
+    /// <summary>Gets the assembly's informational version (the package version, with the commit when built from source control).</summary>
+    public static string Informational { get; } =
+        typeof(LibraryVersion).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(LibraryVersion).Assembly.GetName().Version?.ToString()
+        ?? "0.0.0";
+}
