@@ -213,7 +213,7 @@ internal sealed partial class JobGroup : IJobGroup
         // measurement with the group's labels; IJobMetrics itself carries neither.
         _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
 
-    /// <summary>Executes a launched job; called on the thread pool by its context (see <see cref="Launch(JobContext)"/>).</summary>
+    /// <summary>Executes a launched job; called on the thread pool by its context (see <see cref="Launch"/>).</summary>
     internal void ExecuteJob(JobContext context) => _ = ExecuteJobAsync(context);
 
     /// <summary>Claims every job for this group, or none: a job added before (here or elsewhere, or twice in this call) throws.</summary>
@@ -266,7 +266,10 @@ internal sealed partial class JobGroup : IJobGroup
     /// <summary>
     /// Launches tracked jobs, in the order they were added. Called outside the lock: closing and
     /// creating scopes is user code. The kept scopes the jobs replace are closed first, so the
-    /// tree never shows an old and a new scope of one name.
+    /// tree never shows an old and a new scope of one name; then every job's scope is created, in
+    /// order, so the tree lists them in that order (a scope that cannot be created is logged, and
+    /// its job runs without one); then every job is run. Scopes first, runs second: jobs already
+    /// running would contend for the health tree's lock with the scopes still being created.
     /// </summary>
     private void Launch(List<JobContext> launches, List<KeptScopes.Kept>? replaced)
     {
@@ -277,24 +280,17 @@ internal sealed partial class JobGroup : IJobGroup
 
         foreach (JobContext context in launches)
         {
-            Launch(context);
+            context.OpenHealthScope();
         }
-    }
-
-    /// <summary>
-    /// Creates the job's health scope and runs the job on the thread pool. Called outside the lock,
-    /// in the order the jobs were added, so the health tree lists them in that order. A scope that
-    /// cannot be created is logged, and the job runs without one.
-    /// </summary>
-    private void Launch(JobContext context)
-    {
-        context.OpenHealthScope();
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
         // promise cost about 250 bytes per job, and ExecuteJobAsync never faults, so nothing needs its
         // task. The context is the work item, and flows the ExecutionContext, as Task.Run did.
-        context.Schedule();
+        foreach (JobContext context in launches)
+        {
+            context.Schedule();
+        }
     }
 
     private async Task ExecuteJobAsync(JobContext context)

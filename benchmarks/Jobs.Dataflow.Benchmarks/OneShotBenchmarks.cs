@@ -13,6 +13,8 @@ namespace Jobs.Dataflow.Benchmarks;
 /// what the tree costs, not only the group. Completion is counted by the function itself, not by
 /// the health reports.
 /// </remarks>
+[WarmupCount(10)]
+[IterationCount(20)]
 public class OneShotBenchmarks
 {
     private const int Count = 10_000;
