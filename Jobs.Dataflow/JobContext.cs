@@ -89,6 +89,18 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         _ => true,
     };
 
+    /// <summary>
+    /// Gets a value indicating whether someone counts runs in flight; as <see cref="RecordsStageDurations"/>.
+    /// A run reads it once, when it begins, and reports its end only if it reported its beginning,
+    /// so a listener attached mid-run never sees a run end that it did not see begin.
+    /// </summary>
+    public bool CountsRunsInFlight => RawMetrics switch
+    {
+        NopJobMetrics => false,
+        MeterJobMetrics.JobView view => view.RunsInFlightEnabled,
+        _ => true,
+    };
+
     public TimeProvider TimeProvider => _group.TimeProvider;
 
     /// <summary>Gets the clock of the grace given to a source that ignores cancellation: the system's, but in tests of the grace.</summary>

@@ -17,7 +17,7 @@ public sealed class FaultToleranceTests
     public async Task Observer_MetricsSinkThrows_HandlesEveryItemLogsAndEnds()
     {
         await using var harness = new GroupHarness();
-        harness.Metrics.Setup(m => m.ObserverRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>())).Throws(new InvalidOperationException("sink down"));
+        harness.Metrics.Setup(m => m.ObserverRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<RunOutcome>(), It.IsAny<Exception?>())).Throws(new InvalidOperationException("sink down"));
         var source = new BufferBlock<int>();
         for (int i = 0; i < 100; i++)
         {
@@ -287,7 +287,7 @@ public sealed class FaultToleranceTests
     {
         await using var harness = new GroupHarness();
         harness.Metrics.Setup(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>())).Throws(new InvalidOperationException("sink down"));
-        harness.Metrics.Setup(m => m.OneShotRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>())).Throws(new InvalidOperationException("sink down"));
+        harness.Metrics.Setup(m => m.OneShotRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<RunOutcome>(), It.IsAny<Exception?>())).Throws(new InvalidOperationException("sink down"));
         int runs = 0;
         OneShotFunc fn = (_, _) =>
         {
@@ -311,7 +311,7 @@ public sealed class FaultToleranceTests
         var logs = new LogCapture();
         var time = new TestTimeProvider();
         var metrics = new Mock<IJobMetrics>();
-        metrics.Setup(m => m.TimerRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>())).Throws(new InvalidOperationException("sink down"));
+        metrics.Setup(m => m.TimerRunDuration(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<RunOutcome>(), It.IsAny<Exception?>())).Throws(new InvalidOperationException("sink down"));
         IJobGroup group = new JobRegistry(logs.Factory, timeProvider: time, metrics: metrics.Object).NewGroup(new ThrowingHealth());
         var ticks = new SemaphoreSlim(0);
         group.Add(Job.Timer(

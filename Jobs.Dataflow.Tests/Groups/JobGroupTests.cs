@@ -364,7 +364,7 @@ public sealed class JobGroupTests
         await groupLogs.WaitForAsync(e => e.EventId.Name == nameof(Log.OneShotFinished));
         await group.StopAsync(CancellationToken.None).OrTimeout();
 
-        groupMetrics.Verify(m => m.OneShotRunDuration("job", It.IsAny<TimeSpan>()), Times.Once);
+        groupMetrics.Verify(m => m.OneShotRunDuration("job", It.IsAny<TimeSpan>(), RunOutcome.Ok, null), Times.Once);
         registryMetrics.VerifyNoOtherCalls();
         Assert.IsEmpty(registryLogs.Entries);
     }

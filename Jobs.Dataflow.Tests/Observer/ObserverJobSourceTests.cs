@@ -34,7 +34,7 @@ public sealed class ObserverJobSourceTests
         await job.Completion.OrTimeout();
 
         CollectionAssert.AreEqual(items, handled.ToArray());
-        harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>()), Times.Exactly(items.Length));
+        harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>(), RunOutcome.Ok, null), Times.Exactly(items.Length));
     }
 
     [TestMethod]

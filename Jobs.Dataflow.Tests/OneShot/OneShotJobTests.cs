@@ -22,7 +22,7 @@ public sealed class OneShotJobTests
         HealthReport finished = await harness.Health.WaitForAsync("job-work", HealthLevel.Ok, "Finished (");
 
         StringAssert.EndsWith(finished.Message, ")");
-        harness.Metrics.Verify(m => m.OneShotRunDuration("work", It.IsAny<TimeSpan>()), Times.Once);
+        harness.Metrics.Verify(m => m.OneShotRunDuration("work", It.IsAny<TimeSpan>(), RunOutcome.Ok, null), Times.Once);
     }
 
     [TestMethod]
@@ -44,7 +44,7 @@ public sealed class OneShotJobTests
 
         HealthReport finished = await harness.Health.WaitForAsync("job-work", HealthLevel.Ok, "Finished (");
         Assert.AreEqual("Finished (1.5s)", finished.Message);
-        harness.Metrics.Verify(m => m.OneShotRunDuration("work", TimeSpan.FromMilliseconds(1500)), Times.Once);
+        harness.Metrics.Verify(m => m.OneShotRunDuration("work", TimeSpan.FromMilliseconds(1500), RunOutcome.Ok, null), Times.Once);
     }
 
     [TestMethod]

@@ -168,6 +168,157 @@ public sealed class OpenTelemetryTests
         CollectionAssert.AreEqual(fired.Take(32).ToArray(), run.Links.Select(l => l.Context).ToArray());
     }
 
+    [TestMethod]
+    public async Task Metrics_AttemptFailsThenSucceeds_EachDurationCarriesItsOutcomeAndTheFailureItsErrorType()
+    {
+        string name = "outcome-" + Guid.NewGuid().ToString("N");
+        var exported = new List<Metric>();
+        using MeterProvider provider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(MeterJobMetrics.MeterName)
+            .AddInMemoryExporter(exported)
+            .Build();
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        var registry = new JobRegistry(metrics: metrics);
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        int attempts = 0;
+        Job job = Job.OneShot(
+            name,
+            (_, _) => Interlocked.Increment(ref attempts) == 1 ? throw new InvalidOperationException("first") : Task.CompletedTask,
+            new OneShotOptions { Retries = 1 });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+        provider.ForceFlush();
+
+        MetricPoint[] points = FindAll(exported, "jobs.oneshot.run.duration", name);
+        MetricPoint failed = points.Single(p => Equals(Tag(p, "job.outcome"), "error"));
+        Assert.AreEqual("System.InvalidOperationException", Tag(failed, "error.type"));
+        Assert.AreEqual(1L, failed.GetHistogramCount());
+        MetricPoint ok = points.Single(p => Equals(Tag(p, "job.outcome"), "ok"));
+        Assert.IsNull(Tag(ok, "error.type"), "A success has no error type.");
+        Assert.AreEqual(1L, ok.GetHistogramCount());
+    }
+
+    [TestMethod]
+    public async Task MetricsAndTraces_TimerRunCutOffByTheStop_IsCancelledNotOkAndNotAnError()
+    {
+        string name = "cut-" + Guid.NewGuid().ToString("N");
+        var exported = new List<Metric>();
+        var spans = new List<Activity>();
+        using MeterProvider meters = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(MeterJobMetrics.MeterName)
+            .AddInMemoryExporter(exported)
+            .Build();
+        using TracerProvider tracer = Sdk.CreateTracerProviderBuilder()
+            .AddSource(JobsActivitySource.Name)
+            .AddInMemoryExporter(spans)
+            .Build();
+        var time = new TestTimeProvider();
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        var registry = new JobRegistry(timeProvider: time, metrics: metrics);
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        var running = new SemaphoreSlim(0);
+        group.Add(Job.Timer(
+            name,
+            async token =>
+            {
+                running.Release();
+                await Task.Delay(Timeout.InfiniteTimeSpan, time, token);
+            },
+            TimeSpan.FromMinutes(1)));
+
+        await group.StartAsync(CancellationToken.None);
+        await time.WaitForTimerAsync();
+        time.Advance(TimeSpan.FromMinutes(1));
+        await running.WaitOrTimeout();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+        meters.ForceFlush();
+        tracer.ForceFlush();
+
+        MetricPoint point = FindAll(exported, "jobs.timer.run.duration", name).Single();
+        Assert.AreEqual("cancelled", Tag(point, "job.outcome"));
+        Assert.IsNull(Tag(point, "error.type"), "A run the stop cut off did not fail.");
+        Activity run = spans.Single(s => Equals(s.GetTagItem("job.name"), name));
+        Assert.AreEqual("cancelled", run.GetTagItem("job.outcome"));
+        Assert.AreEqual(ActivityStatusCode.Unset, run.Status);
+    }
+
+    [TestMethod]
+    public async Task Traces_RunFails_TheSpanHasStatusErrorAndTheErrorType()
+    {
+        string name = "failed-span-" + Guid.NewGuid().ToString("N");
+        var spans = new List<Activity>();
+        using TracerProvider provider = Sdk.CreateTracerProviderBuilder()
+            .AddSource(JobsActivitySource.Name)
+            .AddInMemoryExporter(spans)
+            .Build();
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot(name, (_, _) => throw new TimeoutException("slow"));
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
+        await harness.StopAsync();
+        provider.ForceFlush();
+
+        Activity run = spans.Single(s => Equals(s.GetTagItem("job.name"), name));
+        Assert.AreEqual(ActivityStatusCode.Error, run.Status);
+        Assert.AreEqual("System.TimeoutException", run.GetTagItem("error.type"));
+        Assert.AreEqual("error", run.GetTagItem("job.outcome"));
+    }
+
+    [TestMethod]
+    public async Task Metrics_RunsInFlight_CountsARunWhileItRunsAndNotAfter()
+    {
+        string name = "active-" + Guid.NewGuid().ToString("N");
+        var exported = new List<Metric>();
+        using MeterProvider provider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(MeterJobMetrics.MeterName)
+            .AddInMemoryExporter(exported)
+            .Build();
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        var registry = new JobRegistry(metrics: metrics);
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        var running = new SemaphoreSlim(0);
+        var release = new TaskCompletionSource();
+        Job job = Job.OneShot(name, (_, _) =>
+        {
+            running.Release();
+            return release.Task;
+        });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await running.WaitOrTimeout();
+        provider.ForceFlush();
+        (Metric active, MetricPoint during) = Find(exported, "jobs.run.active", name);
+        long whileRunning = during.GetSumLong();
+        exported.Clear();
+        release.SetResult();
+        await job.Completion.OrTimeout();
+        provider.ForceFlush();
+        (_, MetricPoint after) = Find(exported, "jobs.run.active", name);
+
+        Assert.AreEqual("{run}", active.Unit);
+        Assert.AreEqual(MetricType.LongSumNonMonotonic, active.MetricType);
+        Assert.AreEqual("oneshot", Tag(during, "job.kind"));
+        Assert.AreEqual(1L, whileRunning);
+        Assert.AreEqual(0L, after.GetSumLong());
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public void Metrics_OutcomeOutOfRange_ThrowsNamingTheOutcome()
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(
+            () => metrics.TimerRunDuration("job", TimeSpan.Zero, (RunOutcome)42, error: null));
+        Assert.AreEqual("outcome", error.ParamName);
+    }
+
     /// <summary>
     /// Finds the point of one job in one instrument. Tests run in parallel, each with its own meter
     /// of the same name, so the provider may export the instrument several times: the job's name
@@ -177,6 +328,10 @@ public sealed class OpenTelemetryTests
         exported.Where(m => m.Name == instrument)
             .SelectMany(m => Points(m).Select(p => (m, p)))
             .Single(found => Tag(found.p, "job.name") as string == jobName);
+
+    /// <summary>Finds every point of one job in one instrument: one per outcome, for a duration.</summary>
+    private static MetricPoint[] FindAll(List<Metric> exported, string instrument, string jobName) =>
+        [.. exported.Where(m => m.Name == instrument).SelectMany(Points).Where(p => Tag(p, "job.name") as string == jobName)];
 
     private static List<MetricPoint> Points(Metric metric)
     {

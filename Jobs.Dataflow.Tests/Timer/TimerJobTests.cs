@@ -134,7 +134,7 @@ public sealed class TimerJobTests
 
         HealthReport ok = await harness.Health.WaitForAsync("timer-job-tick", HealthLevel.Ok, "OK (");
         Assert.AreEqual("OK (1.5s)", ok.Message);
-        harness.Metrics.Verify(m => m.TimerRunDuration("tick", TimeSpan.FromMilliseconds(1500)), Times.Once);
+        harness.Metrics.Verify(m => m.TimerRunDuration("tick", TimeSpan.FromMilliseconds(1500), RunOutcome.Ok, null), Times.Once);
     }
 
     [TestMethod]

@@ -176,7 +176,7 @@ public sealed class TriggerTests
         await runs.NextAsync();
         await harness.Health.WaitForAsync("timer-job-ticked", HealthLevel.Ok, "OK (");
 
-        harness.Metrics.Verify(m => m.TimerRunDuration("ticked", It.IsAny<TimeSpan>()), Times.Once);
+        harness.Metrics.Verify(m => m.TimerRunDuration("ticked", It.IsAny<TimeSpan>(), RunOutcome.Ok, null), Times.Once);
         harness.Metrics.Verify(m => m.TimerTriggerStats(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<int>()), Times.Never);
     }
 

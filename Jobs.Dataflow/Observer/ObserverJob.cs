@@ -232,7 +232,7 @@ internal sealed class ObserverJob<T> : Job
         TimeSpan duration = Durations.NotNegative(_time.GetElapsedTime(start));
         if (_context.RecordsObserverDurations)
         {
-            _context.Metrics.ObserverRunDuration(Name, duration);
+            _context.Metrics.ObserverRunDuration(Name, duration, RunOutcome.Ok, error: null);
         }
 
         // At most one OK report per interval (docs/behaviour.md#rule-29); of several items in
@@ -248,7 +248,8 @@ internal sealed class ObserverJob<T> : Job
     {
         if (start != 0 && _context.RecordsObserverDurations)
         {
-            _context.Metrics.ObserverRunDuration(Name, Durations.NotNegative(_time.GetElapsedTime(start)));
+            _context.Metrics.ObserverRunDuration(
+                Name, Durations.NotNegative(_time.GetElapsedTime(start)), Outcomes.Of(error, _handlerToken), error);
         }
 
         if (!_context.EndedByCancellation(error, _handlerToken))

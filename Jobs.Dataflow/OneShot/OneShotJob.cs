@@ -39,6 +39,12 @@ internal sealed class OneShotJob : Job
             using (Activity? activity = JobActivities.StartRun(context, JobKinds.OneShot))
             {
                 activity?.SetTag("job.attempt", attempt);
+                bool inFlight = context.CountsRunsInFlight;
+                if (inFlight)
+                {
+                    context.Metrics.RunsInFlight(Name, Kind, 1);
+                }
+
                 long start = context.TimeProvider.GetTimestamp();
                 try
                 {
@@ -47,6 +53,11 @@ internal sealed class OneShotJob : Job
                 catch (Exception ex)
                 {
                     error = ex;
+                }
+
+                if (inFlight)
+                {
+                    context.Metrics.RunsInFlight(Name, Kind, -1);
                 }
 
                 ReportAttempt(context, attempt, error, Durations.NotNegative(context.TimeProvider.GetElapsedTime(start)), activity);
@@ -87,7 +98,9 @@ internal sealed class OneShotJob : Job
     /// <summary>Reports an attempt that ended: its duration, then <c>Finished</c>, or its failure (unless it ended by the stop).</summary>
     private void ReportAttempt(JobContext context, int attempt, Exception? error, TimeSpan duration, Activity? activity)
     {
-        context.Metrics.OneShotRunDuration(Name, duration);
+        RunOutcome outcome = Outcomes.Of(error, context.CancellationToken);
+        context.Metrics.OneShotRunDuration(Name, duration, outcome, error);
+        JobActivities.End(activity, outcome);
         if (error is null)
         {
             context.OkWithDuration("Finished", duration);

@@ -127,4 +127,52 @@ internal sealed class GuardedJobMetrics : IJobMetrics
             return null;
         }
     }
+
+    public void OneShotRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error)
+    {
+        try
+        {
+            _inner.OneShotRunDuration(name, duration, outcome, error);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void TimerRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error)
+    {
+        try
+        {
+            _inner.TimerRunDuration(name, duration, outcome, error);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void ObserverRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error)
+    {
+        try
+        {
+            _inner.ObserverRunDuration(name, duration, outcome, error);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
+
+    public void RunsInFlight(string name, string kind, int delta)
+    {
+        try
+        {
+            _inner.RunsInFlight(name, kind, delta);
+        }
+        catch (Exception ex)
+        {
+            _context.MetricsFailed(ex);
+        }
+    }
 }

@@ -62,4 +62,40 @@ public interface IJobMetrics
     /// <returns>A handle that stops the observation when the job ends, or <see langword="null"/>.</returns>
     /// <remarks>The default implementation observes nothing and returns <see langword="null"/>.</remarks>
     IDisposable? ObservePipelineStageQueue(string name, string stage, Func<long> queueLength) => null;
+
+    /// <summary>Records the duration of one attempt of a one-shot job, and how it ended.</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="duration">How long the attempt ran.</param>
+    /// <param name="outcome">How the attempt ended.</param>
+    /// <param name="error">What the attempt threw, when it did not end <see cref="RunOutcome.Ok"/>.</param>
+    /// <remarks>The library calls this overload. The default implementation calls <see cref="OneShotRunDuration(string, TimeSpan)"/>, so implementations written before outcomes keep working.</remarks>
+    void OneShotRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) => OneShotRunDuration(name, duration);
+
+    /// <summary>Records the duration of one run of a timer job, and how it ended.</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="duration">How long the run took.</param>
+    /// <param name="outcome">How the run ended.</param>
+    /// <param name="error">What the run threw, when it did not end <see cref="RunOutcome.Ok"/>.</param>
+    /// <remarks>The library calls this overload. The default implementation calls <see cref="TimerRunDuration(string, TimeSpan)"/>.</remarks>
+    void TimerRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) => TimerRunDuration(name, duration);
+
+    /// <summary>Records how long an observer job's handler took for one item, and how it ended.</summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="duration">How long the handler ran.</param>
+    /// <param name="outcome">How the handler ended.</param>
+    /// <param name="error">What the handler threw, when it did not end <see cref="RunOutcome.Ok"/>.</param>
+    /// <remarks>The library calls this overload. The default implementation calls <see cref="ObserverRunDuration(string, TimeSpan)"/>.</remarks>
+    void ObserverRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) => ObserverRunDuration(name, duration);
+
+    /// <summary>
+    /// Changes the number of runs in flight: <c>+1</c> when a one-shot attempt or a timer run
+    /// begins, <c>-1</c> when it ends, however it ends.
+    /// </summary>
+    /// <param name="name">The sanitized job name.</param>
+    /// <param name="kind">The job's kind: <c>oneshot</c> or <c>timer</c>.</param>
+    /// <param name="delta"><c>1</c> or <c>-1</c>.</param>
+    /// <remarks>The default implementation does nothing.</remarks>
+    void RunsInFlight(string name, string kind, int delta)
+    {
+    }
 }

@@ -37,7 +37,10 @@ internal static class JobActivities
         return activity;
     }
 
-    /// <summary>Records a run's error on its activity, the OpenTelemetry way: status Error and an exception event.</summary>
+    /// <summary>
+    /// Records a run's error on its activity, the OpenTelemetry way: status Error, <c>error.type</c>
+    /// (the exception's full type name) and an exception event.
+    /// </summary>
     public static void Fail(Activity? activity, Exception error)
     {
         if (activity is null)
@@ -46,6 +49,11 @@ internal static class JobActivities
         }
 
         activity.SetStatus(ActivityStatusCode.Error, error.Message);
+        activity.SetTag("error.type", error.GetType().FullName);
         activity.AddException(error);
     }
+
+    /// <summary>Tags a run's activity with how it ended (<c>job.outcome</c>: <c>ok</c>, <c>error</c> or <c>cancelled</c>).</summary>
+    public static void End(Activity? activity, RunOutcome outcome) =>
+        activity?.SetTag("job.outcome", Outcomes.Tag(outcome));
 }

@@ -33,19 +33,32 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
     public void JobError(string name, Exception error) => _instruments.Record(name, JobKinds.Unknown, error, labels: null);
 
     /// <inheritdoc/>
-    public void OneShotRunDuration(string name, TimeSpan duration) =>
-        _instruments.OneShotDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.OneShot, labels: null));
+    public void OneShotRunDuration(string name, TimeSpan duration) => OneShotRunDuration(name, duration, RunOutcome.Ok, error: null);
 
     /// <inheritdoc/>
-    public void TimerRunDuration(string name, TimeSpan duration) =>
-        _instruments.TimerDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Timer, labels: null));
+    public void OneShotRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) =>
+        _instruments.OneShotDuration.Record(duration.TotalSeconds, Instruments.OutcomeTags(name, JobKinds.OneShot, labels: null, outcome, error));
+
+    /// <inheritdoc/>
+    public void TimerRunDuration(string name, TimeSpan duration) => TimerRunDuration(name, duration, RunOutcome.Ok, error: null);
+
+    /// <inheritdoc/>
+    public void TimerRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) =>
+        _instruments.TimerDuration.Record(duration.TotalSeconds, Instruments.OutcomeTags(name, JobKinds.Timer, labels: null, outcome, error));
 
     /// <inheritdoc/>
     public void TimerTriggerStats(string name, TimeSpan latency, int folds) => _instruments.RecordTrigger(name, latency, folds, labels: null);
 
     /// <inheritdoc/>
-    public void ObserverRunDuration(string name, TimeSpan duration) =>
-        _instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Observer, labels: null));
+    public void ObserverRunDuration(string name, TimeSpan duration) => ObserverRunDuration(name, duration, RunOutcome.Ok, error: null);
+
+    /// <inheritdoc/>
+    public void ObserverRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) =>
+        _instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.OutcomeTags(name, JobKinds.Observer, labels: null, outcome, error));
+
+    /// <inheritdoc/>
+    public void RunsInFlight(string name, string kind, int delta) =>
+        _instruments.RunsActive.Add(delta, Instruments.Tags(name, kind, labels: null));
 
     /// <inheritdoc/>
     public void PipelineStageDuration(string name, string stage, TimeSpan duration) =>
@@ -101,6 +114,7 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
             StageItems = meter.CreateCounter<long>("jobs.pipeline.stage.items", "{item}", "Items that left a pipeline stage.");
             StageFailures = meter.CreateCounter<long>("jobs.pipeline.stage.failures", "{item}", "Items that failed for good in a pipeline stage.");
             meter.CreateObservableGauge("jobs.pipeline.stage.queue", ReadQueues, "{item}", "Items waiting in front of a pipeline stage.");
+            RunsActive = meter.CreateUpDownCounter<long>("jobs.run.active", "{run}", "One-shot attempts and timer runs in flight.");
         }
 
         public Histogram<double> OneShotDuration { get; }
@@ -121,6 +135,8 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
 
         public Counter<long> StageFailures { get; }
 
+        public UpDownCounter<long> RunsActive { get; }
+
         /// <summary>Gets the stages whose queue the gauge reads; a stage leaves it when its job ends.</summary>
         private ConcurrentDictionary<QueueObservation, byte> Queues { get; } = new();
 
@@ -133,6 +149,22 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
                 {
                     tags.Add(label);
                 }
+            }
+
+            return tags;
+        }
+
+        /// <summary>
+        /// The tags of a duration: the job's, <c>job.outcome</c>, and for a failure <c>error.type</c>
+        /// (the exception's full type name), as the OpenTelemetry conventions record errors.
+        /// </summary>
+        public static TagList OutcomeTags(string name, string kind, LabelsScope? labels, RunOutcome outcome, Exception? error)
+        {
+            TagList tags = Tags(name, kind, labels);
+            tags.Add("job.outcome", Outcomes.Tag(outcome));
+            if (outcome == RunOutcome.Error && error is not null)
+            {
+                tags.Add("error.type", error.GetType().FullName);
             }
 
             return tags;
@@ -194,18 +226,30 @@ public sealed class MeterJobMetrics : IJobMetrics, IDisposable
         /// <summary>Gets a value indicating whether a listener records observer item durations: a handler reads the clock only then.</summary>
         public bool ObserverDurationsEnabled => instruments.ObserverDuration.Enabled;
 
+        /// <summary>Gets a value indicating whether a listener counts runs in flight; read when a run begins, so its end is counted only if its beginning was.</summary>
+        public bool RunsInFlightEnabled => instruments.RunsActive.Enabled;
+
         public void JobError(string name, Exception error) => instruments.Record(name, kind, error, labels);
 
-        public void OneShotRunDuration(string name, TimeSpan duration) =>
-            instruments.OneShotDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.OneShot, labels));
+        public void OneShotRunDuration(string name, TimeSpan duration) => OneShotRunDuration(name, duration, RunOutcome.Ok, error: null);
 
-        public void TimerRunDuration(string name, TimeSpan duration) =>
-            instruments.TimerDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Timer, labels));
+        public void OneShotRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) =>
+            instruments.OneShotDuration.Record(duration.TotalSeconds, Instruments.OutcomeTags(name, JobKinds.OneShot, labels, outcome, error));
+
+        public void TimerRunDuration(string name, TimeSpan duration) => TimerRunDuration(name, duration, RunOutcome.Ok, error: null);
+
+        public void TimerRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) =>
+            instruments.TimerDuration.Record(duration.TotalSeconds, Instruments.OutcomeTags(name, JobKinds.Timer, labels, outcome, error));
 
         public void TimerTriggerStats(string name, TimeSpan latency, int folds) => instruments.RecordTrigger(name, latency, folds, labels);
 
-        public void ObserverRunDuration(string name, TimeSpan duration) =>
-            instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.Tags(name, JobKinds.Observer, labels));
+        public void ObserverRunDuration(string name, TimeSpan duration) => ObserverRunDuration(name, duration, RunOutcome.Ok, error: null);
+
+        public void ObserverRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error) =>
+            instruments.ObserverDuration.Record(duration.TotalSeconds, Instruments.OutcomeTags(name, JobKinds.Observer, labels, outcome, error));
+
+        public void RunsInFlight(string name, string kind, int delta) =>
+            instruments.RunsActive.Add(delta, Instruments.Tags(name, kind, labels));
 
         public void PipelineStageDuration(string name, string stage, TimeSpan duration) =>
             instruments.StageDuration.Record(duration.TotalSeconds, Instruments.StageTags(name, stage, labels));

@@ -30,4 +30,24 @@ public sealed class NopJobMetrics : IJobMetrics
     public void ObserverRunDuration(string name, TimeSpan duration)
     {
     }
+
+    /// <inheritdoc/>
+    public void OneShotRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void TimerRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void ObserverRunDuration(string name, TimeSpan duration, RunOutcome outcome, Exception? error)
+    {
+    }
+
+    /// <inheritdoc/>
+    public void RunsInFlight(string name, string kind, int delta)
+    {
+    }
 }

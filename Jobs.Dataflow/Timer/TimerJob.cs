@@ -155,9 +155,22 @@ internal sealed class TimerJob : Job
     {
         CancellationToken token = context.CancellationToken;
         using Activity? activity = JobActivities.StartRun(context, JobKinds.Timer, links);
+        bool inFlight = context.CountsRunsInFlight;
+        if (inFlight)
+        {
+            context.Metrics.RunsInFlight(Name, Kind, 1);
+        }
+
         (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
             static (context, token) => ((TimerJob)context.Job)._fn(token), start).ConfigureAwait(false);
-        context.Metrics.TimerRunDuration(Name, duration);
+        if (inFlight)
+        {
+            context.Metrics.RunsInFlight(Name, Kind, -1);
+        }
+
+        RunOutcome outcome = Outcomes.Of(error, token);
+        context.Metrics.TimerRunDuration(Name, duration, outcome, error);
+        JobActivities.End(activity, outcome);
         if (error is null)
         {
             context.OkWithDuration("OK", duration);
