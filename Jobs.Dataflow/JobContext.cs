@@ -34,6 +34,7 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     private List<IDataflowBlock>? _blocks;
     private bool _blocksCompleted;
     private int _failedCollaborators;
+    private bool _settled;
 
     /// <summary>Initializes a new instance of the <see cref="JobContext"/> class, for a job added to <paramref name="group"/>.</summary>
     /// <param name="job">The job.</param>
@@ -48,6 +49,7 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         // The no-op sink cannot throw: it needs no guard, and the per-item path no extra call.
         IJobMetrics metrics = group.MetricsFor(job);
         Metrics = metrics is NopJobMetrics ? metrics : new GuardedJobMetrics(metrics, this);
+        Work = group.Tracker?.NewCounter();
     }
 
     public Job Job { get; }
@@ -119,6 +121,18 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// <summary>Gets or sets a value indicating whether the group stopped before the job began to execute, so it never ran.</summary>
     public bool NeverRan { get; set; }
 
+    /// <summary>
+    /// Gets the count of the job's user code in flight, for a test kit; <see langword="null"/>
+    /// unless a kit tracks the group, so a job checks for null around its user code and pays nothing more.
+    /// </summary>
+    public WorkCounter? Work { get; }
+
+    /// <summary>
+    /// Gets a value indicating whether the job has finished starting: it set up its blocks and
+    /// timers and now waits for time, its source or its trigger (see <see cref="Settle"/>).
+    /// </summary>
+    public bool Settled => Volatile.Read(ref _settled);
+
     /// <summary>Gets or sets the previous job in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
     public JobContext? PreviousActive { get; set; }
 
@@ -133,6 +147,13 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
 
     /// <summary>Gets the user's metrics sink behind the guard.</summary>
     private IJobMetrics RawMetrics => Metrics is GuardedJobMetrics guarded ? guarded.Inner : Metrics;
+
+    /// <summary>Marks that the job has finished starting (see <see cref="Settled"/>); a test kit counts it busy until then.</summary>
+    public void Settle()
+    {
+        Volatile.Write(ref _settled, true);
+        _group.Tracker?.Touch();
+    }
 
     /// <summary>
     /// Runs the job on the thread pool, in the <see cref="ExecutionContext"/> of the caller, as

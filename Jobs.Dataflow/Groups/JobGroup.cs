@@ -71,6 +71,9 @@ internal sealed partial class JobGroup : IJobGroup
     /// <summary>Gets the token of the stop's deadline: cancelled when the token given to a <c>StopAsync</c> call fires.</summary>
     internal CancellationToken StopDeadline { get; }
 
+    /// <summary>Gets what the group tells a test kit about its work; <see langword="null"/> unless the kit made the registry.</summary>
+    internal IdleTracker? Tracker { get; init; }
+
     /// <summary>
     /// Gets the lock of every job's owned blocks (see <see cref="JobContext.Own"/>). A job owns its
     /// blocks once, when it begins, and the stop completes them once, so one lock for the group is

@@ -43,6 +43,12 @@ public sealed class JobRegistry : IJobRegistry
     /// </summary>
     internal TimeProvider GraceClock { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Gets a value indicating whether the groups tell a test kit which of their jobs are busy (see
+    /// <see cref="IdleTracker"/>). Set only by the test kit; without it, jobs track nothing.
+    /// </summary>
+    internal bool TracksIdle { get; init; }
+
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="health"/> is <see langword="null"/>.</exception>
     public IJobGroup NewGroup(IHealth health, JobGroupOptions? options = null)
@@ -53,7 +59,10 @@ public sealed class JobRegistry : IJobRegistry
         ILogger logger = new GroupLogger(options?.Logger ?? _loggerFactory.CreateLogger(LoggerCategory), labels);
 
         IJobMetrics metrics = options?.Metrics ?? _metrics;
-        var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider, GraceClock);
+        var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider, GraceClock)
+        {
+            Tracker = TracksIdle ? new IdleTracker() : null,
+        };
         lock (_gate)
         {
             // Copy on write: readers of Groups get an array that never changes under them.

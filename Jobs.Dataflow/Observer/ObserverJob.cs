@@ -39,6 +39,8 @@ internal sealed class ObserverJob<T> : Job
     private long _count;
     private int _reportDue;
     private ITimer? _reportTimer;
+    private ActionBlock<T>? _action;
+    private BufferBlock<T>? _buffer;
 
     public ObserverJob(string name, ObserverFunc<T> fn, JobSource<T> source, ObserverOptions options)
         : base(name)
@@ -51,6 +53,27 @@ internal sealed class ObserverJob<T> : Job
     internal override string Kind => JobKinds.Observer;
 
     private protected override string HealthScopePrefix => "observer-job-";
+
+    /// <summary>Busy while starting, while items wait in its blocks or in the handler, and while its source has items at hand.</summary>
+    internal override void DescribeBusy(JobContext context, List<string> busy)
+    {
+        if (!context.Settled)
+        {
+            busy.Add($"observer job {Name}: starting");
+            return;
+        }
+
+        int waiting = (Volatile.Read(ref _action)?.InputCount ?? 0) + (_buffer?.Count ?? 0);
+        long handling = context.Work?.InFlight ?? 0;
+        if (waiting > 0 || handling > 0)
+        {
+            busy.Add($"observer job {Name}: {handling} item(s) in the handler, {waiting} waiting");
+        }
+        else if (!_source.IsAtRest)
+        {
+            busy.Add($"observer job {Name}: its source has items at hand");
+        }
+    }
 
     internal override async Task ExecuteAsync(JobContext context)
     {
@@ -78,7 +101,10 @@ internal sealed class ObserverJob<T> : Job
             // Propagating is safe here: the sources only ever complete the buffer, never fault it.
             buffer.LinkTo(action, PropagateCompletion);
             target = buffer;
+            _buffer = buffer;
         }
+
+        Volatile.Write(ref _action, action);
 
         _feed = new SourceFeed<T>(context, target, drain);
         if (_source.GroupCompletesTarget)
@@ -93,6 +119,7 @@ internal sealed class ObserverJob<T> : Job
         // job runs no periodic timer.
         _reportTimer = _time.CreateTimer(static state => Volatile.Write(ref ((ObserverJob<T>)state!)._reportDue, 1), this, ReportInterval, Timeout.InfiniteTimeSpan);
         Task<Exception?> ended = _source.FeedAsync(_feed);
+        context.Settle();
         await action.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Exception? fault = await ended.ConfigureAwait(false);
         await _feed.WaitForReleaseAsync().ConfigureAwait(false);
@@ -156,7 +183,26 @@ internal sealed class ObserverJob<T> : Job
             return Task.CompletedTask;
         }
 
+        if (_context.Work is { } work)
+        {
+            return HandleCountedAsync(item, work);
+        }
+
         return _options.TraceItems ? HandleTracedAsync(item) : HandleCoreAsync(item);
+    }
+
+    /// <summary>Handles an item counted as user code in flight, while a test kit tracks the job; allocates per item, so only then.</summary>
+    private async Task HandleCountedAsync(T item, WorkCounter work)
+    {
+        work.Enter();
+        try
+        {
+            await (_options.TraceItems ? HandleTracedAsync(item) : HandleCoreAsync(item)).ConfigureAwait(false);
+        }
+        finally
+        {
+            work.Exit();
+        }
     }
 
     /// <summary>

@@ -12,6 +12,9 @@ internal sealed class OneShotJob : Job
     private readonly OneShotFunc _fn;
     private readonly OneShotOptions _options;
 
+    /// <summary>The backoff delay the job waits for, while it waits; read by a test kit.</summary>
+    private Task? _backoff;
+
     public OneShotJob(string name, OneShotFunc fn, OneShotOptions options)
         : base(name)
     {
@@ -22,6 +25,15 @@ internal sealed class OneShotJob : Job
     internal override string Kind => JobKinds.OneShot;
 
     private protected override string HealthScopePrefix => "job-";
+
+    /// <summary>Busy while an attempt runs; waiting on time during a backoff delay, until the delay is over.</summary>
+    internal override void DescribeBusy(JobContext context, List<string> busy)
+    {
+        if (Volatile.Read(ref _backoff) is not { IsCompleted: false })
+        {
+            busy.Add($"one-shot job {Name}: running an attempt");
+        }
+    }
 
     internal override async Task ExecuteAsync(JobContext context)
     {
@@ -46,6 +58,7 @@ internal sealed class OneShotJob : Job
                 }
 
                 long start = context.TimeProvider.GetTimestamp();
+                context.Work?.Enter();
                 try
                 {
                     await (_fn(context.Health, token) ?? throw context.NullTaskError()).ConfigureAwait(false);
@@ -54,6 +67,8 @@ internal sealed class OneShotJob : Job
                 {
                     error = ex;
                 }
+
+                context.Work?.Exit();
 
                 if (inFlight)
                 {
@@ -153,14 +168,20 @@ internal sealed class OneShotJob : Job
         }
 
         Log.OneShotBackoff(context.Logger, Name, Durations.Format(delay), retry + 1);
+        Task wait = Task.Delay(delay, context.TimeProvider, context.CancellationToken);
+        Volatile.Write(ref _backoff, wait);
         try
         {
-            await Task.Delay(delay, context.TimeProvider, context.CancellationToken).ConfigureAwait(false);
+            await wait.ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException)
         {
             return false;
+        }
+        finally
+        {
+            Volatile.Write(ref _backoff, null);
         }
     }
 }

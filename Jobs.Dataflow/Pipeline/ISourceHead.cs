@@ -3,6 +3,9 @@ namespace Jobs.Dataflow;
 /// <summary>How a pipeline's source feeds its first stage, whatever the type of the source's items.</summary>
 internal interface ISourceHead
 {
+    /// <summary>Gets a value indicating whether the source has nothing at hand for the first stage (see <see cref="JobSource{T}.IsAtRest"/>).</summary>
+    bool IsAtRest { get; }
+
     /// <summary>Starts the feed.</summary>
     /// <returns>A task that completes with the source's fault (or null) when it ends or is detached.</returns>
     Task<Exception?> StartAsync();

@@ -118,6 +118,41 @@ internal abstract class PipelineJob : Job
         }
     }
 
+    /// <summary>Busy while starting, while its source has items at hand, and while items wait in a stage or a stage's function or the dead letter runs.</summary>
+    internal override void DescribeBusy(JobContext context, List<string> busy)
+    {
+        if (!context.Settled)
+        {
+            busy.Add($"pipeline job {Name}: starting");
+            return;
+        }
+
+        long working = context.Work?.InFlight ?? 0;
+        if (working > 0)
+        {
+            busy.Add($"pipeline job {Name}: {working} item(s) in a stage's function or the dead letter");
+            return;
+        }
+
+        foreach (PipelineStage stage in _stages)
+        {
+            if (stage.HoldsItems)
+            {
+                busy.Add($"pipeline job {Name}: items wait in stage {stage.Name}");
+                return;
+            }
+        }
+
+        if (_deadLetters is { InputCount: > 0 })
+        {
+            busy.Add($"pipeline job {Name}: dead letters wait");
+        }
+        else if (!Head.IsAtRest)
+        {
+            busy.Add($"pipeline job {Name}: its source has items at hand");
+        }
+    }
+
     /// <summary>Prepares the execution: the context, the tokens, the clock, and the dead letter block.</summary>
     protected void Begin(JobContext context)
     {
@@ -126,8 +161,9 @@ internal abstract class PipelineJob : Job
         Time = context.TimeProvider;
         if (Options.DeadLetter is { } deadLetter)
         {
+            WorkCounter? work = context.Work;
             _deadLetters = new ActionBlock<DeadLetter>(
-                letter => DeliverAsync(deadLetter, letter),
+                letter => work is null ? DeliverAsync(deadLetter, letter) : DeliverCountedAsync(deadLetter, letter, work),
                 new ExecutionDataflowBlockOptions { BoundedCapacity = Options.BoundedCapacity });
         }
     }
@@ -219,6 +255,20 @@ internal abstract class PipelineJob : Job
         _reportTimer?.Change(ReportInterval, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>Delivers a dead letter counted as user code in flight, while a test kit tracks the job.</summary>
+    private async Task DeliverCountedAsync(DeadLetterFunc deadLetter, DeadLetter letter, WorkCounter work)
+    {
+        work.Enter();
+        try
+        {
+            await DeliverAsync(deadLetter, letter).ConfigureAwait(false);
+        }
+        finally
+        {
+            work.Exit();
+        }
+    }
+
     private async Task DeliverAsync(DeadLetterFunc deadLetter, DeadLetter letter)
     {
         if (StageToken.IsCancellationRequested)
@@ -254,6 +304,7 @@ internal abstract class PipelineJob : Job
 
         private readonly JobSource<T> _source;
         private readonly SourceFeed<T> _feed;
+        private readonly BufferBlock<T>? _buffer;
 
         public SourceHead(PipelineJob job, JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit)
         {
@@ -269,6 +320,7 @@ internal abstract class PipelineJob : Job
                 var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = job.Options.BoundedCapacity });
                 _ = admit is null ? buffer.LinkTo(target, PropagateCompletion) : buffer.LinkTo(target, PropagateCompletion, admit);
                 _feed = new SourceFeed<T>(context, buffer, job.Options.DrainOnStop);
+                _buffer = buffer;
             }
 
             if (source.GroupCompletesTarget)
@@ -276,6 +328,8 @@ internal abstract class PipelineJob : Job
                 context.Own(_feed.Target);
             }
         }
+
+        public bool IsAtRest => _source.IsAtRest && _buffer is not { Count: > 0 };
 
         public Task<Exception?> StartAsync() => _source.FeedAsync(_feed);
 

@@ -30,6 +30,7 @@ internal sealed class PipelineJob<T> : PipelineJob
 
         Open();
         Task<Exception?> ended = Head.StartAsync();
+        context.Settle();
         await sink.Block.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         Exception? fault = await ended.ConfigureAwait(false);
         await Head.WaitForReleaseAsync().ConfigureAwait(false);

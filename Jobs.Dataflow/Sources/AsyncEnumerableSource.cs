@@ -5,6 +5,7 @@ namespace Jobs.Dataflow;
 internal sealed class AsyncEnumerableSource<T> : JobSource<T>
 {
     private readonly IAsyncEnumerable<T> _source;
+    private StreamPump? _pump;
 
     public AsyncEnumerableSource(IAsyncEnumerable<T> source)
     {
@@ -16,9 +17,13 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
     // the pump resumed through the thread pool per item (see docs/benchmarks.md).
     public override bool FeedsHandlerDirectly => true;
 
+    public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true };
+
     public override Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
-        new StreamPump(_source, feed).Start();
+        var pump = new StreamPump(_source, feed);
+        Volatile.Write(ref _pump, pump);
+        pump.Start();
         return feed.Ended;
     }
 
@@ -49,7 +54,7 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
                 else
                 {
                     BeginWait();
-                    more = await pull.ConfigureAwait(false);
+                    more = await AwaitSource(pull).ConfigureAwait(false);
                     if (!EndWait())
                     {
                         if (more)

@@ -19,6 +19,10 @@ internal sealed class BlockSource<T> : JobSource<T>
     // every item it took: completing it on stop loses nothing (a postponed offer stays in the source).
     public override bool GroupCompletesTarget => true;
 
+    // A buffer block can say what it still holds; any other block is taken at its word, as its
+    // offers reach the handler's block on their own.
+    public override bool IsAtRest => _source is not BufferBlock<T> { Count: > 0 };
+
     public override async Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
         Task? completion = null;

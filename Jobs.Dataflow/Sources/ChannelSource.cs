@@ -14,6 +14,7 @@ namespace Jobs.Dataflow;
 internal sealed class ChannelSource<T> : JobSource<T>
 {
     private readonly ChannelReader<T> _reader;
+    private ChannelPump? _pump;
 
     public ChannelSource(ChannelReader<T> reader)
     {
@@ -22,9 +23,13 @@ internal sealed class ChannelSource<T> : JobSource<T>
 
     public override bool FeedsHandlerDirectly => true;
 
+    public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true };
+
     public override Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
-        new ChannelPump(_reader, feed).Start();
+        var pump = new ChannelPump(_reader, feed);
+        Volatile.Write(ref _pump, pump);
+        pump.Start();
         return feed.Ended;
     }
 
@@ -63,7 +68,7 @@ internal sealed class ChannelSource<T> : JobSource<T>
                 else
                 {
                     BeginWait();
-                    more = await wait.ConfigureAwait(false);
+                    more = await AwaitSource(wait).ConfigureAwait(false);
                     if (!EndWait())
                     {
                         return;

@@ -20,6 +20,13 @@ internal abstract class JobSource<T>
     public virtual bool GroupCompletesTarget => false;
 
     /// <summary>
+    /// Gets a value indicating whether the source has nothing at hand for the job: a pump waits for
+    /// its source, a pushed source is always at rest (what it pushed is in the job's blocks). Read by
+    /// a test kit once the job settled.
+    /// </summary>
+    public virtual bool IsAtRest => true;
+
+    /// <summary>
     /// Starts feeding <see cref="SourceFeed{T}.Target"/> until the source ends or the job stops,
     /// then completes the target and reports the end through <see cref="SourceFeed{T}.End"/> and
     /// <see cref="SourceFeed{T}.Released"/>. It never faults the target, because a faulted block

@@ -40,12 +40,25 @@ internal abstract class Pump<T>
 
     private readonly bool _pullTakesItems;
     private int _state;
+    private bool _ended;
+
+    // The wait in flight as a task a test kit can see complete; only while a kit tracks the job.
+    private Task<bool>? _pendingWait;
 
     protected Pump(SourceFeed<T> feed, bool pullTakesItems)
     {
         Feed = feed;
         _pullTakesItems = pullTakesItems;
     }
+
+    /// <summary>
+    /// Gets a value indicating whether the pump waits for its source, with nothing at hand: its
+    /// wait is in flight, or it has ended. Read by a test kit; exact only while the kit tracks the
+    /// job (see <see cref="AwaitSource"/>).
+    /// </summary>
+    public bool IsAtRest =>
+        Volatile.Read(ref _ended)
+        || ((Volatile.Read(ref _state) & Waiting) != 0 && Volatile.Read(ref _pendingWait) is not { IsCompleted: true });
 
     protected SourceFeed<T> Feed { get; }
 
@@ -109,6 +122,23 @@ internal abstract class Pump<T>
                 return true;
             }
         }
+    }
+
+    /// <summary>
+    /// Returns the wait for the source to await, between <see cref="BeginWait"/> and
+    /// <see cref="EndWait"/>. While a test kit tracks the job, it is awaited through a task the kit
+    /// can see complete before the pump resumes (see <see cref="IsAtRest"/>); otherwise as it is.
+    /// </summary>
+    protected ValueTask<bool> AwaitSource(ValueTask<bool> wait)
+    {
+        if (Feed.Context.Work is null)
+        {
+            return wait;
+        }
+
+        Task<bool> task = wait.AsTask();
+        Volatile.Write(ref _pendingWait, task);
+        return new ValueTask<bool>(task);
     }
 
     /// <summary>Offers an item to the block without waiting; false when the block has no room now (the item is still in the pump's hand).</summary>
@@ -176,6 +206,7 @@ internal abstract class Pump<T>
         }
 
         Feed.Released();
+        Volatile.Write(ref _ended, true);
     }
 
     private void OnStop()

@@ -67,12 +67,34 @@ internal sealed class TimerJob : Job
                 subscription.Connect();
             }
 
+            context.Settle();
             await block.Completion.ConfigureAwait(false);
         }
         finally
         {
             _subscription?.Dispose();
             _timer?.Dispose();
+        }
+    }
+
+    /// <summary>Busy while starting, while a run is in flight or pending, and while a tick or a fire not held by the debounce waits for its run.</summary>
+    internal override void DescribeBusy(JobContext context, List<string> busy)
+    {
+        if (!context.Settled)
+        {
+            busy.Add($"timer job {Name}: starting");
+        }
+        else if (Volatile.Read(ref _block) is { IsBusy: true })
+        {
+            busy.Add($"timer job {Name}: a run is in flight or pending");
+        }
+        else if (Volatile.Read(ref _tickDue) != 0)
+        {
+            busy.Add($"timer job {Name}: a tick waits for its run");
+        }
+        else if (Volatile.Read(ref _subscription) is { HasDueFires: true })
+        {
+            busy.Add($"timer job {Name}: trigger fires wait for a run");
         }
     }
 
@@ -161,8 +183,10 @@ internal sealed class TimerJob : Job
             context.Metrics.RunsInFlight(Name, Kind, 1);
         }
 
+        context.Work?.Enter();
         (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
             static (context, token) => ((TimerJob)context.Job)._fn(token), start).ConfigureAwait(false);
+        context.Work?.Exit();
         if (inFlight)
         {
             context.Metrics.RunsInFlight(Name, Kind, -1);

@@ -47,6 +47,9 @@ internal sealed class TimerRunBlock : ITargetBlock<TimerWake>, IThreadPoolWorkIt
 
     public Task Completion => _completion.Task;
 
+    /// <summary>Gets a value indicating whether a run is in flight or pending; read by a test kit.</summary>
+    public bool IsBusy => (Volatile.Read(ref _state) & (Running | Pending)) != 0;
+
     /// <summary>Wakes the block; what <see cref="DataflowBlock.Post{TInput}"/> and a linked source call.</summary>
     public DataflowMessageStatus OfferMessage(DataflowMessageHeader messageHeader, TimerWake messageValue, ISourceBlock<TimerWake>? source, bool consumeToAccept)
     {

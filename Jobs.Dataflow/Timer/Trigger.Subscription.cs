@@ -26,6 +26,7 @@ public sealed partial class Trigger
         private long _lastConsumed;
         private bool _consumedOnce;
         private bool _disposed;
+        private bool _holding;
 
         public Subscription(Trigger trigger, ITargetBlock<TimerWake> runBlock)
         {
@@ -35,6 +36,21 @@ public sealed partial class Trigger
 
         /// <summary>Gets the clock of the trigger's fires and latency.</summary>
         public TimeProvider TimeProvider => _trigger.TimeProvider;
+
+        /// <summary>
+        /// Gets a value indicating whether fires wait for a run that is not held back by the
+        /// debounce window: the timer has work to do now, not when the window ends. Read by a test kit.
+        /// </summary>
+        public bool HasDueFires
+        {
+            get
+            {
+                lock (_trigger._gate)
+                {
+                    return _pending > 0 && !_holding && !_disposed;
+                }
+            }
+        }
 
         /// <summary>Counts one fire, and remembers the activity that made it; called under the trigger's lock.</summary>
         public void AddFireLocked(long timestamp, in ActivityContext caller)
@@ -110,6 +126,8 @@ public sealed partial class Trigger
                     }
                 }
 
+                // Held fires wait on time until the window ends; a test kit sees the timer at rest.
+                _holding = held > TimeSpan.Zero;
                 if (held == TimeSpan.Zero)
                 {
                     int folds = (int)Math.Min(_pending, int.MaxValue);
@@ -185,6 +203,14 @@ public sealed partial class Trigger
 
         // A post folded into a pending run is fine: that run has not started yet, so it will read
         // the counters after the window ended.
-        private void OnWindowEnd() => _runBlock.Post(TimerWake.WindowEnd);
+        private void OnWindowEnd()
+        {
+            lock (_trigger._gate)
+            {
+                _holding = false;
+            }
+
+            _runBlock.Post(TimerWake.WindowEnd);
+        }
     }
 }

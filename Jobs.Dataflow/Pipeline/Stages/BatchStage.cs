@@ -77,6 +77,9 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
     /// <summary>Gets the items that arrived and have not left in a batch.</summary>
     public override int QueueLength => (int)Math.Min(Pending, int.MaxValue);
 
+    // Batches formed and not yet taken; a partial batch waits for its delay or for more items.
+    public override bool HoldsItems => _block.OutputCount > 0;
+
     public override ITargetBlock<T> Target => _block;
 
     public override ISourceBlock<T[]> Source => _block;

@@ -22,13 +22,15 @@ internal sealed class ManyStage<TIn, TOut> : PipelineStage<TIn, TOut>
     {
         _fn = fn;
         _block = options.Retries == 0
-            ? new TransformManyBlock<TIn, TOut>(Invoke, BlockOptions)
-            : new TransformManyBlock<TIn, TOut>(InvokeAsync, BlockOptions);
+            ? new TransformManyBlock<TIn, TOut>(Counted<TIn, IEnumerable<TOut>>(Invoke), BlockOptions)
+            : new TransformManyBlock<TIn, TOut>(CountedAsync<TIn, IEnumerable<TOut>>(InvokeAsync), BlockOptions);
     }
 
     public override IDataflowBlock Block => _block;
 
     public override int QueueLength => _block.InputCount;
+
+    public override bool HoldsItems => _block.InputCount > 0 || _block.OutputCount > 0;
 
     public override ITargetBlock<TIn> Target => _block;
 

@@ -51,6 +51,13 @@ internal abstract class PipelineStage
     /// <summary>Gets the number of items waiting in front of the stage.</summary>
     public abstract int QueueLength { get; }
 
+    /// <summary>
+    /// Gets a value indicating whether items wait in the stage's block to be worked on or taken by
+    /// the next stage; read by a test kit. A batch stage's partial batch does not count: it waits
+    /// for its delay, or for more items.
+    /// </summary>
+    public abstract bool HoldsItems { get; }
+
     /// <summary>Gets the number of items that entered the stage.</summary>
     public long In => Volatile.Read(ref _in);
 
@@ -148,6 +155,72 @@ internal abstract class PipelineStage
         {
             _in++;
         }
+    }
+
+    /// <summary>Returns the block's delegate, counted as user code in flight while a test kit tracks the job (see <see cref="WorkCounter"/>).</summary>
+    protected Func<TItem, TResult> Counted<TItem, TResult>(Func<TItem, TResult> invoke)
+    {
+        if (Job.Context.Work is not { } work)
+        {
+            return invoke;
+        }
+
+        return item =>
+        {
+            work.Enter();
+            try
+            {
+                return invoke(item);
+            }
+            finally
+            {
+                work.Exit();
+            }
+        };
+    }
+
+    /// <summary>Returns the block's asynchronous delegate, counted as <see cref="Counted{TItem, TResult}"/> does.</summary>
+    protected Func<TItem, Task<TResult>> CountedAsync<TItem, TResult>(Func<TItem, Task<TResult>> invoke)
+    {
+        if (Job.Context.Work is not { } work)
+        {
+            return invoke;
+        }
+
+        return async item =>
+        {
+            work.Enter();
+            try
+            {
+                return await invoke(item).ConfigureAwait(false);
+            }
+            finally
+            {
+                work.Exit();
+            }
+        };
+    }
+
+    /// <summary>Returns the sink's delegate, counted as <see cref="Counted{TItem, TResult}"/> does.</summary>
+    protected Func<TItem, Task> CountedAction<TItem>(Func<TItem, Task> invoke)
+    {
+        if (Job.Context.Work is not { } work)
+        {
+            return invoke;
+        }
+
+        return async item =>
+        {
+            work.Enter();
+            try
+            {
+                await invoke(item).ConfigureAwait(false);
+            }
+            finally
+            {
+                work.Exit();
+            }
+        };
     }
 
     /// <summary>Skips an item once the stage's token is cancelled (a stop), counting it as discarded.</summary>

@@ -22,12 +22,14 @@ internal sealed class SinkStage<T> : PipelineStage
             await (_fn(item, token) ?? throw NullTask()).ConfigureAwait(false);
             return true;
         };
-        _block = new ActionBlock<T>(InvokeAsync, BlockOptions);
+        _block = new ActionBlock<T>(CountedAction<T>(InvokeAsync), BlockOptions);
     }
 
     public override IDataflowBlock Block => _block;
 
     public override int QueueLength => _block.InputCount;
+
+    public override bool HoldsItems => _block.InputCount > 0;
 
     public ITargetBlock<T> Target => _block;
 

@@ -24,7 +24,7 @@ internal sealed class TransformStage<TIn, TOut> : PipelineStage<TIn, TOut>
         : base(job, name, options)
     {
         _async = fn;
-        _block = new TransformBlock<TIn, TOut>(InvokeAsync, BlockOptions);
+        _block = new TransformBlock<TIn, TOut>(CountedAsync<TIn, TOut>(InvokeAsync), BlockOptions);
     }
 
     private TransformStage(PipelineJob job, string name, StageOptions options, Func<TIn, TOut> fn)
@@ -33,13 +33,15 @@ internal sealed class TransformStage<TIn, TOut> : PipelineStage<TIn, TOut>
         _sync = fn;
         _async = (item, _) => Task.FromResult(fn(item));
         _block = options.Retries == 0
-            ? new TransformBlock<TIn, TOut>(Invoke, BlockOptions)
-            : new TransformBlock<TIn, TOut>(InvokeAsync, BlockOptions);
+            ? new TransformBlock<TIn, TOut>(Counted<TIn, TOut>(Invoke), BlockOptions)
+            : new TransformBlock<TIn, TOut>(CountedAsync<TIn, TOut>(InvokeAsync), BlockOptions);
     }
 
     public override IDataflowBlock Block => _block;
 
     public override int QueueLength => _block.InputCount;
+
+    public override bool HoldsItems => _block.InputCount > 0 || _block.OutputCount > 0;
 
     public override ITargetBlock<TIn> Target => _block;
 

@@ -1,0 +1,160 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace Jobs.Dataflow.Testing;
+
+/// <summary>
+/// A <see cref="FakeTimeProvider"/> that knows its timers: when each is due next. A
+/// <see cref="JobTestKit"/> advances it from one due timer to the next (see
+/// <see cref="JobTestKit.AdvanceAsync"/>), so every timer fires at its own time, not at the end of
+/// the span.
+/// </summary>
+/// <remarks>
+/// Every timer made through it counts: the jobs' intervals, backoff delays, debounce windows and
+/// batch delays, and a <see cref="Task.Delay(TimeSpan, TimeProvider)"/> or a
+/// <see cref="CancellationTokenSource"/> on this clock in the code under test.
+/// </remarks>
+public class TestClock : FakeTimeProvider
+{
+    private readonly Lock _gate = new();
+    private readonly HashSet<TrackedTimer> _timers = [];
+
+    /// <summary>Initializes a new instance of the <see cref="TestClock"/> class, at 2026-01-01 00:00 UTC.</summary>
+    public TestClock()
+        : this(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
+    {
+    }
+
+    /// <summary>Initializes a new instance of the <see cref="TestClock"/> class.</summary>
+    /// <param name="start">The time the clock starts at.</param>
+    public TestClock(DateTimeOffset start)
+        : base(start)
+    {
+    }
+
+    /// <summary>Gets the time the earliest armed timer is due, or <see langword="null"/> when no timer is armed.</summary>
+    public DateTimeOffset? NextDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                DateTimeOffset? next = null;
+                foreach (TrackedTimer timer in _timers)
+                {
+                    if (timer.Due is { } due && (next is null || due < next))
+                    {
+                        next = due;
+                    }
+                }
+
+                return next;
+            }
+        }
+    }
+
+    /// <summary>Gets the number of timers that are armed (due at some time).</summary>
+    public int ArmedTimers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _timers.Count(timer => timer.Due is not null);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        var tracked = new TrackedTimer(this);
+        lock (_gate)
+        {
+            _timers.Add(tracked);
+        }
+
+        // Armed before the inner timer exists: a timer due now fires inside CreateTimer.
+        tracked.Arm(dueTime, period);
+        tracked.Inner = base.CreateTimer(
+            s =>
+            {
+                tracked.Fired();
+                callback(s);
+            },
+            state,
+            dueTime,
+            period);
+        return tracked;
+    }
+
+    private void Forget(TrackedTimer timer)
+    {
+        lock (_gate)
+        {
+            _timers.Remove(timer);
+        }
+    }
+
+    /// <summary>A timer of the clock, and when it is due next.</summary>
+    private sealed class TrackedTimer(TestClock clock) : ITimer
+    {
+        private readonly Lock _gate = new();
+        private DateTimeOffset? _due;
+        private TimeSpan _period = Timeout.InfiniteTimeSpan;
+
+        public ITimer? Inner { get; set; }
+
+        public DateTimeOffset? Due
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _due;
+                }
+            }
+        }
+
+        public void Arm(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (_gate)
+            {
+                _due = dueTime == Timeout.InfiniteTimeSpan ? null : clock.GetUtcNow() + dueTime;
+                _period = period;
+            }
+        }
+
+        public void Fired()
+        {
+            lock (_gate)
+            {
+                // A periodic timer is due one period after this firing; a one-time timer is done.
+                _due = _period == Timeout.InfiniteTimeSpan || _period == TimeSpan.Zero ? null : clock.GetUtcNow() + _period;
+            }
+        }
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            Arm(dueTime, period);
+            return Inner?.Change(dueTime, period) ?? false;
+        }
+
+        public void Dispose()
+        {
+            clock.Forget(this);
+            lock (_gate)
+            {
+                _due = null;
+            }
+
+            Inner?.Dispose();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

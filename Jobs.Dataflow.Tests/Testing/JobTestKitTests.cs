@@ -1,0 +1,291 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Jobs.Dataflow.Testing;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+
+namespace Jobs.Dataflow.Tests.Testing;
+
+/// <summary>The test kit, used as a user would: no sleeps, no real time, no waits of its own.</summary>
+[TestClass]
+public sealed class JobTestKitTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [TestMethod]
+    public async Task AdvanceAsync_ThreeIntervals_RunsTheTimerThreeTimesEachAtItsOwnTime()
+    {
+        await using var kit = new JobTestKit();
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Timer("refresh", _ => Record(runs, kit.Time), TimeSpan.FromMinutes(1)));
+        await kit.StartAsync();
+
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(3.5));
+
+        CollectionAssert.AreEqual(
+            new[] { Start.AddMinutes(1), Start.AddMinutes(2), Start.AddMinutes(3) },
+            runs.ToArray());
+        Assert.AreEqual(Start.AddMinutes(3.5), kit.Time.GetUtcNow());
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_AfterAFire_TheTriggeredRunHasHappened()
+    {
+        await using var kit = new JobTestKit();
+        var trigger = new Trigger(timeProvider: kit.Time);
+        int runs = 0;
+        kit.Add(Job.Timer("refresh", _ => Task.FromResult(Interlocked.Increment(ref runs)), TimeSpan.FromHours(1), new TimerOptions { Trigger = trigger }));
+        await kit.StartAsync();
+
+        for (int i = 1; i <= 20; i++)
+        {
+            trigger.Fire();
+            await kit.WaitUntilIdleAsync();
+            Assert.AreEqual(i, Volatile.Read(ref runs), "Each fire's run is over when the kit says idle.");
+        }
+    }
+
+    [TestMethod]
+    public async Task AdvanceAsync_FireHeldByTheDebounce_RunsWhenTheWindowEnds()
+    {
+        await using var kit = new JobTestKit();
+        var trigger = new Trigger(TimeSpan.FromSeconds(30), kit.Time);
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Timer("debounced", _ => Record(runs, kit.Time), TimeSpan.FromHours(1), new TimerOptions { Trigger = trigger }));
+        await kit.StartAsync();
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+        Assert.AreEqual(1, runs.Count, "The second fire is held by the window: the kit is idle, waiting on time.");
+
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(1));
+        CollectionAssert.AreEqual(new[] { Start, Start.AddSeconds(30) }, runs.ToArray());
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_ItemsWrittenToAChannel_EveryItemIsHandled()
+    {
+        await using var kit = new JobTestKit();
+        var channel = Channel.CreateUnbounded<int>();
+        int handled = 0;
+        kit.Add(Job.Observer(
+            "orders",
+            async (int _, CancellationToken _) =>
+            {
+                await Task.Yield();
+                Interlocked.Increment(ref handled);
+            },
+            channel.Reader,
+            new ObserverOptions { BoundedCapacity = 4 }));
+        await kit.StartAsync();
+
+        for (int round = 1; round <= 5; round++)
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                channel.Writer.TryWrite(i);
+            }
+
+            await kit.WaitUntilIdleAsync();
+            Assert.AreEqual(round * 100, Volatile.Read(ref handled));
+        }
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_AStreamThatWaitsThenYields_TheItemIsHandled()
+    {
+        await using var kit = new JobTestKit();
+        var gates = new SteppedGates(10);
+        int handled = 0;
+        kit.Add(Job.Observer("stream", (int _, CancellationToken _) => Task.FromResult(Interlocked.Increment(ref handled)), gates.ReadAsync()));
+        await kit.StartAsync();
+
+        for (int i = 1; i <= 10; i++)
+        {
+            gates.Open(i - 1);
+            await kit.WaitUntilIdleAsync();
+            Assert.AreEqual(i, Volatile.Read(ref handled));
+        }
+    }
+
+    [TestMethod]
+    public async Task AdvanceAsync_PipelineWithABatchDelay_SinksFullBatchesAtOnceAndThePartialOneAtItsDelay()
+    {
+        await using var kit = new JobTestKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var batches = new ConcurrentQueue<(DateTimeOffset At, int Size)>();
+        kit.Add(Job.Pipeline("etl", channel.Reader)
+            .Transform("double", x => x * 2)
+            .Batch("batch", 10, TimeSpan.FromSeconds(5))
+            .Sink("write", (int[] batch, CancellationToken _) =>
+            {
+                batches.Enqueue((kit.Time.GetUtcNow(), batch.Length));
+                return Task.CompletedTask;
+            }));
+        await kit.StartAsync();
+
+        for (int i = 0; i < 25; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        await kit.WaitUntilIdleAsync();
+        CollectionAssert.AreEqual(new[] { (Start, 10), (Start, 10) }, batches.ToArray());
+
+        await kit.AdvanceAsync(TimeSpan.FromSeconds(10));
+        CollectionAssert.AreEqual(new[] { (Start, 10), (Start, 10), (Start.AddSeconds(5), 5) }, batches.ToArray());
+    }
+
+    [TestMethod]
+    public async Task AdvanceAsync_OneShotWithBackoff_RetriesAtEachBackoffAndSucceeds()
+    {
+        await using var kit = new JobTestKit();
+        var attempts = new ConcurrentQueue<DateTimeOffset>();
+        Job job = Job.OneShot(
+            "connect",
+            (_, _) =>
+            {
+                attempts.Enqueue(kit.Time.GetUtcNow());
+                return attempts.Count < 3 ? throw new IOException("refused") : Task.CompletedTask;
+            },
+            new OneShotOptions { Retries = 5, Backoff = new ConstantBackoff(TimeSpan.FromMinutes(1)) });
+        kit.Add(job);
+        await kit.StartAsync();
+        Assert.AreEqual(1, attempts.Count, "Idle while the backoff waits on time.");
+
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(5));
+
+        CollectionAssert.AreEqual(new[] { Start, Start.AddMinutes(1), Start.AddMinutes(2) }, attempts.ToArray());
+        Assert.IsTrue(job.Completion.IsCompleted);
+        HealthStatus health = await kit.WaitForHealthAsync(job, HealthLevel.Ok);
+        StringAssert.StartsWith(health.Message, "Finished");
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_AJobThatNeverFinishes_TimesOutNamingIt()
+    {
+        await using var kit = new JobTestKit(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(200) });
+        var never = new TaskCompletionSource();
+        kit.Add(Job.OneShot("stuck", (_, _) => never.Task));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        var error = await Assert.ThrowsExactlyAsync<TimeoutException>(() => kit.WaitUntilIdleAsync());
+
+        StringAssert.Contains(error.Message, "one-shot job stuck: running an attempt");
+        never.SetResult();
+    }
+
+    [TestMethod]
+    public async Task WaitForTimerArmedAsync_ByTheNameTheUserGave_ReturnsOnceTheTimerIsArmed()
+    {
+        await using var kit = new JobTestKit();
+        int runs = 0;
+        kit.Add(Job.Timer("nightly report", _ => Task.FromResult(Interlocked.Increment(ref runs)), TimeSpan.FromHours(24)));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        await kit.WaitForTimerArmedAsync("nightly report");
+        kit.Time.Advance(TimeSpan.FromHours(24));
+        await kit.WaitUntilIdleAsync();
+
+        Assert.AreEqual(1, Volatile.Read(ref runs));
+        Assert.AreEqual(Start.AddHours(48), kit.Time.NextDue, "The next run is armed a day later.");
+    }
+
+    [TestMethod]
+    public async Task Kit_MetricsLogsAndShutdowns_AreRecordedForAssertions()
+    {
+        await using var kit = new JobTestKit();
+        using MetricCollector<double> durations = kit.CollectMetric<double>("jobs.timer.run.duration");
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        kit.Add(Job.Timer(
+            "fails",
+            async token =>
+            {
+                Task delay = Task.Delay(TimeSpan.FromSeconds(2), kit.Time, token);
+                waiting.TrySetResult();
+                await delay;
+                throw new InvalidOperationException("boom");
+            },
+            TimeSpan.FromMinutes(1),
+            new TimerOptions { ShutdownOnError = true }));
+        await kit.StartAsync();
+
+        // The run awaits the kit's clock, so the test moves the clock itself for that wait.
+        kit.Time.Advance(TimeSpan.FromMinutes(1));
+        await waiting.Task.WaitAsync(kit.Timeout);
+        kit.Time.Advance(TimeSpan.FromSeconds(2));
+        Exception? requested = await kit.Shutdowner.WaitForRequestAsync(kit.Timeout);
+        await kit.WaitUntilIdleAsync();
+
+        Assert.IsInstanceOfType<InvalidOperationException>(requested);
+        CollectedMeasurement<double> run = durations.GetMeasurementSnapshot().Single();
+        Assert.AreEqual(2.0, run.Value, 1e-9);
+        Assert.AreEqual("error", run.Tags["job.outcome"]);
+        Assert.IsTrue(kit.Logs.GetSnapshot().Any(entry => entry.Exception?.Message == "boom"));
+    }
+
+    [TestMethod]
+    public async Task AdvanceAsync_NegativeSpan_ThrowsNamingTheSpan()
+    {
+        await using var kit = new JobTestKit();
+
+        var error = await Assert.ThrowsExactlyAsync<ArgumentOutOfRangeException>(() => kit.AdvanceAsync(TimeSpan.FromSeconds(-1)));
+
+        Assert.AreEqual("span", error.ParamName);
+    }
+
+    [TestMethod]
+    public void Options_TimeoutNotPositive_ThrowsNamingIt()
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new JobTestKitOptions { Timeout = TimeSpan.Zero });
+
+        Assert.AreEqual("Timeout", error.ParamName);
+    }
+
+    [TestMethod]
+    public async Task Registry_WithoutTheKit_TracksNothing()
+    {
+        var registry = new JobRegistry();
+        var group = (JobGroup)registry.NewGroup(new HealthTree());
+        var release = new TaskCompletionSource();
+        var running = new TaskCompletionSource();
+        group.Add(Job.OneShot("plain", (_, _) =>
+        {
+            running.TrySetResult();
+            return release.Task;
+        }));
+        await group.StartAsync(CancellationToken.None);
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        JobContext context = group.FindActive("plain")!;
+
+        Assert.IsNull(group.Tracker);
+        Assert.IsNull(context.Work, "Without a kit, no job counts its user code.");
+        release.SetResult();
+        await group.StopAsync(CancellationToken.None);
+    }
+
+    private static Task Record(ConcurrentQueue<DateTimeOffset> runs, TimeProvider time)
+    {
+        runs.Enqueue(time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A stream whose item N is given only once gate N is opened: each pull waits, then yields.</summary>
+    private sealed class SteppedGates(int count)
+    {
+        private readonly TaskCompletionSource[] _gates = [.. Enumerable.Range(0, count).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))];
+
+        public void Open(int index) => _gates[index].SetResult();
+
+        public async IAsyncEnumerable<int> ReadAsync()
+        {
+            for (int i = 0; i < _gates.Length; i++)
+            {
+                await _gates[i].Task;
+                yield return i;
+            }
+        }
+    }
+}
