@@ -1,0 +1,3 @@
+namespace PriceService;
+
+public sealed record Order(int Id, string Sku, int Quantity);

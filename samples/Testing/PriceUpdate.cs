@@ -1,0 +1,3 @@
+namespace PriceService;
+
+public sealed record PriceUpdate(string Sku, decimal Price);

@@ -1,0 +1,3 @@
+namespace PriceService;
+
+public sealed record PricedOrder(int Id, decimal Total);
