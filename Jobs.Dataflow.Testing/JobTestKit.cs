@@ -25,18 +25,11 @@ namespace Jobs.Dataflow.Testing;
 /// </remarks>
 public sealed class JobTestKit : IAsyncDisposable
 {
-    // Idle is confirmed by two more checks in a row that find nothing busy and no user code
-    // started or ended since: an item between two blocks is seen by one of them.
-    private const int Confirmations = 2;
-    private const int MaxSteps = 100_000;
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(1);
-
     private readonly JobTestKitOptions _options;
     private readonly KitMeterFactory _meterFactory = new();
     private readonly FakeLoggerProvider _logs = new();
     private readonly ILoggerFactory _loggerFactory;
-    private readonly JobGroup _group;
-    private readonly IdleTracker _tracker;
+    private readonly IdleWaiter _waiter;
 
     /// <summary>Initializes a new instance of the <see cref="JobTestKit"/> class.</summary>
     /// <param name="options">The kit's options; the defaults when <see langword="null"/>.</param>
@@ -49,8 +42,7 @@ public sealed class JobTestKit : IAsyncDisposable
         Metrics = new MeterJobMetrics(_meterFactory);
         Registry = new JobRegistry(_loggerFactory, Shutdowner, Time, Metrics) { TracksIdle = true, GraceClock = Time };
         Group = Registry.NewGroup(Health, new JobGroupOptions { Labels = _options.Labels });
-        _group = (JobGroup)Group;
-        _tracker = _group.Tracker!;
+        _waiter = new IdleWaiter((JobGroup)Group, Time, _options.Timeout);
     }
 
     /// <summary>Gets the fake clock of every job of the group: intervals, backoff, debounce of triggers made on it, batch delays, durations.</summary>
@@ -114,40 +106,7 @@ public sealed class JobTestKit : IAsyncDisposable
     /// </summary>
     /// <returns>A task that completes when the group is idle.</returns>
     /// <exception cref="TimeoutException">Still busy after <see cref="Timeout"/>; the message names what is busy.</exception>
-    public async Task WaitUntilIdleAsync()
-    {
-        long started = TimeProvider.System.GetTimestamp();
-        long stamp = -1;
-        int confirmed = 0;
-        while (true)
-        {
-            List<string> busy = _group.DescribeBusy();
-            long now = _tracker.Stamp;
-            if (busy.Count == 0)
-            {
-                confirmed = now == stamp ? confirmed + 1 : 0;
-                if (confirmed >= Confirmations)
-                {
-                    return;
-                }
-
-                stamp = now;
-            }
-            else
-            {
-                confirmed = 0;
-                stamp = -1;
-            }
-
-            if (TimeProvider.System.GetElapsedTime(started) > _options.Timeout)
-            {
-                throw new TimeoutException(
-                    $"The jobs were still busy after {_options.Timeout}: {(busy.Count == 0 ? "user code kept starting and ending" : string.Join("; ", busy))}.");
-            }
-
-            await Task.Delay(PollInterval).ConfigureAwait(false);
-        }
-    }
+    public Task WaitUntilIdleAsync() => _waiter.WaitUntilIdleAsync();
 
     /// <summary>
     /// Advances <see cref="Time"/> by <paramref name="span"/> in steps, to each timer that falls due
@@ -160,28 +119,7 @@ public sealed class JobTestKit : IAsyncDisposable
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="span"/> is negative.</exception>
     /// <exception cref="TimeoutException">The jobs did not become idle after a step; the message names what is busy.</exception>
     /// <exception cref="InvalidOperationException">Timers kept falling due without the clock moving (a timer that re-arms itself for now).</exception>
-    public async Task AdvanceAsync(TimeSpan span)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(span, TimeSpan.Zero);
-        DateTimeOffset target = Time.GetUtcNow() + span;
-        await WaitUntilIdleAsync().ConfigureAwait(false);
-        for (int steps = 0; ; steps++)
-        {
-            if (steps == MaxSteps)
-            {
-                throw new InvalidOperationException($"{MaxSteps} timers fell due before {target:O}; a timer may re-arm itself for the current time.");
-            }
-
-            DateTimeOffset now = Time.GetUtcNow();
-            DateTimeOffset step = Time.NextDue is { } due && due <= target ? (due < now ? now : due) : target;
-            Time.Advance(step - now);
-            await WaitUntilIdleAsync().ConfigureAwait(false);
-            if (step >= target && (Time.NextDue is not { } next || next > target))
-            {
-                return;
-            }
-        }
-    }
+    public Task AdvanceAsync(TimeSpan span) => _waiter.AdvanceAsync(span);
 
     /// <summary>Waits until the scope at <paramref name="path"/> reports <paramref name="level"/>.</summary>
     /// <param name="path">The scope's path below the root, names separated by <c>/</c>, such as <c>pipeline-job-etl/stage-parse</c>.</param>
@@ -192,7 +130,7 @@ public sealed class JobTestKit : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string[] names = path.Split('/');
-        return WaitForAsync(
+        return _waiter.WaitForAsync(
             () => Health.Snapshot().Find(names) is { } status && status.Level == level ? status : null,
             () => $"Scope {path} did not report {level} within {_options.Timeout}. Health:\n{Health.Snapshot()}");
     }
@@ -215,14 +153,7 @@ public sealed class JobTestKit : IAsyncDisposable
     /// <param name="jobName">The name the job was given.</param>
     /// <returns>A task that completes when the timer is armed.</returns>
     /// <exception cref="TimeoutException">No timer job of that name armed its timer within <see cref="Timeout"/>.</exception>
-    public Task WaitForTimerArmedAsync(string jobName)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(jobName);
-        string name = JobName.Sanitize(jobName, nameof(jobName));
-        return WaitForAsync(
-            () => _group.FindActive(name) is { Settled: true, Job.Kind: JobKinds.Timer } context ? context : null,
-            () => $"No timer job {name} armed its timer within {_options.Timeout}.");
-    }
+    public Task WaitForTimerArmedAsync(string jobName) => _waiter.WaitForTimerArmedAsync(jobName);
 
     /// <summary>Stops the group and lets go of the kit's meters and loggers.</summary>
     /// <returns>A task that completes when the group has stopped.</returns>
@@ -238,26 +169,6 @@ public sealed class JobTestKit : IAsyncDisposable
             _meterFactory.Dispose();
             _loggerFactory.Dispose();
             _logs.Dispose();
-        }
-    }
-
-    private async Task<T> WaitForAsync<T>(Func<T?> probe, Func<string> describe)
-        where T : class
-    {
-        long started = TimeProvider.System.GetTimestamp();
-        while (true)
-        {
-            if (probe() is { } found)
-            {
-                return found;
-            }
-
-            if (TimeProvider.System.GetElapsedTime(started) > _options.Timeout)
-            {
-                throw new TimeoutException(describe());
-            }
-
-            await Task.Delay(PollInterval).ConfigureAwait(false);
         }
     }
 }

@@ -1,18 +1,22 @@
 using System.Collections.Concurrent;
+using Jobs.Dataflow.Testing;
 using Moq;
 
 namespace Jobs.Dataflow.Tests.TestUtilities;
 
 /// <summary>
-/// A registry and one group wired to test doubles: a fake clock, captured logs, recorded health,
-/// and Moq mocks of the shutdowner and metrics. Disposing it stops the group.
+/// A registry and one group wired to test doubles: the test kit's clock, captured logs, recorded
+/// health, and Moq mocks of the shutdowner and metrics. Its registry tracks idleness as the test
+/// kit's does, so every test that uses it runs the jobs with the kit's tracking on, and may wait
+/// with the kit's waits. Disposing it stops the group.
 /// </summary>
 internal sealed class GroupHarness : IAsyncDisposable
 {
     public GroupHarness(JobGroupOptions? options = null)
     {
-        Registry = new JobRegistry(Logs.Factory, Shutdowner.Object, Time, Metrics.Object) { GraceClock = Grace };
+        Registry = new JobRegistry(Logs.Factory, Shutdowner.Object, Time, Metrics.Object) { GraceClock = Grace, TracksIdle = true };
         Group = Registry.NewGroup(Health, options);
+        Waits = new IdleWaiter((JobGroup)Group, Time, TimeSpan.FromSeconds(30));
     }
 
     public TestTimeProvider Time { get; } = new();
@@ -31,6 +35,9 @@ internal sealed class GroupHarness : IAsyncDisposable
     public JobRegistry Registry { get; }
 
     public IJobGroup Group { get; }
+
+    /// <summary>Gets the test kit's waits on the group: until idle, across a span of <see cref="Time"/>, for a timer to be armed.</summary>
+    public IdleWaiter Waits { get; }
 
     private ConcurrentDictionary<string, Job> Jobs { get; } = new(StringComparer.Ordinal);
 

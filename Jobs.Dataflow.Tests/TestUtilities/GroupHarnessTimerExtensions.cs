@@ -4,13 +4,13 @@ namespace Jobs.Dataflow.Tests.TestUtilities;
 internal static class GroupHarnessTimerExtensions
 {
     /// <summary>
-    /// Adds a timer job, starts the group and waits for <c>Primed</c>: the job's timer is armed
-    /// then, so the test may advance the clock.
+    /// Adds a timer job, starts the group and waits, by the job's name, until its timer is armed,
+    /// so the test may advance the clock.
     /// </summary>
     public static async Task StartTimerAsync(this GroupHarness harness, string name, TimerFunc fn, TimeSpan interval, TimerOptions? options = null)
     {
         harness.Group.Add(Job.Timer(name, fn, interval, options));
         await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-" + name, HealthLevel.Ok, "Primed");
+        await harness.Waits.WaitForTimerArmedAsync(name);
     }
 }

@@ -1,13 +1,13 @@
-using Microsoft.Extensions.Time.Testing;
+using Jobs.Dataflow.Testing;
 
 namespace Jobs.Dataflow.Tests.TestUtilities;
 
 /// <summary>
-/// A <see cref="FakeTimeProvider"/> that tells when code under test has created a timer, so a
+/// The test kit's <see cref="TestClock"/>, which tells when each timer is due, extended to tell when code under test has created a timer, so a
 /// test can advance time exactly after a delay or interval was armed, without sleeping, and
 /// records when each timer callback ran (callbacks run inside <c>Advance</c>).
 /// </summary>
-internal class TestTimeProvider : FakeTimeProvider
+internal class TestTimeProvider : TestClock
 {
     private readonly SemaphoreSlim _created = new(0);
     private readonly Lock _callbackTimesLock = new();
@@ -22,7 +22,7 @@ internal class TestTimeProvider : FakeTimeProvider
 
     public int TimersCreated => Volatile.Read(ref _timersCreated);
 
-    /// <summary>Gets how many timer callbacks have run. They run inside <see cref="FakeTimeProvider.Advance"/>, so this is exact right after it returns.</summary>
+    /// <summary>Gets how many timer callbacks have run. They run inside <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider.Advance"/>, so this is exact right after it returns.</summary>
     public int CallbacksRun => Volatile.Read(ref _callbacksRun);
 
     /// <summary>Gets the clock's time at each timer callback, in order.</summary>
