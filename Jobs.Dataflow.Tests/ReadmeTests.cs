@@ -34,6 +34,14 @@ public sealed class ReadmeTests
     public void QuickStart_ReadmeCode_CompilesAsItStands() => AssertCompiles(QuickStartCode(FindRepositoryRoot()));
 
     [TestMethod]
+    public void TestKitPackageReadme_Example_CompilesAsItStands()
+    {
+        string readme = File.ReadAllText(Path.Combine(FindRepositoryRoot(), "Jobs.Dataflow.Testing", "PACKAGE.md"));
+
+        AssertCompiles(Between(readme, "```csharp\n", "```"));
+    }
+
+    [TestMethod]
     public void PackageReadme_Example_CompilesAsItStands()
     {
         // What NuGet readers see: the README packed with the library.
