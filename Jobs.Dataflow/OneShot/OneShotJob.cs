@@ -5,7 +5,8 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Runs a function once, retrying it with backoff while retries remain (see
-/// docs/behaviour.md#rule-9 to #rule-12). Each attempt is a run.
+/// docs/behaviour.md#rule-9 to #rule-12), each attempt within its timeout if it has one
+/// (#rule-43). Each attempt is a run.
 /// </summary>
 internal sealed class OneShotJob : Job
 {
@@ -46,13 +47,22 @@ internal sealed class OneShotJob : Job
                 }
 
                 long start = context.TimeProvider.GetTimestamp();
+
+                // Only an attempt with a timeout pays for one: a token source and a timer.
+                RunTimeout? timeout = _options.AttemptTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token) : null;
                 try
                 {
-                    await (_fn(context.Health, token) ?? throw context.NullTaskError()).ConfigureAwait(false);
+                    await (_fn(context.Health, timeout?.Token ?? token) ?? throw context.NullTaskError()).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
                     error = ex;
+                }
+
+                if (timeout is not null)
+                {
+                    error = timeout.Outcome(error, token, "The attempt");
+                    timeout.Dispose();
                 }
 
                 if (inFlight)

@@ -10,8 +10,10 @@ if (args.Length != 3)
     return 2;
 }
 
+// The Microsoft.Extensions.* abstractions, and Cronos for the cron schedules of timer jobs.
 string[] expectedDependencies =
 [
+    "Cronos",
     "Microsoft.Extensions.Diagnostics",
     "Microsoft.Extensions.Diagnostics.HealthChecks",
     "Microsoft.Extensions.Hosting.Abstractions",
@@ -62,7 +64,7 @@ Check(docsText.Contains("<member name=\"T:Jobs.Dataflow.JobRegistry\">", StringC
 Check(!files.Any(f => f.StartsWith("lib/", StringComparison.Ordinal) && !f.StartsWith("lib/net10.0/", StringComparison.Ordinal)), "only net10.0 in lib/");
 
 string[] dependencies = [.. metadata.Descendants(ns + "dependency").Select(d => d.Attribute("id")!.Value).Order(StringComparer.Ordinal)];
-Check(dependencies.SequenceEqual(expectedDependencies), $"dependencies are the abstractions only: {string.Join(", ", dependencies)}");
+Check(dependencies.SequenceEqual(expectedDependencies), $"dependencies are the abstractions and Cronos only: {string.Join(", ", dependencies)}");
 
 Check(symbols.GetEntry("lib/net10.0/Jobs.Dataflow.pdb") is not null, $"{Path.GetFileName(args[1])} holds lib/net10.0/Jobs.Dataflow.pdb");
 
