@@ -55,8 +55,9 @@ internal sealed class TimerJob : Job
             context.Health.Ok("Primed");
             if (_options.RunAtStart)
             {
-                // A tick like any other: a fire made before start folds into the same run.
-                OnTick();
+                // A tick like any other, due before the trigger connects: the run that a fire kept
+                // from before start wakes finds it too, and the two fold into one run.
+                Volatile.Write(ref _tickDue, 1);
             }
 
             if (_options.Trigger is { } trigger)
@@ -66,6 +67,11 @@ internal sealed class TimerJob : Job
                 Trigger.Subscription subscription = trigger.Subscribe(block);
                 Volatile.Write(ref _subscription, subscription);
                 subscription.Connect();
+            }
+
+            if (_options.RunAtStart)
+            {
+                block.Post(TimerWake.Tick);
             }
 
             await block.Completion.ConfigureAwait(false);
