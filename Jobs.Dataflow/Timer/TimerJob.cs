@@ -6,7 +6,7 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Runs a function on a schedule and whenever its trigger fires (see docs/behaviour.md#rule-13 to
-/// #rule-22, and #rule-40 to #rule-43). The schedule (<see cref="TimerSchedule"/>: a fixed
+/// #rule-22, and #rule-40 to #rule-44). The schedule (<see cref="TimerSchedule"/>: a fixed
 /// interval, a <see cref="TimerInterval"/>, or a cron expression) and the trigger's broadcast block
 /// wake a run block (<see cref="TimerRunBlock"/>: one run at a time and room for one pending run,
 /// like an <see cref="ActionBlock{T}"/> with one worker and a bound of 2), so runs never overlap
