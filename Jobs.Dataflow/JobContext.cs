@@ -186,15 +186,16 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// as an error too), or <see langword="null"/> when it succeeded, and how long it took on the
     /// group's clock since <paramref name="start"/>.
     /// </summary>
-    /// <param name="function">Calls the job's function with this context and the group's token; a static lambda, so a run allocates no closure.</param>
+    /// <param name="function">Calls the job's function with this context and <paramref name="token"/>; a static lambda, so a run allocates no closure.</param>
     /// <param name="start">The run's start, a timestamp of <see cref="TimeProvider"/>.</param>
+    /// <param name="token">The run's token: the group's, or one that a run timeout cancels too.</param>
     /// <returns>The run's error and duration.</returns>
-    public async ValueTask<(Exception? Error, TimeSpan Duration)> RunTimedAsync(Func<JobContext, CancellationToken, Task> function, long start)
+    public async ValueTask<(Exception? Error, TimeSpan Duration)> RunTimedAsync(Func<JobContext, CancellationToken, Task> function, long start, CancellationToken token)
     {
         Exception? error = null;
         try
         {
-            Task task = function(this, CancellationToken) ?? throw NullTaskError();
+            Task task = function(this, token) ?? throw NullTaskError();
             await task.ConfigureAwait(false);
         }
         catch (Exception ex)

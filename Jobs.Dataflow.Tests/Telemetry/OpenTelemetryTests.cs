@@ -13,7 +13,15 @@ namespace Jobs.Dataflow.Tests.Telemetry;
 /// What a user's OpenTelemetry collector receives from the library with the SDK's default settings
 /// and nothing configured but the meter and the source: names, units, bucket bounds, tags, spans and links.
 /// </summary>
+/// <remarks>
+/// Not run in parallel with other tests: a provider listens to every meter named
+/// <c>Jobs.Dataflow</c>, also the meters of tests running beside it, which they dispose at any time.
+/// In parallel, <c>Metrics_RunsInFlight_CountsARunWhileItRunsAndNotAfter</c> lost its point after the
+/// run in about 2 of 5 full runs (most likely the SDK's stream for the instrument belonged to another
+/// test's meter, disposed between the two flushes); run alone, it never did.
+/// </remarks>
 [TestClass]
+[DoNotParallelize]
 public sealed class OpenTelemetryTests
 {
     private static readonly string Version =

@@ -26,7 +26,7 @@ public static class JobScopeExtensions
     /// <summary>Wraps a timer job's function: each run gets a scope of its own.</summary>
     /// <param name="services">The provider whose <see cref="IServiceScopeFactory"/> makes the scopes (the one <c>AddJobGroup</c> passes to its callback).</param>
     /// <param name="fn">The function, given the run's scoped provider and the job's token.</param>
-    /// <returns>The function to give <see cref="Job.Timer"/>.</returns>
+    /// <returns>The function to give <see cref="Job.Timer(string, TimerFunc, TimeSpan, TimerOptions?)"/> or <see cref="Job.Cron"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
     public static TimerFunc InScope(this IServiceProvider services, Func<IServiceProvider, CancellationToken, Task> fn)
     {

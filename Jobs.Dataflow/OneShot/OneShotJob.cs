@@ -5,7 +5,8 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Runs a function once, retrying it with backoff while retries remain (see
-/// docs/behaviour.md#rule-9 to #rule-12). Each attempt is a run.
+/// docs/behaviour.md#rule-9 to #rule-12), each attempt within its timeout if it has one
+/// (#rule-43). Each attempt is a run.
 /// </summary>
 internal sealed class OneShotJob : Job
 {
@@ -59,9 +60,12 @@ internal sealed class OneShotJob : Job
 
                 long start = context.TimeProvider.GetTimestamp();
                 context.Work?.Enter();
+
+                // Only an attempt with a timeout pays for one: a token source and a timer.
+                RunTimeout? timeout = _options.AttemptTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token) : null;
                 try
                 {
-                    await (_fn(context.Health, token) ?? throw context.NullTaskError()).ConfigureAwait(false);
+                    await (_fn(context.Health, timeout?.Token ?? token) ?? throw context.NullTaskError()).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
@@ -69,6 +73,11 @@ internal sealed class OneShotJob : Job
                 }
 
                 context.Work?.Exit();
+                if (timeout is not null)
+                {
+                    error = timeout.Outcome(error, token, "The attempt");
+                    timeout.Dispose();
+                }
 
                 if (inFlight)
                 {

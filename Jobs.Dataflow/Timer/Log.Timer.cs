@@ -22,4 +22,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 45, Level = LogLevel.Error, Message = "Timer job {JobName} hit an unexpected error between runs")]
     public static partial void TimerRunCrashed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 46, Level = LogLevel.Debug, Message = "Timer job {JobName} next runs at {Next} by its cron expression")]
+    public static partial void CronNextRun(ILogger logger, string jobName, DateTimeOffset next);
+
+    [LoggerMessage(EventId = 47, Level = LogLevel.Warning, Message = "Timer job {JobName} has no further occurrence of its cron expression; it runs only when triggered")]
+    public static partial void CronNoNextRun(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 48, Level = LogLevel.Information, Message = "Timer job {JobName} changed its interval to {Interval}")]
+    public static partial void TimerIntervalChanged(ILogger logger, string jobName, string interval);
 }

@@ -5,10 +5,12 @@ using Microsoft.Extensions.Logging;
 namespace Jobs.Dataflow;
 
 /// <summary>
-/// Runs a function every interval and whenever its trigger fires (see docs/behaviour.md#rule-13 to
-/// #rule-22). A timer and the trigger's broadcast block wake a run block (<see cref="TimerRunBlock"/>:
-/// one run at a time and room for one pending run, like an <see cref="ActionBlock{T}"/> with one
-/// worker and a bound of 2), so runs never overlap and wake-ups during a run coalesce into one run.
+/// Runs a function on a schedule and whenever its trigger fires (see docs/behaviour.md#rule-13 to
+/// #rule-22, and #rule-40 to #rule-44). The schedule (<see cref="TimerSchedule"/>: a fixed
+/// interval, a <see cref="TimerInterval"/>, or a cron expression) and the trigger's broadcast block
+/// wake a run block (<see cref="TimerRunBlock"/>: one run at a time and room for one pending run,
+/// like an <see cref="ActionBlock{T}"/> with one worker and a bound of 2), so runs never overlap
+/// and wake-ups during a run coalesce into one run, whatever the schedule.
 /// </summary>
 /// <remarks>
 /// The path of one <see cref="Trigger.Fire"/>: the trigger counts the fire for each of its
@@ -19,19 +21,18 @@ namespace Jobs.Dataflow;
 internal sealed class TimerJob : Job
 {
     private readonly TimerFunc _fn;
-    private readonly TimeSpan _interval;
+    private readonly TimerSchedule _schedule;
     private readonly TimerOptions _options;
     private TimerRunBlock? _block;
     private JobContext? _context;
-    private ITimer? _timer;
     private Trigger.Subscription? _subscription;
     private int _tickDue;
 
-    public TimerJob(string name, TimerFunc fn, TimeSpan interval, TimerOptions options)
+    public TimerJob(string name, TimerFunc fn, TimerSchedule schedule, TimerOptions options)
         : base(name)
     {
         _fn = fn;
-        _interval = interval;
+        _schedule = schedule;
         _options = options;
     }
 
@@ -50,14 +51,15 @@ internal sealed class TimerJob : Job
         context.Own(block);
         try
         {
-            if (_interval > TimeSpan.Zero)
+            _schedule.Start(this, context);
+            context.Health.Ok("Primed");
+            if (_options.RunAtStart)
             {
-                // Armed at creation: a test that waits for the timer may advance the clock at once.
-                Volatile.Write(ref _timer, context.TimeProvider.CreateTimer(
-                    static state => ((TimerJob)state!).OnTick(), this, _interval, _interval));
+                // A tick like any other, due before the trigger connects: the run that a fire kept
+                // from before start wakes finds it too, and the two fold into one run.
+                Volatile.Write(ref _tickDue, 1);
             }
 
-            context.Health.Ok("Primed");
             if (_options.Trigger is { } trigger)
             {
                 // Published before the link: the link may wake a run at once, and that run must
@@ -67,13 +69,18 @@ internal sealed class TimerJob : Job
                 subscription.Connect();
             }
 
+            if (_options.RunAtStart)
+            {
+                block.Post(TimerWake.Tick);
+            }
+
             context.Settle();
             await block.Completion.ConfigureAwait(false);
         }
         finally
         {
             _subscription?.Dispose();
-            _timer?.Dispose();
+            _schedule.Stop();
         }
     }
 
@@ -98,7 +105,8 @@ internal sealed class TimerJob : Job
         }
     }
 
-    private void OnTick()
+    /// <summary>Asks for a run: what the schedule calls when a run is due.</summary>
+    internal void OnTick()
     {
         // The flag, not the message, says a tick is due: a tick during a run is folded into the
         // pending run, which reads the flag when it starts.
@@ -147,8 +155,10 @@ internal sealed class TimerJob : Job
                 return;
             }
 
-            // Every run restarts the interval, whether a tick or a fire caused it.
-            Volatile.Read(ref _timer)?.Change(_interval, _interval);
+            // Every run restarts an interval, whether a tick or a fire caused it; a cron schedule
+            // keeps its occurrences.
+            long runStart = start ?? context.TimeProvider.GetTimestamp();
+            _schedule.OnRunStarting(runStart);
             if (folds > 0)
             {
                 context.Metrics.TimerTriggerStats(Name, latency, folds);
@@ -159,7 +169,7 @@ internal sealed class TimerJob : Job
                 }
             }
 
-            await RunAsync(context, start ?? context.TimeProvider.GetTimestamp(), links).ConfigureAwait(false);
+            await RunAsync(context, runStart, links).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -183,10 +193,18 @@ internal sealed class TimerJob : Job
             context.Metrics.RunsInFlight(Name, Kind, 1);
         }
 
+        // Only a run with a timeout pays for one: a token source and a timer.
+        RunTimeout? timeout = _options.RunTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token) : null;
         context.Work?.Enter();
         (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
-            static (context, token) => ((TimerJob)context.Job)._fn(token), start).ConfigureAwait(false);
+            static (context, token) => ((TimerJob)context.Job)._fn(token), start, timeout?.Token ?? token).ConfigureAwait(false);
         context.Work?.Exit();
+        if (timeout is not null)
+        {
+            error = timeout.Outcome(error, token, "The run");
+            timeout.Dispose();
+        }
+
         if (inFlight)
         {
             context.Metrics.RunsInFlight(Name, Kind, -1);

@@ -6,10 +6,10 @@ using Jobs.Dataflow.Benchmarks;
 switch (args.FirstOrDefault())
 {
     case "idle-cpu":
-        await IdleTimers.MeasureIdleCpuAsync(Console.Out);
+        await IdleTimers.MeasureIdleCpuAsync(Console.Out, IdleTimers.ParseKind(args.ElementAtOrDefault(1)));
         break;
     case "timer-memory":
-        await IdleTimers.MeasureRetainedMemoryAsync(Console.Out);
+        await IdleTimers.MeasureRetainedMemoryAsync(Console.Out, IdleTimers.ParseKind(args.ElementAtOrDefault(1)));
         break;
     case "loop":
         await ProfileLoop.RunAsync(args, Console.Out);

@@ -15,6 +15,8 @@ var expected = new Dictionary<string, (string[] Dependencies, string DocumentedT
 {
     ["Jobs.Dataflow"] = (
         [
+            // Cronos parses the cron schedules of timer jobs; the rest are abstractions.
+            "Cronos",
             "Microsoft.Extensions.Diagnostics",
             "Microsoft.Extensions.Diagnostics.HealthChecks",
             "Microsoft.Extensions.Hosting.Abstractions",
