@@ -12,35 +12,41 @@ namespace Jobs.Dataflow.Testing;
 internal sealed class IdleWaiter
 {
     private const int Confirmations = 2;
-    private const int MaxSteps = 100_000;
+
+    // Steps that do not move the clock (timers due now), in a row, before the advance gives up.
+    private const int MaxStepsInPlace = 10_000;
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(1);
 
     private readonly JobGroup _group;
-    private readonly IdleTracker _tracker;
+    private readonly IdleTracker? _tracker;
     private readonly TestClock _clock;
     private readonly TimeSpan _timeout;
 
     /// <summary>Initializes a new instance of the <see cref="IdleWaiter"/> class.</summary>
-    /// <param name="group">A group of a registry that tracks idleness.</param>
+    /// <param name="group">The group; the waits for idle need a registry that tracks idleness, the other waits do not.</param>
     /// <param name="clock">The group's clock.</param>
     /// <param name="timeout">How long a wait waits, in real time.</param>
     public IdleWaiter(JobGroup group, TestClock clock, TimeSpan timeout)
     {
         _group = group;
-        _tracker = group.Tracker ?? throw new ArgumentException("The group's registry does not track idleness.", nameof(group));
+        _tracker = group.Tracker;
         _clock = clock;
         _timeout = timeout;
     }
 
     public async Task WaitUntilIdleAsync()
     {
+        IdleTracker tracker = _tracker ?? throw new InvalidOperationException("The group's registry does not track idleness: make it with the test kit.");
         long started = TimeProvider.System.GetTimestamp();
         long stamp = -1;
         int confirmed = 0;
         while (true)
         {
+            ThrowIfACallbackFailed();
+
+            // The stamp first: user code that starts and ends during the look at the jobs moves it.
+            long now = tracker.Stamp;
             List<string> busy = _group.DescribeBusy();
-            long now = _tracker.Stamp;
             if (busy.Count == 0)
             {
                 confirmed = now == stamp ? confirmed + 1 : 0;
@@ -72,21 +78,33 @@ internal sealed class IdleWaiter
         ArgumentOutOfRangeException.ThrowIfLessThan(span, TimeSpan.Zero);
         DateTimeOffset target = _clock.GetUtcNow() + span;
         await WaitUntilIdleAsync().ConfigureAwait(false);
-        for (int steps = 0; ; steps++)
+        int inPlace = 0;
+        while (true)
         {
-            if (steps == MaxSteps)
-            {
-                throw new InvalidOperationException($"{MaxSteps} timers fell due before {target:O}; a timer may re-arm itself for the current time.");
-            }
-
             DateTimeOffset now = _clock.GetUtcNow();
             DateTimeOffset step = _clock.NextDue is { } due && due <= target ? (due < now ? now : due) : target;
+            inPlace = step == now ? inPlace + 1 : 0;
+            if (inPlace > MaxStepsInPlace)
+            {
+                throw new InvalidOperationException(
+                    $"Timers kept falling due at {now:O} without the clock moving; a timer may re-arm itself for the current time.");
+            }
+
             _clock.Advance(step - now);
             await WaitUntilIdleAsync().ConfigureAwait(false);
             if (step >= target && (_clock.NextDue is not { } next || next > target))
             {
                 return;
             }
+        }
+    }
+
+    /// <summary>Rethrows what a timer callback threw, kept by the clock so that the fake clock's later timers still fire.</summary>
+    public void ThrowIfACallbackFailed()
+    {
+        if (_clock.CallbackErrors is { Count: > 0 } errors)
+        {
+            throw new InvalidOperationException("A timer callback of the kit's clock threw; see the inner exception.", errors[0]);
         }
     }
 

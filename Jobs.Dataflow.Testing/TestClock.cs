@@ -17,6 +17,7 @@ public class TestClock : FakeTimeProvider
 {
     private readonly Lock _gate = new();
     private readonly HashSet<TrackedTimer> _timers = [];
+    private readonly List<Exception> _callbackErrors = [];
 
     /// <summary>Initializes a new instance of the <see cref="TestClock"/> class, at 2026-01-01 00:00 UTC.</summary>
     public TestClock()
@@ -64,27 +65,64 @@ public class TestClock : FakeTimeProvider
         }
     }
 
+    /// <summary>
+    /// Gets the exceptions that timer callbacks threw, oldest first. A throwing callback would stop
+    /// every later timer of a <see cref="FakeTimeProvider"/>, so the clock keeps it here instead,
+    /// and a <see cref="JobTestKit"/> rethrows it from its next wait.
+    /// </summary>
+    public IReadOnlyList<Exception> CallbackErrors
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _callbackErrors];
+            }
+        }
+    }
+
     /// <inheritdoc/>
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         ArgumentNullException.ThrowIfNull(callback);
         var tracked = new TrackedTimer(this);
+
+        // Armed before the inner timer exists (a timer due now fires inside CreateTimer), and
+        // forgotten again when the inner one refuses its times.
+        tracked.Arm(dueTime, period);
         lock (_gate)
         {
             _timers.Add(tracked);
         }
 
-        // Armed before the inner timer exists: a timer due now fires inside CreateTimer.
-        tracked.Arm(dueTime, period);
-        tracked.Inner = base.CreateTimer(
-            s =>
-            {
-                tracked.Fired();
-                callback(s);
-            },
-            state,
-            dueTime,
-            period);
+        try
+        {
+            tracked.Inner = base.CreateTimer(
+                s =>
+                {
+                    tracked.Fired();
+                    try
+                    {
+                        callback(s);
+                    }
+                    catch (Exception ex)
+                    {
+                        lock (_gate)
+                        {
+                            _callbackErrors.Add(ex);
+                        }
+                    }
+                },
+                state,
+                dueTime,
+                period);
+        }
+        catch
+        {
+            Forget(tracked);
+            throw;
+        }
+
         return tracked;
     }
 
@@ -129,15 +167,18 @@ public class TestClock : FakeTimeProvider
         {
             lock (_gate)
             {
-                // A periodic timer is due one period after this firing; a one-time timer is done.
-                _due = _period == Timeout.InfiniteTimeSpan || _period == TimeSpan.Zero ? null : clock.GetUtcNow() + _period;
+                // A periodic timer is due one period after the time it was due, as the fake clock
+                // reschedules it (several periods passed in one advance fire one after another);
+                // a one-time timer is done.
+                _due = _period == Timeout.InfiniteTimeSpan || _period == TimeSpan.Zero ? null : (_due ?? clock.GetUtcNow()) + _period;
             }
         }
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
+            bool changed = Inner?.Change(dueTime, period) ?? false;
             Arm(dueTime, period);
-            return Inner?.Change(dueTime, period) ?? false;
+            return changed;
         }
 
         public void Dispose()

@@ -120,7 +120,7 @@ public abstract partial class Job
         {
             busy.Add($"{Kind} job {Name}: starting");
         }
-        else if (context.Work?.InFlight > 0)
+        else if (context.Work?.Busy > 0)
         {
             busy.Add($"{Kind} job {Name}: running");
         }

@@ -45,6 +45,35 @@ public sealed class AttemptTimeoutTests
     }
 
     [TestMethod]
+    public async Task Run_ACallbackOnTheAttemptsTokenThrowsWhenItTimesOut_IsLoggedAndTheClockGoesOn()
+    {
+        await using var harness = new GroupHarness();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        OneShotFunc fn = async (_, token) =>
+        {
+            using CancellationTokenRegistration throwing = token.Register(() => throw new InvalidOperationException("callback"));
+            started.SetResult();
+            await token.UntilCancelledAsync();
+        };
+        var ticked = new SemaphoreSlim(0);
+        harness.Add(
+            Job.OneShot("guarded", fn, new OneShotOptions { AttemptTimeout = Limit }),
+            Job.Timer("after", _ => Task.FromResult(ticked.Release()), TimeSpan.FromSeconds(10)));
+        await harness.StartAsync();
+        await started.OrTimeout();
+        await harness.Waits.WaitForTimerArmedAsync("after");
+
+        harness.Time.Advance(Limit);
+        await harness.Health.WaitForAsync("job-guarded", HealthLevel.Failed);
+        harness.Time.Advance(TimeSpan.FromSeconds(5));
+
+        await ticked.WaitOrTimeout();
+        LogEntry logged = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.RunTimeoutCallbackFailed));
+        Assert.AreEqual("callback", Assert.IsInstanceOfType<AggregateException>(logged.Exception).InnerException!.Message);
+        Assert.IsInstanceOfType<TimeoutException>(harness.Health.Reports.Last(r => r.Path == "job-guarded" && r.Error is not null).Error);
+    }
+
+    [TestMethod]
     public async Task Run_EveryAttemptTimesOut_GivesUpWithTheTimeout()
     {
         await using var harness = new GroupHarness();

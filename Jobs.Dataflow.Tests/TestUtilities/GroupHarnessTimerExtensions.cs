@@ -14,11 +14,11 @@ internal static class GroupHarnessTimerExtensions
         await harness.Waits.WaitForTimerArmedAsync(name);
     }
 
-    /// <summary>Adds a timer job made by any factory (<c>Job.Cron</c>, a <see cref="TimerInterval"/>), starts the group and waits for <c>Primed</c>.</summary>
+    /// <summary>Adds a timer job made by any factory (<c>Job.Cron</c>, a <see cref="TimerInterval"/>), starts the group and waits until its timer is armed.</summary>
     public static async Task StartTimerAsync(this GroupHarness harness, Job job)
     {
         harness.Add(job);
         await harness.StartAsync();
-        await harness.Health.WaitForAsync("timer-job-" + job.Name, HealthLevel.Ok, "Primed");
+        await harness.Waits.WaitForTimerArmedAsync(job.Name);
     }
 }

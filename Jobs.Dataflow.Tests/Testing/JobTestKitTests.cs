@@ -226,6 +226,86 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
+    public async Task AdvanceAsync_StageRetriesAfterABackoff_TheRetryRunsAtItsTime()
+    {
+        await using var kit = new JobTestKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var attempts = new ConcurrentQueue<DateTimeOffset>();
+        var written = new ConcurrentQueue<int>();
+        kit.Add(Job.Pipeline("flaky", channel.Reader)
+            .Transform(
+                "call",
+                (int x) =>
+                {
+                    attempts.Enqueue(kit.Time.GetUtcNow());
+                    return attempts.Count < 3 ? throw new IOException("busy") : x;
+                },
+                new StageOptions { Retries = 5, Backoff = new ConstantBackoff(TimeSpan.FromSeconds(30)) })
+            .Sink("write", (int x, CancellationToken _) =>
+            {
+                written.Enqueue(x);
+                return Task.CompletedTask;
+            }));
+        await kit.StartAsync();
+
+        channel.Writer.TryWrite(7);
+        await kit.WaitUntilIdleAsync();
+        Assert.AreEqual(1, attempts.Count, "The stage waits on time for its retry: the kit is idle.");
+
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(2));
+
+        CollectionAssert.AreEqual(new[] { Start, Start.AddSeconds(30), Start.AddSeconds(60) }, attempts.ToArray());
+        CollectionAssert.AreEqual(new[] { 7 }, written.ToArray());
+    }
+
+    [TestMethod]
+    public async Task AdvanceAsync_CronInAZone_RunsAtEachOccurrence()
+    {
+        await using var kit = new JobTestKit();
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Cron("quarterly", _ => Record(runs, kit.Time), "*/15 * * * *", TimeZoneInfo.Utc));
+        await kit.StartAsync();
+
+        await kit.AdvanceAsync(TimeSpan.FromHours(1));
+
+        CollectionAssert.AreEqual(
+            new[] { Start.AddMinutes(15), Start.AddMinutes(30), Start.AddMinutes(45), Start.AddMinutes(60) },
+            runs.ToArray());
+    }
+
+    [TestMethod]
+    public async Task AdvanceAsync_IntervalChangedWhileTheTimerWaits_TicksOnTheNewInterval()
+    {
+        await using var kit = new JobTestKit();
+        var interval = new TimerInterval(TimeSpan.FromMinutes(10));
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Timer("poll", _ => Record(runs, kit.Time), interval));
+        await kit.StartAsync();
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(4));
+
+        interval.Change(TimeSpan.FromMinutes(5));
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(11));
+
+        CollectionAssert.AreEqual(new[] { Start.AddMinutes(5), Start.AddMinutes(10), Start.AddMinutes(15) }, runs.ToArray());
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_ATimerCallbackOnTheKitsClockThrew_ThrowsItAndTheClocksOtherTimersStillFire()
+    {
+        await using var kit = new JobTestKit();
+        var ran = new SemaphoreSlim(0);
+        kit.Add(Job.Timer("steady", _ => Task.FromResult(ran.Release()), TimeSpan.FromMinutes(1)));
+        await kit.StartAsync();
+        using ITimer faulty = kit.Time.CreateTimer(_ => throw new InvalidOperationException("bad callback"), null, TimeSpan.FromSeconds(30), Timeout.InfiniteTimeSpan);
+
+        kit.Time.Advance(TimeSpan.FromMinutes(1));
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => kit.WaitUntilIdleAsync());
+
+        Assert.AreEqual("bad callback", error.InnerException!.Message);
+        Assert.IsTrue(await ran.WaitAsync(kit.Timeout), "The timer due after the throwing one still fired.");
+    }
+
+    [TestMethod]
     public async Task AdvanceAsync_NegativeSpan_ThrowsNamingTheSpan()
     {
         await using var kit = new JobTestKit();

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace Jobs.Dataflow;
 
 /// <summary>
@@ -7,19 +9,30 @@ namespace Jobs.Dataflow;
 /// </summary>
 internal sealed class RunTimeout : IDisposable
 {
-    private readonly CancellationTokenSource _source;
+    private readonly CancellationTokenSource _source = new();
     private readonly CancellationTokenRegistration _stop;
+    private readonly ITimer _timer;
     private readonly TimeSpan _timeout;
+    private readonly ILogger _logger;
+    private readonly string _jobName;
 
     /// <summary>Initializes a new instance of the <see cref="RunTimeout"/> class and starts its clock.</summary>
     /// <param name="timeout">How long the run may take.</param>
     /// <param name="time">The group's clock.</param>
     /// <param name="stop">The group's token: the run's token is cancelled with it.</param>
-    public RunTimeout(TimeSpan timeout, TimeProvider time, CancellationToken stop)
+    /// <param name="logger">Where a callback on the run's token that throws is logged.</param>
+    /// <param name="jobName">The job's name, for that log entry.</param>
+    public RunTimeout(TimeSpan timeout, TimeProvider time, CancellationToken stop, ILogger logger, string jobName)
     {
         _timeout = timeout;
-        _source = new CancellationTokenSource(timeout, time);
-        _stop = stop.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _source);
+        _logger = logger;
+        _jobName = jobName;
+
+        // A timer of its own rather than CancelAfter: a callback that a user registered on the run's
+        // token and that throws must be logged here, not thrown into the clock's timer (which would
+        // crash the process on the system clock, and stop a fake clock's timers).
+        _timer = time.CreateTimer(static state => ((RunTimeout)state!).Cancel(), this, timeout, Timeout.InfiniteTimeSpan);
+        _stop = stop.UnsafeRegister(static state => ((RunTimeout)state!).Cancel(), this);
     }
 
     /// <summary>Gets the token to give the run.</summary>
@@ -47,7 +60,24 @@ internal sealed class RunTimeout : IDisposable
 
     public void Dispose()
     {
+        _timer.Dispose();
         _stop.Dispose();
         _source.Dispose();
+    }
+
+    private void Cancel()
+    {
+        try
+        {
+            _source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended and disposed its timeout as the timer fired: nothing left to cancel.
+        }
+        catch (AggregateException ex)
+        {
+            Log.RunTimeoutCallbackFailed(_logger, _jobName, ex);
+        }
     }
 }

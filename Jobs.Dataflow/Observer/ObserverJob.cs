@@ -64,7 +64,7 @@ internal sealed class ObserverJob<T> : Job
         }
 
         int waiting = (Volatile.Read(ref _action)?.InputCount ?? 0) + (_buffer?.Count ?? 0);
-        long handling = context.Work?.InFlight ?? 0;
+        long handling = context.Work?.Busy ?? 0;
         if (waiting > 0 || handling > 0)
         {
             busy.Add($"observer job {Name}: {handling} item(s) in the handler, {waiting} waiting");

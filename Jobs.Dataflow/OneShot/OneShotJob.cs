@@ -62,7 +62,7 @@ internal sealed class OneShotJob : Job
                 context.Work?.Enter();
 
                 // Only an attempt with a timeout pays for one: a token source and a timer.
-                RunTimeout? timeout = _options.AttemptTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token) : null;
+                RunTimeout? timeout = _options.AttemptTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token, context.Logger, Name) : null;
                 try
                 {
                     await (_fn(context.Health, timeout?.Token ?? token) ?? throw context.NullTaskError()).ConfigureAwait(false);

@@ -34,7 +34,7 @@ public sealed class OneShotOptions
     /// has returned. An attempt cut by the group's stop is a cancellation, never retried.
     /// </summary>
     /// <value>The default is <see langword="null"/>: no timeout.</value>
-    /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, or longer than a timer can wait (about 49 days).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is shorter than a millisecond (timers count whole milliseconds), or longer than a timer can wait (about 49 days).</exception>
     public TimeSpan? AttemptTimeout
     {
         get => _attemptTimeout;
@@ -42,7 +42,7 @@ public sealed class OneShotOptions
         {
             if (value is { } timeout)
             {
-                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero, nameof(AttemptTimeout));
+                ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.FromMilliseconds(1), nameof(AttemptTimeout));
                 ArgumentOutOfRangeException.ThrowIfGreaterThan(timeout, Timers.MaxDelay, nameof(AttemptTimeout));
             }
 

@@ -127,7 +127,7 @@ internal abstract class PipelineJob : Job
             return;
         }
 
-        long working = context.Work?.InFlight ?? 0;
+        long working = context.Work?.Busy ?? 0;
         if (working > 0)
         {
             busy.Add($"pipeline job {Name}: {working} item(s) in a stage's function or the dead letter");

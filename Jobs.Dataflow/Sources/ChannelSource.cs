@@ -23,7 +23,9 @@ internal sealed class ChannelSource<T> : JobSource<T>
 
     public override bool FeedsHandlerDirectly => true;
 
-    public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true };
+    // A channel wakes its pending reader on the thread pool: until then the pump still waits,
+    // with an item in the channel. The channel itself says whether it holds one.
+    public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true } && !HasItemAtHand(_reader);
 
     public override Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
@@ -32,6 +34,9 @@ internal sealed class ChannelSource<T> : JobSource<T>
         pump.Start();
         return feed.Ended;
     }
+
+    private static bool HasItemAtHand(ChannelReader<T> reader) =>
+        reader.CanPeek ? reader.TryPeek(out _) : reader.CanCount && reader.Count > 0;
 
     private sealed class ChannelPump : Pump<T>
     {

@@ -67,7 +67,15 @@ internal sealed class CronSchedule : TimerSchedule
     private static TimeSpan DelayUntil(DateTimeOffset occurrence, DateTimeOffset now)
     {
         TimeSpan delay = occurrence - now;
-        return delay > Timers.MaxDelay ? Timers.MaxDelay : delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+        if (delay <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // Rounded up to whole milliseconds: the system's timers truncate, and a wake-up a fraction
+        // of a millisecond early would re-arm for less than one, spinning until the occurrence.
+        long ms = (long)Math.Ceiling(delay.TotalMilliseconds);
+        return ms >= Timers.MaxDelay.TotalMilliseconds ? Timers.MaxDelay : TimeSpan.FromMilliseconds(ms);
     }
 
     private void OnTimer()

@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 48, Level = LogLevel.Information, Message = "Timer job {JobName} changed its interval to {Interval}")]
     public static partial void TimerIntervalChanged(ILogger logger, string jobName, string interval);
+
+    [LoggerMessage(EventId = 49, Level = LogLevel.Error, Message = "A callback on the token of a run of job {JobName} threw when the run was cancelled by its timeout or the stop")]
+    public static partial void RunTimeoutCallbackFailed(ILogger logger, string jobName, Exception error);
 }

@@ -99,9 +99,17 @@ internal sealed class TimerJob : Job
         {
             busy.Add($"timer job {Name}: a tick waits for its run");
         }
-        else if (Volatile.Read(ref _subscription) is { HasDueFires: true })
+        else if (Volatile.Read(ref _subscription) is { } subscription)
         {
-            busy.Add($"timer job {Name}: trigger fires wait for a run");
+            if (subscription.HasDueFires)
+            {
+                busy.Add($"timer job {Name}: trigger fires wait for a run");
+            }
+            else if (subscription.IsHolding && !ReferenceEquals(subscription.TimeProvider, context.TimeProvider))
+            {
+                // Held on a clock a test kit does not move: the window ends by itself, later.
+                busy.Add($"timer job {Name}: trigger fires wait for a debounce window on another clock than the group's");
+            }
         }
     }
 
@@ -194,7 +202,7 @@ internal sealed class TimerJob : Job
         }
 
         // Only a run with a timeout pays for one: a token source and a timer.
-        RunTimeout? timeout = _options.RunTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token) : null;
+        RunTimeout? timeout = _options.RunTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token, context.Logger, Name) : null;
         context.Work?.Enter();
         (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
             static (context, token) => ((TimerJob)context.Job)._fn(token), start, timeout?.Token ?? token).ConfigureAwait(false);

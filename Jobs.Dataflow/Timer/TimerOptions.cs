@@ -27,7 +27,7 @@ public sealed class TimerOptions
     /// and the timer goes on with its next run. A run cut by the group's stop is a cancellation.
     /// </summary>
     /// <value>The default is <see langword="null"/>: no timeout.</value>
-    /// <exception cref="ArgumentOutOfRangeException">The value is zero, negative, or longer than a timer can wait (about 49 days).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is shorter than a millisecond (timers count whole milliseconds), or longer than a timer can wait (about 49 days).</exception>
     public TimeSpan? RunTimeout
     {
         get => _runTimeout;
@@ -35,7 +35,7 @@ public sealed class TimerOptions
         {
             if (value is { } timeout)
             {
-                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero, nameof(RunTimeout));
+                ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.FromMilliseconds(1), nameof(RunTimeout));
                 ArgumentOutOfRangeException.ThrowIfGreaterThan(timeout, Timers.MaxDelay, nameof(RunTimeout));
             }
 

@@ -52,6 +52,18 @@ public sealed partial class Trigger
             }
         }
 
+        /// <summary>Gets a value indicating whether fires wait for the debounce window to end. Read by a test kit.</summary>
+        public bool IsHolding
+        {
+            get
+            {
+                lock (_trigger._gate)
+                {
+                    return _pending > 0 && _holding && !_disposed;
+                }
+            }
+        }
+
         /// <summary>Counts one fire, and remembers the activity that made it; called under the trigger's lock.</summary>
         public void AddFireLocked(long timestamp, in ActivityContext caller)
         {

@@ -67,6 +67,9 @@ public sealed partial class Trigger
     /// <summary>Gets the clock of fires, the debounce window and latency.</summary>
     internal TimeProvider TimeProvider { get; }
 
+    /// <summary>Gets the number of timers that use the trigger now; a timer leaves when its job ends.</summary>
+    internal int SubscriptionCount => Volatile.Read(ref _subscriptions).Length;
+
     /// <summary>
     /// Asks every timer that uses this trigger to run as soon as it can. Thread-safe; never blocks
     /// on the timers (it only takes a short lock to count the fire).

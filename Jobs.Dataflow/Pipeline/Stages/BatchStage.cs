@@ -50,6 +50,9 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
     private long _currentSince;
     private bool _armed;
 
+    // Set when the timer triggers a batch, cleared when a batch leaves; read by a test kit.
+    private bool _triggered;
+
     public BatchStage(PipelineJob job, string name, int size, TimeSpan maxDelay)
         : base(job, name, StageOptions.Default)
     {
@@ -78,7 +81,9 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
     public override int QueueLength => (int)Math.Min(Pending, int.MaxValue);
 
     // Batches formed and not yet taken; a partial batch waits for its delay or for more items.
-    public override bool HoldsItems => _block.OutputCount > 0;
+    // A bounded batch block forms a triggered batch on a task of its own: until it has, and the
+    // batch has left, the trigger counts as items waiting.
+    public override bool HoldsItems => _block.OutputCount > 0 || Volatile.Read(ref _triggered);
 
     public override ITargetBlock<T> Target => _block;
 
@@ -128,6 +133,7 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
     private bool Depart(T[] batch)
     {
         Interlocked.Add(ref _left, batch.Length);
+        Volatile.Write(ref _triggered, false);
         Succeeded(0, batch.Length);
         Rearm();
         return true;
@@ -147,6 +153,7 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
             _formed = Interlocked.Read(ref _arrived);
         }
 
+        Volatile.Write(ref _triggered, true);
         _block.TriggerBatch();
         Rearm();
     }

@@ -343,7 +343,8 @@ internal abstract class PipelineStage
             {
                 if (delay > TimeSpan.Zero)
                 {
-                    await Task.Delay(delay > Timers.MaxDelay ? Timers.MaxDelay : delay, Job.Time, token).ConfigureAwait(false);
+                    Task wait = Task.Delay(delay > Timers.MaxDelay ? Timers.MaxDelay : delay, Job.Time, token);
+                    await (Job.Context.Work?.WaitOnTimeAsync(wait) ?? wait).ConfigureAwait(false);
                 }
                 else
                 {
