@@ -68,6 +68,8 @@ public sealed class RunTimeoutTests
         harness.Time.Advance(Limit);
         await tokenCancelled.OrTimeout();
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Level == HealthLevel.Degraded), "The run is reported when it ends, not before.");
+        LogEntry warned = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.RunTimedOut));
+        Assert.AreEqual(LogLevel.Warning, warned.Level, "The log says at once that the run timed out, while the function still runs.");
         release.SetResult();
 
         HealthReport degraded = await harness.Health.WaitForAsync("timer-job-stubborn", HealthLevel.Degraded);

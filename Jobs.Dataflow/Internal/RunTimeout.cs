@@ -15,6 +15,8 @@ internal sealed class RunTimeout : IDisposable
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly string _jobName;
+    private readonly CancellationToken _groupToken;
+    private bool _expired;
 
     /// <summary>Initializes a new instance of the <see cref="RunTimeout"/> class and starts its clock.</summary>
     /// <param name="timeout">How long the run may take.</param>
@@ -27,11 +29,12 @@ internal sealed class RunTimeout : IDisposable
         _timeout = timeout;
         _logger = logger;
         _jobName = jobName;
+        _groupToken = stop;
 
         // A timer of its own rather than CancelAfter: a callback that a user registered on the run's
         // token and that throws must be logged here, not thrown into the clock's timer (which would
         // crash the process on the system clock, and stop a fake clock's timers).
-        _timer = time.CreateTimer(static state => ((RunTimeout)state!).Cancel(), this, timeout, Timeout.InfiniteTimeSpan);
+        _timer = time.CreateTimer(static state => ((RunTimeout)state!).Expire(), this, timeout, Timeout.InfiniteTimeSpan);
         _stop = stop.UnsafeRegister(static state => ((RunTimeout)state!).Cancel(), this);
     }
 
@@ -50,7 +53,7 @@ internal sealed class RunTimeout : IDisposable
     /// <returns>The run's error, if any.</returns>
     public Exception? Outcome(Exception? error, CancellationToken stop, string what)
     {
-        if (!_source.IsCancellationRequested || stop.IsCancellationRequested)
+        if (!Volatile.Read(ref _expired) || stop.IsCancellationRequested)
         {
             return error;
         }
@@ -63,6 +66,22 @@ internal sealed class RunTimeout : IDisposable
         _timer.Dispose();
         _stop.Dispose();
         _source.Dispose();
+    }
+
+    /// <summary>
+    /// The timeout expired: says so in the log at once (a function that ignores its token would
+    /// otherwise hold its timer without a word until it returns), then cancels the run's token.
+    /// </summary>
+    private void Expire()
+    {
+        if (_groupToken.IsCancellationRequested)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _expired, true);
+        Log.RunTimedOut(_logger, _jobName, Durations.Format(_timeout));
+        Cancel();
     }
 
     private void Cancel()

@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 49, Level = LogLevel.Error, Message = "A callback on the token of a run of job {JobName} threw when the run was cancelled by its timeout or the stop")]
     public static partial void RunTimeoutCallbackFailed(ILogger logger, string jobName, Exception error);
+
+    [LoggerMessage(EventId = 50, Level = LogLevel.Warning, Message = "A run of job {JobName} timed out after {Timeout}; its token is cancelled, and the job waits for its function to return")]
+    public static partial void RunTimedOut(ILogger logger, string jobName, string timeout);
 }
