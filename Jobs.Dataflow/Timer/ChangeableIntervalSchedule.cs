@@ -62,6 +62,7 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
     {
         TimeSpan interval;
         bool tickNow;
+        long intervalStart;
         lock (_gate)
         {
             if (_timer is null || _stopped)
@@ -77,6 +78,7 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
             }
 
             _current = interval;
+            intervalStart = _intervalStart;
             TimeSpan due = interval - _context!.TimeProvider.GetElapsedTime(_intervalStart);
             tickNow = due <= TimeSpan.Zero;
 
@@ -86,9 +88,21 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
         }
 
         Log.TimerIntervalChanged(_context.Logger, _job!.Name, Durations.Format(interval));
-        if (tickNow)
+        if (tickNow && IntervalStartIs(intervalStart))
         {
             _job.OnTick();
+        }
+    }
+
+    /// <summary>
+    /// Tells whether the current interval still began at <paramref name="start"/>: a run that
+    /// started since began a new one, and a tick owed to the old one would add a run after it.
+    /// </summary>
+    private bool IntervalStartIs(long start)
+    {
+        lock (_gate)
+        {
+            return !_stopped && _intervalStart == start;
         }
     }
 }
