@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Jobs.Dataflow.Testing;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -116,6 +118,33 @@ public sealed class CronJobTests
         harness.Time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.AreEqual(new DateTimeOffset(2026, 10, 26, 1, 30, 0, TimeSpan.Zero), await runs.NextAsync());
         Assert.AreEqual(2, runs.Count);
+    }
+
+    [TestMethod]
+    public async Task Cron_StepThroughTheRepeatedHourInBerlin_RunsInBothCopiesOfIt()
+    {
+        // 25 October 2026: 02:00-03:00 Berlin time happens twice, 00:00-01:00 UTC (CEST) and
+        // 01:00-02:00 UTC (CET). An expression that steps through the hours keeps its pace in real time.
+        await using var kit = new JobTestKit(new JobTestKitOptions { Start = new DateTimeOffset(2026, 10, 24, 23, 50, 0, TimeSpan.Zero) });
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Cron(
+            "half-hourly",
+            _ =>
+            {
+                runs.Enqueue(kit.Time.GetUtcNow());
+                return Task.CompletedTask;
+            },
+            "*/30 * * * *",
+            Berlin));
+        await kit.StartAsync();
+
+        await kit.AdvanceAsync(TimeSpan.FromHours(2));
+
+        DateTimeOffset night = new(2026, 10, 25, 0, 0, 0, TimeSpan.Zero);
+        CollectionAssert.AreEqual(
+            new[] { night, night.AddMinutes(30), night.AddMinutes(60), night.AddMinutes(90) },
+            runs.ToArray(),
+            "02:00 and 02:30 CEST, then 02:00 and 02:30 CET.");
     }
 
     [TestMethod]
