@@ -49,7 +49,6 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         // The no-op sink cannot throw: it needs no guard, and the per-item path no extra call.
         IJobMetrics metrics = group.MetricsFor(job);
         Metrics = metrics is NopJobMetrics ? metrics : new GuardedJobMetrics(metrics, this);
-        Work = group.Tracker?.NewCounter();
     }
 
     public Job Job { get; }
@@ -125,7 +124,7 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// Gets the count of the job's user code in flight, for a test kit; <see langword="null"/>
     /// unless a kit tracks the group, so a job checks for null around its user code and pays nothing more.
     /// </summary>
-    public WorkCounter? Work { get; }
+    public WorkCounter? Work => _group.Tracker?.CounterFor(this);
 
     /// <summary>
     /// Gets a value indicating whether the job has finished starting: it set up its blocks and

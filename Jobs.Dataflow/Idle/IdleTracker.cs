@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Jobs.Dataflow;
 
 /// <summary>
@@ -12,13 +14,15 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal sealed class IdleTracker
 {
+    // Kept here rather than in each context: a job of a group without a kit carries no field for it.
+    private readonly ConditionalWeakTable<JobContext, WorkCounter> _counters = [];
     private long _stamp;
 
     /// <summary>Gets a number that changes whenever user code starts or ends in a job of the group.</summary>
     public long Stamp => Interlocked.Read(ref _stamp);
 
-    /// <summary>Makes the counter of user code in flight for one job.</summary>
-    public WorkCounter NewCounter() => new(this);
+    /// <summary>Gets the counter of user code in flight of one job, made on first use.</summary>
+    public WorkCounter CounterFor(JobContext context) => _counters.GetValue(context, _ => new WorkCounter(this));
 
     /// <summary>Moves the stamp.</summary>
     public void Touch() => Interlocked.Increment(ref _stamp);

@@ -44,6 +44,26 @@ internal sealed class WorkCounter
         }
     }
 
+    /// <summary>Gets a value indicating whether a delay on the group's clock is pending (see <see cref="WaitOnTimeAsync"/>).</summary>
+    public bool WaitsOnTime
+    {
+        get
+        {
+            lock (_delays)
+            {
+                foreach (Task delay in _delays)
+                {
+                    if (!delay.IsCompleted)
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Counts a call that starts.</summary>
     public void Enter()
     {
@@ -58,7 +78,7 @@ internal sealed class WorkCounter
         _tracker.Touch();
     }
 
-    /// <summary>Awaits a delay on the group's clock inside a call in flight: the call waits on time meanwhile, and a test kit may advance the clock.</summary>
+    /// <summary>Awaits a delay on the group's clock (inside a call in flight, or between calls): the job waits on time meanwhile, and a test kit may advance the clock.</summary>
     /// <param name="delay">The delay.</param>
     /// <returns>A task that completes as <paramref name="delay"/> does.</returns>
     public async Task WaitOnTimeAsync(Task delay)

@@ -13,9 +13,6 @@ internal sealed class OneShotJob : Job
     private readonly OneShotFunc _fn;
     private readonly OneShotOptions _options;
 
-    /// <summary>The backoff delay the job waits for, while it waits; read by a test kit.</summary>
-    private Task? _backoff;
-
     public OneShotJob(string name, OneShotFunc fn, OneShotOptions options)
         : base(name)
     {
@@ -30,7 +27,7 @@ internal sealed class OneShotJob : Job
     /// <summary>Busy while an attempt runs; waiting on time during a backoff delay, until the delay is over.</summary>
     internal override void DescribeBusy(JobContext context, List<string> busy)
     {
-        if (Volatile.Read(ref _backoff) is not { IsCompleted: false })
+        if (context.Work is not { WaitsOnTime: true })
         {
             busy.Add($"one-shot job {Name}: running an attempt");
         }
@@ -178,19 +175,14 @@ internal sealed class OneShotJob : Job
 
         Log.OneShotBackoff(context.Logger, Name, Durations.Format(delay), retry + 1);
         Task wait = Task.Delay(delay, context.TimeProvider, context.CancellationToken);
-        Volatile.Write(ref _backoff, wait);
         try
         {
-            await wait.ConfigureAwait(false);
+            await (context.Work?.WaitOnTimeAsync(wait) ?? wait).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException)
         {
             return false;
-        }
-        finally
-        {
-            Volatile.Write(ref _backoff, null);
         }
     }
 }

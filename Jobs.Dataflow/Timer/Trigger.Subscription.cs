@@ -191,8 +191,10 @@ public sealed partial class Trigger
 
             if (window is null)
             {
+                // Armed at creation: whoever sees the timer made (a test on a fake clock) may
+                // advance the clock at once, and the window must already count.
                 ITimer created = _trigger.TimeProvider.CreateTimer(
-                    static state => ((Subscription)state!).OnWindowEnd(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    static state => ((Subscription)state!).OnWindowEnd(), this, delay, Timeout.InfiniteTimeSpan);
                 lock (_trigger._gate)
                 {
                     if (_disposed)
@@ -204,10 +206,12 @@ public sealed partial class Trigger
                     window = _window ??= created;
                 }
 
-                if (window != created)
+                if (window == created)
                 {
-                    created.Dispose();
+                    return;
                 }
+
+                created.Dispose();
             }
 
             window.Change(delay, Timeout.InfiniteTimeSpan);
