@@ -154,6 +154,36 @@ public sealed class FaultToleranceTests
     }
 
     [TestMethod]
+    public async Task StopAsync_AJobsCancellationCallbackThrows_StopsEveryJobAndLogsIt()
+    {
+        await using var harness = new GroupHarness();
+        var entered = new CountdownEvent(2);
+        var othersCancelled = new TaskCompletionSource();
+        harness.Add(
+            Job.OneShot("throwing", async (_, token) =>
+            {
+                token.Register(() => throw new InvalidOperationException("callback fails"));
+                entered.Signal();
+                await token.UntilCancelledAsync();
+            }),
+            Job.OneShot("other", async (_, token) =>
+            {
+                entered.Signal();
+                await token.WhenCancelled();
+                othersCancelled.SetResult();
+            }));
+        await harness.StartAsync();
+        Assert.IsTrue(entered.Wait(Waits.Timeout));
+
+        await harness.StopAsync();
+
+        await othersCancelled.OrTimeout();
+        LogEntry failed = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.CancellationCallbackFailed));
+        Assert.AreEqual("callback fails", failed.Exception?.InnerException?.Message ?? failed.Exception?.Message);
+        await Task.WhenAll(harness.WaitForEndAsync("throwing"), harness.WaitForEndAsync("other"));
+    }
+
+    [TestMethod]
     public async Task StopAsync_TokenAlreadyCancelledAndADeadlineCallbackThrows_StillCancelsEveryJob()
     {
         await using var harness = new GroupHarness();

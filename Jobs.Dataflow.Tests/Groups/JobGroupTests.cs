@@ -269,6 +269,36 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StopAsync_JobQueuedBeforeStartIsRunning_WaitsForItAndWarnsOfNoJobThatNeverRan()
+    {
+        // The queue is the start's: once launched, a queued job is a running job like any other.
+        await using var harness = new GroupHarness();
+        var entered = new TaskCompletionSource();
+        var cancelled = new TaskCompletionSource();
+        var finish = new TaskCompletionSource();
+        Job queued = Job.OneShot("queued", async (_, token) =>
+        {
+            entered.SetResult();
+            await token.WhenCancelled();
+            cancelled.SetResult();
+            await finish.Task;
+        });
+        harness.Add(queued);
+        await harness.StartAsync();
+        await entered.OrTimeout();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+
+        Assert.IsFalse(queued.Completion.IsCompleted, "The job still runs.");
+        Assert.IsFalse(stop.IsCompleted);
+        finish.SetResult();
+        await stop.OrTimeout();
+        await queued.Completion.OrTimeout();
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.JobsNeverRan)), "The job ran.");
+    }
+
+    [TestMethod]
     public async Task StopAsync_NeverStarted_QueuedJobsNeverRunAndLaterAddWarns()
     {
         await using var harness = new GroupHarness();

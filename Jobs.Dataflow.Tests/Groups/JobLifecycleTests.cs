@@ -313,6 +313,30 @@ public sealed class JobLifecycleTests
         await job.Completion.OrTimeout();
     }
 
+    [TestMethod]
+    public async Task Scoped_GroupStopsWhileTheScopeIsCreated_ClosesThatScopeAndRejectsJobs()
+    {
+        // The stop comes between the creation of the view's scope and its publication: the scope
+        // the stop could not see is closed by Scoped itself, and the view rejects jobs.
+        var tree = new HealthTree();
+        Task? stop = null;
+        IJobGroup? group = null;
+        var health = new StopOnNewScope(tree, "late-scope", () => stop = group!.StopAsync(CancellationToken.None));
+        var logs = new LogCapture();
+        group = new JobRegistry(logs.Factory).NewGroup(health);
+        await group.StartAsync(CancellationToken.None);
+        Job job = Job.OneShot("late", (_, _) => Task.CompletedTask);
+
+        IScopedJobGroup scoped = group.Scoped("late-scope");
+        await stop!.OrTimeout();
+        scoped.Add(job);
+
+        Assert.IsEmpty(tree.Snapshot().Children, "The scope made while the group stopped is closed.");
+        LogEntry rejected = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobRejected));
+        Assert.AreEqual("late", rejected["JobName"]);
+        await job.Completion.OrTimeout();
+    }
+
     /// <summary>A health tree that runs an action when a given scope is created under it.</summary>
     private sealed class StopOnNewScope(HealthTree tree, string scope, Action action) : IHealth
     {

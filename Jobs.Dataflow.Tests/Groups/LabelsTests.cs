@@ -1,3 +1,4 @@
+using System.Globalization;
 using Jobs.Dataflow.Tests.TestUtilities;
 
 namespace Jobs.Dataflow.Tests.Groups;
@@ -11,6 +12,34 @@ namespace Jobs.Dataflow.Tests.Groups;
 public sealed class LabelsTests
 {
     private static readonly Dictionary<string, object?> Labels = new() { ["pipeline"] = "orders" };
+
+    [TestMethod]
+    public async Task Add_WithLabels_ScopeReadsAsAListAndAsKeyEqualsValueText()
+    {
+        // Plain-text providers print the scope's ToString(); structured ones read it as a list
+        // (OpenTelemetry by Count and index, others by enumerating it). Text is culture-invariant.
+        CultureInfo culture = CultureInfo.CurrentCulture;
+        CultureInfo.CurrentCulture = CultureInfo.GetCultureInfo("de-DE");
+        try
+        {
+            var labels = new Dictionary<string, object?> { ["pipeline"] = "orders", ["ratio"] = 1.5, ["zone"] = null };
+            await using var harness = new GroupHarness(new JobGroupOptions { Labels = labels });
+            harness.Add(Job.OneShot("labelled", (_, _) => Task.CompletedTask));
+            await harness.StartAsync();
+            LogEntry entry = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobEnded));
+
+            var scope = entry.Scopes.OfType<IReadOnlyList<KeyValuePair<string, object?>>>().Single(s => s.Any(pair => pair.Key == "pipeline"));
+            Assert.AreEqual("pipeline=orders, ratio=1.5, zone=", scope.ToString());
+            Assert.HasCount(3, scope);
+            KeyValuePair<string, object?>[] byIndex = [.. Enumerable.Range(0, scope.Count).Select(i => scope[i])];
+            CollectionAssert.AreEqual(labels.ToArray(), byIndex);
+            CollectionAssert.AreEqual(labels.ToArray(), ((System.Collections.IEnumerable)scope).Cast<KeyValuePair<string, object?>>().ToArray());
+        }
+        finally
+        {
+            CultureInfo.CurrentCulture = culture;
+        }
+    }
 
     [TestMethod]
     public async Task TimerTick_EntryWrittenByTheRun_CarriesLabelsAndJobName()

@@ -211,4 +211,56 @@ public sealed class HealthTreeTests
         Assert.AreEqual(time.GetUtcNow().UtcDateTime, a.LastChanged.UtcDateTime);
         Assert.AreEqual(TimeSpan.Zero, a.LastChanged.Offset);
     }
+
+    [TestMethod]
+    [DataRow("Ok", "status")]
+    [DataRow("Stopped", "reason")]
+    [DataRow("Degraded", "reason")]
+    [DataRow("Failed", "reason")]
+    [DataRow("OkWithDuration", "label")]
+    public void Report_NullMessage_ThrowsNamingItAndKeepsTheLastReport(string report, string parameter)
+    {
+        // Refused where it is given: a null message kept in the tree would only fail later, in
+        // whatever reads it (a snapshot printed by a health check).
+        var tree = new HealthTree();
+        var scope = (HealthNode)tree.NewScope("job");
+        scope.Ok("up");
+        Action call = report switch
+        {
+            "Ok" => () => scope.Ok(null!),
+            "Stopped" => () => scope.Stopped(null!),
+            "Degraded" => () => scope.Degraded(null!, new IOException("disk")),
+            "Failed" => () => scope.Failed(null!, new IOException("disk")),
+            _ => () => scope.OkWithDuration(null!, TimeSpan.FromSeconds(1)),
+        };
+
+        var error = Assert.ThrowsExactly<ArgumentNullException>(call);
+
+        Assert.AreEqual(parameter, error.ParamName);
+        HealthStatus job = tree.Snapshot().Find("job")!;
+        Assert.AreEqual(HealthLevel.Ok, job.Level);
+        Assert.AreEqual("up", job.Message);
+    }
+
+    [TestMethod]
+    public void Close_TreeThenItsScopesCloseThemselves_SnapshotHasOnlyTheNewScopes()
+    {
+        // A group's stop closes the tree's scopes at once; the jobs close their own scopes after
+        // that, which must change nothing, and the scopes made later show as usual.
+        var tree = new HealthTree();
+        IHealth[] old = [tree.NewScope("a"), tree.NewScope("b")];
+        IHealth grandchild = old[0].NewScope("a1");
+
+        tree.Close();
+        old[0].Close();
+        grandchild.Close();
+        old[1].Close();
+
+        Assert.AreEqual(0, tree.Snapshot().Children.Count);
+        old[0].Ok("late");
+        tree.NewScope("c").Ok("new");
+        HealthStatus snapshot = tree.Snapshot();
+        CollectionAssert.AreEqual(new[] { "c" }, snapshot.Children.Select(c => c.Name).ToArray());
+        Assert.AreEqual("new", snapshot.Find("c")!.Message);
+    }
 }

@@ -175,6 +175,65 @@ public sealed class HostingTests
     }
 
     [TestMethod]
+    [DoNotParallelize]
+    public void Shutdown_CalledAgainWithAnError_StopsOnceLogsTheFirstAndExitsNonZero()
+    {
+        // Jobs that give up one after another each call the shutdowner: the application is stopped
+        // once, the first error is the one logged as critical, and any error makes the exit non-zero.
+        var lifetime = new Mock<IHostApplicationLifetime>();
+        var logs = new LogCapture();
+        var shutdowner = new HostShutdowner(lifetime.Object, logs.Factory.CreateLogger<HostShutdowner>());
+        try
+        {
+            shutdowner.Shutdown(new InvalidOperationException("first"));
+            shutdowner.Shutdown(new InvalidOperationException("second"));
+
+            lifetime.Verify(l => l.StopApplication(), Times.Once);
+            Assert.AreEqual(HostShutdowner.ErrorExitCode, shutdowner.ExitCode);
+            Assert.AreEqual(HostShutdowner.ErrorExitCode, Environment.ExitCode);
+            LogEntry[] critical = [.. logs.Entries.Where(e => e.Level == LogLevel.Critical)];
+            Assert.HasCount(1, critical);
+            Assert.AreEqual("first", critical[0].Exception?.Message);
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+        }
+    }
+
+    [TestMethod]
+    [DoNotParallelize]
+    public void Shutdown_CleanThenWithAnError_StopsOnceAndExitsNonZero()
+    {
+        var lifetime = new Mock<IHostApplicationLifetime>();
+        var shutdowner = new HostShutdowner(lifetime.Object, new LogCapture().Factory.CreateLogger<HostShutdowner>());
+        try
+        {
+            shutdowner.Shutdown();
+            Assert.AreEqual(0, shutdowner.ExitCode);
+
+            shutdowner.Shutdown(new InvalidOperationException("late"));
+
+            lifetime.Verify(l => l.StopApplication(), Times.Once);
+            Assert.AreEqual(HostShutdowner.ErrorExitCode, shutdowner.ExitCode, "An error after a clean request still fails the exit.");
+            Assert.AreEqual(HostShutdowner.ErrorExitCode, Environment.ExitCode);
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+        }
+    }
+
+    [TestMethod]
+    public void HostShutdowner_NullArguments_ThrowNamingThem()
+    {
+        ILogger<HostShutdowner> logger = new LogCapture().Factory.CreateLogger<HostShutdowner>();
+
+        Assert.AreEqual("lifetime", Assert.ThrowsExactly<ArgumentNullException>(() => new HostShutdowner(null!, logger)).ParamName);
+        Assert.AreEqual("logger", Assert.ThrowsExactly<ArgumentNullException>(() => new HostShutdowner(Mock.Of<IHostApplicationLifetime>(), null!)).ParamName);
+    }
+
+    [TestMethod]
     public void AddJobGroup_BadArguments_ThrowNamingTheParameter()
     {
         var services = new ServiceCollection();

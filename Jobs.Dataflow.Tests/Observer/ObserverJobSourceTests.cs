@@ -156,6 +156,53 @@ public sealed class ObserverJobSourceTests
         handler.Release();
     }
 
+    [TestMethod]
+    [DataRow("two faults")]
+    [DataRow("cancelled")]
+    [DataRow("link throws")]
+    public async Task Run_BlockSourceEndsAbnormally_FailsWithWhatEndedIt(string ending)
+    {
+        // docs/behaviour.md#rule-26 for a source block that does not complete cleanly: the job ends
+        // Failed, and the shutdown gets the error that ended the source (every error of a block
+        // that faulted with several, a cancellation as one).
+        await using var harness = new GroupHarness();
+        var first = new InvalidOperationException("first");
+        var second = new IOException("second");
+        var source = ending switch
+        {
+            "two faults" => new ScriptedBlock(FaultedWith(first, second)),
+            "cancelled" => new ScriptedBlock(Task.FromCanceled(new CancellationToken(canceled: true))),
+            _ => new ScriptedBlock(new TaskCompletionSource().Task, linkError: first),
+        };
+        harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, source, new ObserverOptions { ShutdownOnError = true }));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("obs");
+
+        HealthReport failed = await harness.Health.WaitForAsync("observer-job-obs", HealthLevel.Failed);
+        Exception error = failed.Error!;
+        harness.Shutdowner.Verify(s => s.Shutdown(error), Times.Once);
+        switch (ending)
+        {
+            case "two faults":
+                CollectionAssert.AreEqual(new Exception[] { first, second }, ((AggregateException)error).InnerExceptions.ToArray());
+                break;
+            case "cancelled":
+                Assert.IsInstanceOfType<TaskCanceledException>(error);
+                break;
+            default:
+                Assert.AreSame(first, error);
+                break;
+        }
+    }
+
+    private static Task FaultedWith(params Exception[] errors)
+    {
+        var faulted = new TaskCompletionSource();
+        faulted.SetException(errors);
+        return faulted.Task;
+    }
+
     /// <summary>An endless-enough stream that counts how far the job has pulled it.</summary>
     private sealed class CountingStream(int count) : IAsyncEnumerable<int>
     {
@@ -214,6 +261,35 @@ public sealed class ObserverJobSourceTests
 
             public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
                 new(_next < count);
+        }
+    }
+
+    /// <summary>A source block that offers nothing and ends as it is told: its completion, or a link that throws.</summary>
+    private sealed class ScriptedBlock(Task completion, Exception? linkError = null) : ISourceBlock<int>
+    {
+        public Task Completion => completion;
+
+        public void Complete()
+        {
+        }
+
+        public void Fault(Exception exception)
+        {
+        }
+
+        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) =>
+            linkError is null ? new CancellationTokenSource() : throw linkError;
+
+        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed)
+        {
+            messageConsumed = false;
+            return 0;
+        }
+
+        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) => false;
+
+        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target)
+        {
         }
     }
 }

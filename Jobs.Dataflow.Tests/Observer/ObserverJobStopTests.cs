@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -507,6 +508,45 @@ public sealed class ObserverJobStopTests
         }
     }
 
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopWithABlockSourceSlowToUnlink_TakesNothingMoreFromIt()
+    {
+        // The group completes the handler's block at the stop itself: while a source block is
+        // still being unlinked, a draining job handles what it took and takes nothing more.
+        await using var harness = new GroupHarness();
+        var buffer = new BufferBlock<int>();
+        var source = new SlowUnlinkBlock(buffer);
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
+        await harness.StartAsync();
+        for (int i = 1; i <= 10; i++)
+        {
+            Assert.IsTrue(buffer.Post(i));
+        }
+
+        await handler.WaitForFirstAsync();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await source.UnlinkStarted.OrTimeout();
+        handler.Release();
+
+        // The drain has handled every item taken so far: then let the unlink end.
+        using (var guard = new CancellationTokenSource(Waits.Timeout))
+        {
+            while (handler.Finished.Count != 10 - buffer.Count)
+            {
+                guard.Token.ThrowIfCancellationRequested();
+                await Task.Yield();
+            }
+        }
+
+        source.LetUnlink();
+        await stop.OrTimeout();
+
+        int taken = 10 - buffer.Count;
+        Assert.IsLessThanOrEqualTo(2, taken, "Only the item in the handler and the one waiting for it were taken before the stop.");
+        CollectionAssert.AreEqual(Enumerable.Range(1, taken).Select(i => (i, false)).ToArray(), handler.Finished.ToArray());
+    }
+
     /// <summary>
     /// A one-shot that ends when the group's token is cancelled, and tells when that happened.
     /// Await <c>Running</c> before the stop: a job the stop overtakes never runs.
@@ -712,6 +752,45 @@ public sealed class ObserverJobStopTests
             finally
             {
                 _cancelled.SetResult();
+            }
+        }
+    }
+
+    /// <summary>A source block whose unlink waits until the test lets it end, and tells when it began.</summary>
+    private sealed class SlowUnlinkBlock(BufferBlock<int> inner) : ISourceBlock<int>
+    {
+        private readonly TaskCompletionSource _unlinkStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly ManualResetEventSlim _letUnlink = new();
+
+        public Task UnlinkStarted => _unlinkStarted.Task;
+
+        public Task Completion => inner.Completion;
+
+        public void LetUnlink() => _letUnlink.Set();
+
+        public void Complete() => inner.Complete();
+
+        public void Fault(Exception exception) => ((IDataflowBlock)inner).Fault(exception);
+
+        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) =>
+            new SlowUnlink(this, inner.LinkTo(target, linkOptions));
+
+        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed) =>
+            ((ISourceBlock<int>)inner).ConsumeMessage(messageHeader, target, out messageConsumed);
+
+        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) =>
+            ((ISourceBlock<int>)inner).ReserveMessage(messageHeader, target);
+
+        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target) =>
+            ((ISourceBlock<int>)inner).ReleaseReservation(messageHeader, target);
+
+        private sealed class SlowUnlink(SlowUnlinkBlock owner, IDisposable link) : IDisposable
+        {
+            public void Dispose()
+            {
+                owner._unlinkStarted.TrySetResult();
+                owner._letUnlink.Wait(Waits.Timeout);
+                link.Dispose();
             }
         }
     }

@@ -1,4 +1,6 @@
+using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Testing;
+using Jobs.Dataflow.Tests.TestUtilities;
 
 namespace Jobs.Dataflow.Tests.Timer;
 
@@ -65,5 +67,66 @@ public sealed class TriggerSubscriptionTests
         }
 
         Assert.AreEqual(0, trigger.SubscriptionCount);
+    }
+
+    [TestMethod]
+    public async Task Dispose_TimerLeftTheTrigger_ItsRunBlockIsNoLongerLinked()
+    {
+        // A long-lived trigger shared by short-lived timers: a timer that left holds no link from
+        // the trigger, which would keep its run block (and its job) reachable.
+        var trigger = new Trigger();
+        var left = new BufferBlock<TimerWake>();
+        var staying = new BufferBlock<TimerWake>();
+        Trigger.Subscription leaving = trigger.Subscribe(left);
+        leaving.Connect();
+        trigger.Subscribe(staying).Connect();
+
+        leaving.Dispose();
+        trigger.Fire();
+
+        // The trigger offers a fire to its timers in the order they connected: once the later one
+        // has it, the earlier one has had its chance.
+        Assert.AreEqual(TimerWake.Fire, await staying.ReceiveAsync().OrTimeout());
+        Assert.AreEqual(0, left.Count, "The timer that left was woken.");
+    }
+
+    [TestMethod]
+    public async Task Connect_TimerLeftBeforeItConnected_NeverLinksItsRunBlock()
+    {
+        // A group that stops while the timer starts: the subscription ends before its link is made.
+        var trigger = new Trigger();
+        var left = new BufferBlock<TimerWake>();
+        var staying = new BufferBlock<TimerWake>();
+        Trigger.Subscription leaving = trigger.Subscribe(left);
+        leaving.Dispose();
+        leaving.Connect();
+        trigger.Subscribe(staying).Connect();
+
+        trigger.Fire();
+
+        Assert.AreEqual(TimerWake.Fire, await staying.ReceiveAsync().OrTimeout());
+        Assert.AreEqual(0, left.Count, "The timer that left was woken.");
+        Assert.AreEqual(1, trigger.SubscriptionCount);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_FireHeldByTheDebounceWindow_DisarmsTheWindow()
+    {
+        await using var kit = new JobTestKit();
+        var trigger = new Trigger(TimeSpan.FromSeconds(5), kit.Time);
+        int runs = 0;
+        kit.Add(Job.Timer("held", _ => Task.FromResult(Interlocked.Increment(ref runs)), TimeSpan.FromHours(1), new TimerOptions { Trigger = trigger }));
+        await kit.StartAsync();
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+        Assert.AreEqual(1, runs, "The second fire is held by the window.");
+        Assert.AreEqual(2, kit.Time.ArmedTimers, "The interval and the debounce window are armed.");
+
+        await kit.StopAsync();
+
+        Assert.AreEqual(0, kit.Time.ArmedTimers, "A stopped timer leaves nothing armed on the trigger's clock.");
+        Assert.AreEqual(1, runs);
     }
 }

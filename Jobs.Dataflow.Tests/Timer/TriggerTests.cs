@@ -165,6 +165,35 @@ public sealed class TriggerTests
     }
 
     [TestMethod]
+    public async Task Fire_TriggerStats_FiresDuringARun_LatencyFromTheFirstFireAfterThatRunsTake()
+    {
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        var triggerTime = new TestTimeProvider();
+        var trigger = new Trigger(timeProvider: triggerTime);
+        await harness.StartTimerAsync("busy", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
+        runs.Hold();
+        trigger.Fire();
+        await runs.NextAsync();
+
+        // The running timer counts these three itself: the latency of the run they cause starts at
+        // the first of them, not at the fire of the run in flight nor at the last one.
+        triggerTime.Advance(TimeSpan.FromSeconds(2));
+        trigger.Fire();
+        triggerTime.Advance(TimeSpan.FromSeconds(3));
+        trigger.Fire();
+        triggerTime.Advance(TimeSpan.FromSeconds(1));
+        trigger.Fire();
+        runs.Release();
+
+        // Stats are reported when the fired run starts, before the function is called.
+        await runs.NextAsync();
+
+        harness.Metrics.Verify(m => m.TimerTriggerStats("busy", TimeSpan.Zero, 1), Times.Once);
+        harness.Metrics.Verify(m => m.TimerTriggerStats("busy", TimeSpan.FromSeconds(4), 3), Times.Once);
+    }
+
+    [TestMethod]
     public async Task Run_TickOnly_ReportsNoTriggerStats()
     {
         await using var harness = new GroupHarness();
