@@ -138,7 +138,7 @@ public sealed class JobScopeTests
         {
             provider.GetRequiredService<ScopedService>();
             started.SetResult();
-            await Task.Delay(Timeout.InfiniteTimeSpan, token);
+            await token.UntilCancelledAsync();
         })));
 
         await harness.StartAsync();

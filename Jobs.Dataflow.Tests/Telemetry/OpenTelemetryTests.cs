@@ -45,10 +45,7 @@ public sealed class OpenTelemetryTests
     {
         string name = "otel-" + Guid.NewGuid().ToString("N");
         var exported = new List<Metric>();
-        using MeterProvider provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(MeterJobMetrics.MeterName)
-            .AddInMemoryExporter(exported)
-            .Build();
+        using MeterProvider provider = ExportMetricsTo(exported);
         var time = new TestTimeProvider();
         using var metrics = new MeterJobMetrics(_meterFactory);
         var registry = new JobRegistry(timeProvider: time, metrics: metrics);
@@ -89,10 +86,7 @@ public sealed class OpenTelemetryTests
     public void Metrics_EveryDuration_HasBoundsFromAMillisecondToTenMinutes(string instrument)
     {
         var exported = new List<Metric>();
-        using MeterProvider provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(MeterJobMetrics.MeterName)
-            .AddInMemoryExporter(exported)
-            .Build();
+        using MeterProvider provider = ExportMetricsTo(exported);
         using var metrics = new MeterJobMetrics(_meterFactory);
         string name = "bounds-" + Guid.NewGuid().ToString("N");
         TimeSpan second = TimeSpan.FromSeconds(1);
@@ -181,10 +175,7 @@ public sealed class OpenTelemetryTests
     {
         string name = "outcome-" + Guid.NewGuid().ToString("N");
         var exported = new List<Metric>();
-        using MeterProvider provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(MeterJobMetrics.MeterName)
-            .AddInMemoryExporter(exported)
-            .Build();
+        using MeterProvider provider = ExportMetricsTo(exported);
         using var metrics = new MeterJobMetrics(_meterFactory);
         var registry = new JobRegistry(metrics: metrics);
         IJobGroup group = registry.NewGroup(new HealthTree());
@@ -215,10 +206,7 @@ public sealed class OpenTelemetryTests
         string name = "cut-" + Guid.NewGuid().ToString("N");
         var exported = new List<Metric>();
         var spans = new List<Activity>();
-        using MeterProvider meters = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(MeterJobMetrics.MeterName)
-            .AddInMemoryExporter(exported)
-            .Build();
+        using MeterProvider meters = ExportMetricsTo(exported);
         using TracerProvider tracer = Sdk.CreateTracerProviderBuilder()
             .AddSource(JobsActivitySource.Name)
             .AddInMemoryExporter(spans)
@@ -233,7 +221,7 @@ public sealed class OpenTelemetryTests
             async token =>
             {
                 running.Release();
-                await Task.Delay(Timeout.InfiniteTimeSpan, time, token);
+                await token.UntilCancelledAsync();
             },
             TimeSpan.FromMinutes(1)));
 
@@ -282,10 +270,7 @@ public sealed class OpenTelemetryTests
     {
         string name = "active-" + Guid.NewGuid().ToString("N");
         var exported = new List<Metric>();
-        using MeterProvider provider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(MeterJobMetrics.MeterName)
-            .AddInMemoryExporter(exported)
-            .Build();
+        using MeterProvider provider = ExportMetricsTo(exported);
         using var metrics = new MeterJobMetrics(_meterFactory);
         var registry = new JobRegistry(metrics: metrics);
         IJobGroup group = registry.NewGroup(new HealthTree());
@@ -326,6 +311,13 @@ public sealed class OpenTelemetryTests
             () => metrics.TimerRunDuration("job", TimeSpan.Zero, (RunOutcome)42, error: null));
         Assert.AreEqual("outcome", error.ParamName);
     }
+
+    /// <summary>A meter provider with the SDK's defaults that exports the library's meter to <paramref name="exported"/>.</summary>
+    private static MeterProvider ExportMetricsTo(List<Metric> exported) =>
+        Sdk.CreateMeterProviderBuilder()
+            .AddMeter(MeterJobMetrics.MeterName)
+            .AddInMemoryExporter(exported)
+            .Build();
 
     /// <summary>
     /// Finds the point of one job in one instrument. Tests run in parallel, each with its own meter
