@@ -59,6 +59,28 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task Add_SeveralJobsInOneCallAfterStart_StartsEveryOneInTheOrderGiven()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        var release = new TaskCompletionSource();
+        using var entered = new CountdownEvent(3);
+        Job[] jobs = [.. new[] { "c", "a", "b" }.Select(name => Job.OneShot(name, async (_, _) =>
+        {
+            entered.Signal();
+            await release.Task;
+        }))];
+
+        harness.Group.Add(jobs);
+
+        Assert.IsTrue(entered.Wait(TimeSpan.FromSeconds(30)), "Every job of the call runs, not only the last.");
+        string[] scopes = [.. harness.Health.Tree.Snapshot().Children.Select(c => c.Name)];
+        CollectionAssert.AreEqual(new[] { "job-c", "job-a", "job-b" }, scopes);
+        release.SetResult();
+        await Task.WhenAll(jobs.Select(j => j.Completion)).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task Add_AfterStop_DoesNotStartAndWarnsWithName()
     {
         await using var harness = new GroupHarness();
@@ -157,6 +179,22 @@ public sealed class JobGroupTests
             seen.SetResult(local.Value);
             return Task.CompletedTask;
         }
+    }
+
+    [TestMethod]
+    public async Task StartAsync_CancelledToken_ThrowsAndTheGroupCanStillStart()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("waits", (_, _) => Task.CompletedTask);
+        harness.Add(job);
+
+        await Assert.ThrowsExactlyAsync<OperationCanceledException>(
+            () => harness.Group.StartAsync(new CancellationToken(canceled: true)));
+
+        Assert.IsFalse(job.Completion.IsCompleted, "A cancelled start launches nothing.");
+        Assert.IsEmpty(harness.Health.Tree.Snapshot().Children);
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
     }
 
     [TestMethod]
@@ -407,6 +445,20 @@ public sealed class JobGroupTests
         var error = Assert.ThrowsExactly<ArgumentNullException>(() => group.Add(null!));
 
         Assert.AreEqual("jobs", error.ParamName);
+    }
+
+    [TestMethod]
+    public async Task Add_NullAmongJobs_ThrowsNamingJobsAndTakesNone()
+    {
+        await using var harness = new GroupHarness();
+        Job job = Job.OneShot("valid", (_, _) => Task.CompletedTask);
+
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => harness.Group.Add(job, null!));
+
+        Assert.AreEqual("jobs", error.ParamName);
+        harness.Group.Add(job);
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
     }
 
     [TestMethod]

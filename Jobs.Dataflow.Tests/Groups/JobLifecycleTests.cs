@@ -32,7 +32,9 @@ public sealed class JobLifecycleTests
 
         Assert.ThrowsExactly<InvalidOperationException>(() => second.Group.Add(fresh, shared));
 
-        // The call threw as a whole: the fresh job was not taken, and can still be added.
+        // The call threw as a whole: the fresh job was not taken, and can still be added; the
+        // shared one stays the first group's.
+        Assert.ThrowsExactly<InvalidOperationException>(() => second.Group.Add(shared));
         await second.StartAsync();
         second.Group.Add(fresh);
         await fresh.Completion.OrTimeout();
@@ -161,6 +163,26 @@ public sealed class JobLifecycleTests
         Assert.HasCount(1, scopes, "The latest job of a name replaces the kept scope of the earlier one.");
         Assert.AreEqual(HealthLevel.Ok, scopes[0].Level);
         Assert.AreEqual(HealthLevel.Ok, harness.Health.Tree.Snapshot().Overall);
+    }
+
+    [TestMethod]
+    public async Task Add_SeveralJobsOfEndedNamesInOneCall_EachReplacesItsKeptScope()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        Job firstA = Job.OneShot("a", (_, _) => throw new IOException("down"));
+        Job firstB = Job.OneShot("b", (_, _) => throw new IOException("down"));
+        harness.Group.Add(firstA, firstB);
+        await Task.WhenAll(firstA.Completion, firstB.Completion).OrTimeout();
+
+        Job secondA = Job.OneShot("a", (_, _) => Task.CompletedTask);
+        Job secondB = Job.OneShot("b", (_, _) => Task.CompletedTask);
+        harness.Group.Add(secondA, secondB);
+        await Task.WhenAll(secondA.Completion, secondB.Completion).OrTimeout();
+
+        HealthStatus[] scopes = [.. harness.Health.Tree.Snapshot().Children];
+        CollectionAssert.AreEqual(new[] { "job-a", "job-b" }, scopes.Select(s => s.Name).ToArray());
+        Assert.IsTrue(scopes.All(s => s.Level == HealthLevel.Ok), "Both failed scopes were replaced, not only the last.");
     }
 
     [TestMethod]
