@@ -269,6 +269,36 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StopAsync_TwoJobsIgnoreCancellation_NamesBothStragglersAndNotTheOneThatEnded()
+    {
+        await using var harness = new GroupHarness();
+        var never = new TaskCompletionSource();
+        using var entered = new CountdownEvent(2);
+        Task Stubborn(IHealth health, CancellationToken token)
+        {
+            entered.Signal();
+            return never.Task;
+        }
+
+        harness.Add(
+            Job.OneShot("first", Stubborn),
+            Job.OneShot("polite", (_, token) => token.UntilCancelledAsync()),
+            Job.OneShot("second", Stubborn));
+        await harness.StartAsync();
+        Assert.IsTrue(entered.Wait(TimeSpan.FromSeconds(30)));
+        using var timeout = new CancellationTokenSource();
+
+        Task stop = harness.Group.StopAsync(timeout.Token);
+        await harness.Health.WaitForCloseAsync("job-polite");
+        await timeout.CancelAsync();
+        await stop.OrTimeout();
+
+        LogEntry stragglers = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.StopTimedOut));
+        Assert.AreEqual("first, second", stragglers["JobNames"]);
+        never.SetResult();
+    }
+
+    [TestMethod]
     public async Task StopAsync_Twice_SecondIsANoOp()
     {
         await using var harness = new GroupHarness();
