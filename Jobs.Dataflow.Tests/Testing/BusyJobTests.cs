@@ -1,0 +1,141 @@
+using System.Threading.Channels;
+using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Testing;
+using Jobs.Dataflow.Tests.TestUtilities;
+
+namespace Jobs.Dataflow.Tests.Testing;
+
+/// <summary>
+/// What the kit names when a wait for idle gives up: for each kind of job, what keeps it busy, so
+/// that a stuck test says where it is stuck.
+/// </summary>
+[TestClass]
+public sealed class BusyJobTests
+{
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_ObserverHandlerStuckOnAChannel_NamesTheItemsInTheHandlerAndWaiting()
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        kit.Add(Job.Observer("reader", (int _, CancellationToken _) => release.Task, channel.Reader));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+        channel.Writer.TryWrite(2);
+        channel.Writer.TryWrite(3);
+
+        await BusyWithAsync(kit, "observer job reader: 1 item(s) in the handler, 2 waiting");
+        release.SetResult();
+        await kit.WaitUntilIdleAsync();
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_ObserverHandlerStuckOnAnObservable_CountsTheItemsItsBufferHolds()
+    {
+        await using var kit = NewKit();
+        var source = new TestObservable<int>();
+        var release = new TaskCompletionSource();
+        kit.Add(Job.Observer("pushed", (int _, CancellationToken _) => release.Task, source));
+        await kit.Group.StartAsync(CancellationToken.None);
+        IObserver<int> observer = await source.WaitForObserverAsync();
+
+        observer.OnNext(1);
+        observer.OnNext(2);
+        observer.OnNext(3);
+
+        await BusyWithAsync(kit, "observer job pushed: 1 item(s) in the handler, 2 waiting");
+        release.SetResult();
+        await kit.WaitUntilIdleAsync();
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_ObserverOfABufferBlockWithoutItems_IsIdle()
+    {
+        await using var kit = NewKit();
+        var source = new BufferBlock<int>();
+        int handled = 0;
+        kit.Add(Job.Observer("block", (int _, CancellationToken _) => Task.FromResult(Interlocked.Increment(ref handled)), source));
+        await kit.StartAsync();
+
+        source.Post(1);
+        source.Post(2);
+        await kit.WaitUntilIdleAsync();
+
+        Assert.AreEqual(2, Volatile.Read(ref handled), "Items a buffer block still holds keep the kit waiting.");
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_TimerRunStuck_NamesTheRunInFlight()
+    {
+        await using var kit = NewKit();
+        var release = new TaskCompletionSource();
+        kit.Add(Job.Timer("refresh", _ => release.Task, TimeSpan.FromMinutes(1)));
+        await kit.StartAsync();
+
+        kit.Time.Advance(TimeSpan.FromMinutes(1));
+
+        await BusyWithAsync(kit, "timer job refresh: a run is in flight or pending");
+        release.SetResult();
+        await kit.WaitUntilIdleAsync();
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_FireHeldByADebounceOnTheSystemClock_NamesTheOtherClock()
+    {
+        await using var kit = NewKit();
+        var trigger = new Trigger(TimeSpan.FromHours(1));
+        int runs = 0;
+        kit.Add(Job.Timer("debounced", _ => Task.FromResult(Interlocked.Increment(ref runs)), TimeSpan.FromDays(1), new TimerOptions { Trigger = trigger }));
+        await kit.StartAsync();
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+        Assert.AreEqual(1, Volatile.Read(ref runs));
+
+        trigger.Fire();
+
+        await BusyWithAsync(kit, "timer job debounced: trigger fires wait for a debounce window on another clock than the group's");
+        Assert.AreEqual(1, Volatile.Read(ref runs), "The second fire waits for the window, which the kit's clock cannot end.");
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_PipelineSinkStuck_NamesTheItemInTheStage()
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        kit.Add(Job.Pipeline("etl", channel.Reader)
+            .Transform("double", x => x * 2)
+            .Sink("write", (int _, CancellationToken _) => release.Task));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+
+        await BusyWithAsync(kit, "pipeline job etl: 1 item(s) in a stage's function or the dead letter");
+        release.SetResult();
+        await kit.WaitUntilIdleAsync();
+    }
+
+    private static JobTestKit NewKit() => new(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(100) });
+
+    /// <summary>
+    /// Waits until a wait for idle fails naming <paramref name="expected"/>. Items move between
+    /// blocks on the thread pool, so the first failures may catch them on their way.
+    /// </summary>
+    private static async Task BusyWithAsync(JobTestKit kit, string expected)
+    {
+        string last = string.Empty;
+        DateTime giveUp = DateTime.UtcNow + Waits.Timeout;
+        while (DateTime.UtcNow < giveUp)
+        {
+            var error = await Assert.ThrowsExactlyAsync<TimeoutException>(() => kit.WaitUntilIdleAsync());
+            last = error.Message;
+            if (last.Contains(expected, StringComparison.Ordinal))
+            {
+                return;
+            }
+        }
+
+        Assert.Fail($"The kit never named \"{expected}\"; last: {last}");
+    }
+}
