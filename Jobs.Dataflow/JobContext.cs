@@ -138,9 +138,6 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// <summary>Gets or sets the next job in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
     public JobContext? NextActive { get; set; }
 
-    /// <summary>Gets or sets a value indicating whether the job is in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
-    public bool IsActive { get; set; }
-
     /// <summary>Gets a task that completes when the job has ended and its final health is reported. It never faults.</summary>
     public Task Completion => Job.Completion;
 

@@ -203,7 +203,9 @@ public sealed class JobGroupTests
         await using var harness = new GroupHarness();
         await harness.StartAsync();
 
-        await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+
+        StringAssert.Contains(error.Message, "already been started");
     }
 
     [TestMethod]
@@ -213,7 +215,9 @@ public sealed class JobGroupTests
         await harness.StartAsync();
         await harness.StopAsync();
 
-        await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+        var error = await Assert.ThrowsExactlyAsync<InvalidOperationException>(harness.StartAsync);
+
+        StringAssert.Contains(error.Message, "stopped group cannot start again");
     }
 
     [TestMethod]

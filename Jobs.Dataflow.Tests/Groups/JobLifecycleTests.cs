@@ -18,7 +18,9 @@ public sealed class JobLifecycleTests
         Job job = Job.OneShot("once", (_, _) => Task.CompletedTask);
         harness.Group.Add(job);
 
-        Assert.ThrowsExactly<InvalidOperationException>(() => harness.Group.Add(job));
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => harness.Group.Add(job));
+
+        StringAssert.Contains(error.Message, "Job once was already added to a group");
     }
 
     [TestMethod]
@@ -186,6 +188,43 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task Completion_TwoJobsOfOneNameEndByThemselves_TheTreeKeepsOnlyTheLastOnesScope()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        var releaseFirst = new TaskCompletionSource();
+        var releaseSecond = new TaskCompletionSource();
+        Job first = Job.OneShot("sync", (_, _) => releaseFirst.Task);
+        Job second = Job.OneShot("sync", (_, _) => releaseSecond.Task);
+        harness.Group.Add(first, second);
+
+        releaseFirst.SetResult();
+        await first.Completion.OrTimeout();
+        releaseSecond.SetException(new IOException("down"));
+        await second.Completion.OrTimeout();
+
+        HealthStatus[] scopes = [.. harness.Health.Tree.Snapshot().Children];
+        Assert.HasCount(1, scopes, "The scope kept for the first job is closed when the second of its name ends.");
+        Assert.AreEqual(HealthLevel.Failed, scopes[0].Level);
+    }
+
+    [TestMethod]
+    public async Task Add_SeveralJobsToAStoppedGroup_RejectsAndCompletesEachWithAWarning()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        await harness.StopAsync();
+        Job first = Job.OneShot("late-1", (_, _) => Task.CompletedTask);
+        Job second = Job.OneShot("late-2", (_, _) => Task.CompletedTask);
+
+        harness.Group.Add(first, second);
+
+        await Task.WhenAll(first.Completion, second.Completion).OrTimeout();
+        string?[] rejected = [.. harness.Logs.Entries.Where(e => e.EventId.Name == nameof(Log.JobRejected)).Select(e => (string?)e["JobName"])];
+        CollectionAssert.AreEqual(new[] { "late-1", "late-2" }, rejected);
+    }
+
+    [TestMethod]
     public async Task Add_SameNameOfAnotherKindAfterAJobEnded_KeepsBothScopes()
     {
         await using var harness = new GroupHarness();
@@ -316,6 +355,7 @@ public sealed class JobLifecycleTests
         HealthStatus[] scopes = [.. harness.Health.Tree.Snapshot().Children];
         Assert.HasCount(1, scopes);
         CollectionAssert.AreEqual(new[] { "job-a", "job-b" }, scopes[0].Children.Select(c => c.Name).ToArray());
+        Assert.IsFalse(harness.Health.Reports.Any(r => r.Path == "ingest" && r.Closed), "The second call makes no scope of its own to throw away.");
         release.SetResult();
     }
 
@@ -330,6 +370,7 @@ public sealed class JobLifecycleTests
         harness.Group.Scoped("late-scope").Add(job);
 
         Assert.IsEmpty(harness.Health.Tree.Snapshot().Children);
+        Assert.IsFalse(harness.Health.Reports.Any(r => r.Path == "late-scope"), "A stopped group makes no scope, not even one it closes at once.");
         LogEntry rejected = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobRejected));
         Assert.AreEqual("late", rejected["JobName"]);
         await job.Completion.OrTimeout();

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Jobs.Dataflow;
 
 /// <summary>
@@ -16,15 +18,10 @@ internal sealed class ActiveJobs
 
     public int Count { get; private set; }
 
+    /// <summary>Links a context that is not in the list: the group tracks each context once, before its launch.</summary>
     public void Add(JobContext context)
     {
-        if (context.IsActive)
-        {
-            return;
-        }
-
-        context.IsActive = true;
-        context.PreviousActive = null;
+        Debug.Assert(context != _head && context.PreviousActive is null, "A context is tracked once.");
         context.NextActive = _head;
         if (_head is not null)
         {
@@ -35,13 +32,10 @@ internal sealed class ActiveJobs
         Count++;
     }
 
+    /// <summary>Unlinks a context in the list: the group untracks each context once, when its job ends.</summary>
     public void Remove(JobContext context)
     {
-        if (!context.IsActive)
-        {
-            return;
-        }
-
+        Debug.Assert(context == _head || context.PreviousActive is not null, "A context is untracked once, after it was tracked.");
         if (context.PreviousActive is { } previous)
         {
             previous.NextActive = context.NextActive;
@@ -58,7 +52,6 @@ internal sealed class ActiveJobs
 
         context.PreviousActive = null;
         context.NextActive = null;
-        context.IsActive = false;
         Count--;
     }
 

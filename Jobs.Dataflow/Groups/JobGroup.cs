@@ -340,18 +340,21 @@ internal sealed partial class JobGroup : IJobGroup
     private void End(JobContext context)
     {
         bool keepScope;
-        KeptScopes.Kept? replaced = null;
+        KeptScopes.Kept replaced = default;
         lock (_gate)
         {
             _active.Remove(context);
-            keepScope = _state != State.Stopped && !context.CancellationToken.IsCancellationRequested;
+
+            // The stop marks the group stopped and cancels the jobs' token under this lock: a job
+            // that ends here with the group running ended by itself.
+            keepScope = _state != State.Stopped;
             if (keepScope)
             {
                 replaced = _ended.AddLocked(context.ParentHealth, context.Job, context.KeepHealth());
             }
         }
 
-        replaced?.Close(_logger);
+        replaced.Close(_logger);
         if (!keepScope)
         {
             context.CloseHealth();
