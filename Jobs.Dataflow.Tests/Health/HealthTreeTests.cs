@@ -243,6 +243,49 @@ public sealed class HealthTreeTests
     }
 
     [TestMethod]
+    public void Close_JobScopesComeAndGo_TheTreeDropsClosedScopesAndStaysSmall()
+    {
+        // A long-running group adds and ends jobs for days: the scopes they closed must not pile up.
+        var tree = new HealthTree();
+        var open = new Queue<IHealth>();
+        for (int i = 0; i < 10_000; i++)
+        {
+            open.Enqueue(tree.NewScope("job-" + i));
+            if (open.Count > 5)
+            {
+                open.Dequeue().Close();
+            }
+
+            Assert.IsLessThanOrEqualTo((2 * open.Count) + 8, tree.RetainedScopes, $"After {i + 1} scopes, {open.Count} of them open.");
+        }
+
+        while (open.Count > 0)
+        {
+            open.Dequeue().Close();
+        }
+
+        Assert.IsLessThanOrEqualTo(8, tree.RetainedScopes);
+        tree.NewScope("later").Ok("shows");
+        CollectionAssert.AreEqual(new[] { "later" }, tree.Snapshot().Children.Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void CloseChildren_ManyScopes_DropsThemAll()
+    {
+        var tree = new HealthTree();
+        var parent = (HealthNode)tree.NewScope("group");
+        IHealth[] children = [.. Enumerable.Range(0, 20).Select(i => parent.NewScope("job-" + i))];
+        children[3].Close();
+
+        parent.CloseChildren();
+
+        Assert.AreEqual(0, parent.RetainedChildren);
+        children[4].Ok("closed: ignored");
+        parent.NewScope("new").Ok("shows");
+        CollectionAssert.AreEqual(new[] { "new" }, tree.Snapshot().Find("group")!.Children.Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
     public void Close_TreeThenItsScopesCloseThemselves_SnapshotHasOnlyTheNewScopes()
     {
         // A group's stop closes the tree's scopes at once; the jobs close their own scopes after

@@ -46,6 +46,18 @@ internal sealed class HealthNode : IHealth
 
     public string Name { get; }
 
+    /// <summary>Gets the number of child scopes the node holds, closed ones not yet dropped included: what its memory grows with.</summary>
+    internal int RetainedChildren
+    {
+        get
+        {
+            lock (_tree.SyncRoot)
+            {
+                return _children?.Nodes.Count ?? 0;
+            }
+        }
+    }
+
     public void Ok(string status)
     {
         ArgumentNullException.ThrowIfNull(status);

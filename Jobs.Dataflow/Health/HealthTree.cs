@@ -27,6 +27,9 @@ public sealed class HealthTree : IHealth
     /// <summary>Gets the clock of <see cref="HealthStatus.LastChanged"/>.</summary>
     internal TimeProvider TimeProvider { get; }
 
+    /// <summary>Gets the number of scopes the root holds, closed ones not yet dropped included.</summary>
+    internal int RetainedScopes => _root.RetainedChildren;
+
     /// <inheritdoc/>
     public void Ok(string status) => _root.Ok(status);
 
