@@ -12,7 +12,7 @@ internal static class Durations
     /// Clamps an elapsed time to zero: a <see cref="TimeProvider"/> whose clock steps back (a
     /// custom one, or a test's) gives negative differences, which no window or metric may use.
     /// </summary>
-    public static TimeSpan NotNegative(TimeSpan elapsed) => elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed;
+    public static TimeSpan NotNegative(TimeSpan elapsed) => TimeSpan.FromTicks(Math.Max(0, elapsed.Ticks));
 
     public static string Format(TimeSpan duration)
     {

@@ -122,20 +122,11 @@ public sealed partial class Trigger
 
                 if (_consumedOnce)
                 {
-                    TimeSpan sinceLast = time.GetElapsedTime(_lastConsumed, now);
-                    if (sinceLast < TimeSpan.Zero)
-                    {
-                        // The clock stepped back. The window restarts from now, so the fire is held for
-                        // at most one debounce: never for the size of the step (an hour back would
-                        // hold it an hour, and a hundred days could not even be armed on a timer).
-                        _lastConsumed = now;
-                        sinceLast = TimeSpan.Zero;
-                    }
-
-                    if (sinceLast < _trigger.Debounce)
-                    {
-                        held = _trigger.Debounce - sinceLast;
-                    }
+                    // A clock that stepped back restarts the window from now, so the fire is held for
+                    // at most one debounce: never for the size of the step (an hour back would hold
+                    // it an hour, and a hundred days could not even be armed on a timer).
+                    _lastConsumed = Math.Min(_lastConsumed, now);
+                    held = Durations.NotNegative(_trigger.Debounce - time.GetElapsedTime(_lastConsumed, now));
                 }
 
                 // Held fires wait on time until the window ends; a test kit sees the timer at rest.
@@ -175,9 +166,13 @@ public sealed partial class Trigger
             window?.Dispose();
         }
 
+        /// <summary>
+        /// Arms the debounce window to end after <paramref name="delay"/>. Called by <see cref="Take"/>,
+        /// from the timer's run block, which runs one wake-up at a time: never concurrently with itself,
+        /// only with <see cref="Dispose"/>.
+        /// </summary>
         private void ArmWindow(TimeSpan delay)
         {
-            // Created on first need: most timers have no debounce and never pay for this timer.
             ITimer? window;
             lock (_trigger._gate)
             {
@@ -189,32 +184,27 @@ public sealed partial class Trigger
                 window = _window;
             }
 
-            if (window is null)
+            if (window is not null)
             {
-                // Armed at creation: whoever sees the timer made (a test on a fake clock) may
-                // advance the clock at once, and the window must already count.
-                ITimer created = _trigger.TimeProvider.CreateTimer(
-                    static state => ((Subscription)state!).OnWindowEnd(), this, delay, Timeout.InfiniteTimeSpan);
-                lock (_trigger._gate)
-                {
-                    if (_disposed)
-                    {
-                        created.Dispose();
-                        return;
-                    }
-
-                    window = _window ??= created;
-                }
-
-                if (window == created)
-                {
-                    return;
-                }
-
-                created.Dispose();
+                window.Change(delay, Timeout.InfiniteTimeSpan);
+                return;
             }
 
-            window.Change(delay, Timeout.InfiniteTimeSpan);
+            // Created on first need, armed at creation: most timers have no debounce and never pay
+            // for this timer, and whoever sees the timer made (a test on a fake clock) may advance
+            // the clock at once, so the window must already count.
+            ITimer created = _trigger.TimeProvider.CreateTimer(
+                static state => ((Subscription)state!).OnWindowEnd(), this, delay, Timeout.InfiniteTimeSpan);
+            lock (_trigger._gate)
+            {
+                if (!_disposed)
+                {
+                    _window = created;
+                    return;
+                }
+            }
+
+            created.Dispose();
         }
 
         // A post folded into a pending run is fine: that run has not started yet, so it will read
