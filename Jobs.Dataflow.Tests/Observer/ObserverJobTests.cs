@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
+using Jobs.Dataflow.Testing;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -113,7 +114,10 @@ public sealed class ObserverJobTests
         Assert.AreSame(error, log.Exception);
         HealthReport degraded = await harness.Health.WaitForAsync(Scope, HealthLevel.Degraded);
         Assert.AreSame(error, degraded.Error);
+        Assert.AreEqual("Handler failed: bad item", degraded.Message);
         harness.Metrics.Verify(m => m.JobError("obs", error), Times.Once);
+        harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>(), RunOutcome.Error, error), Times.Once);
+        harness.Metrics.Verify(m => m.ObserverRunDuration("obs", It.IsAny<TimeSpan>(), RunOutcome.Ok, null), Times.Exactly(2));
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Never);
         await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 2L));
     }
@@ -166,7 +170,8 @@ public sealed class ObserverJobTests
         await harness.WaitForEndAsync("obs");
 
         CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray());
-        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverHandlerFailed) && e.Exception is InvalidOperationException);
+        LogEntry failed = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverHandlerFailed) && e.Exception is InvalidOperationException);
+        Assert.AreEqual("The handler of observer job obs returned a null Task.", failed.Exception!.Message);
         await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted) && Equals(e["Count"], 1L));
     }
 
@@ -207,6 +212,106 @@ public sealed class ObserverJobTests
         await harness.WaitForEndAsync("obs");
 
         harness.Shutdowner.Verify(s => s.Shutdown(error), Times.Once);
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
+        Assert.AreEqual(HealthLevel.Failed, scope.Level);
+        Assert.AreEqual("Source failed: source gone", scope.Message);
+    }
+
+    [TestMethod]
+    public async Task Run_ReportsEveryTenSeconds_NotOnlyOnce()
+    {
+        await using var kit = new JobTestKit();
+        var channel = Channel.CreateUnbounded<int>();
+        Job job = Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader);
+        kit.Add(job);
+        await kit.StartAsync();
+
+        for (int i = 1; i <= 3; i++)
+        {
+            await kit.AdvanceAsync(TimeSpan.FromSeconds(10));
+            channel.Writer.TryWrite(i);
+            await kit.WaitUntilIdleAsync();
+
+            string message = kit.Health.Snapshot().Find(Scope)!.Message;
+            StringAssert.StartsWith(message, "OK (");
+            StringAssert.EndsWith(message, $"[{i}]", "Each interval's first item reports.");
+        }
+    }
+
+    [TestMethod]
+    public async Task Run_SourceCompleted_LeavesNoTimerArmed()
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader));
+        await harness.StartAsync();
+        channel.Writer.TryWrite(1);
+
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("obs");
+
+        Assert.AreEqual(0, harness.Time.ArmedTimers, "A job that ended keeps nothing ticking on the clock.");
+    }
+
+    [TestMethod]
+    public async Task Stop_SourceStillOpen_DoesNotSayTheSourceCompleted()
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var handled = new TaskCompletionSource();
+        ObserverFunc<int> fn = (_, _) =>
+        {
+            handled.TrySetResult();
+            return Task.CompletedTask;
+        };
+        harness.Add(Job.Observer("obs", fn, channel.Reader));
+        await harness.StartAsync();
+        channel.Writer.TryWrite(1);
+        await handled.OrTimeout();
+
+        await harness.StopAsync();
+
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.ObserverSourceCompleted)), "The stop ended the job, not its source.");
+        Assert.IsFalse(harness.Health.Reports.Any(r => r.Path == Scope && r.Message.StartsWith("Completed", StringComparison.Ordinal)));
+    }
+
+    [TestMethod]
+    public async Task Run_ParallelHandlers_CountEveryItemOnce()
+    {
+        const int Items = 50_000;
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        for (int i = 0; i < Items; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        channel.Writer.Complete();
+        harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader, new ObserverOptions { MaxDegreeOfParallelism = 4 }));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("obs");
+
+        Assert.AreEqual($"Completed [{Items}]", harness.Health.Tree.Snapshot().Find(Scope)!.Message);
+    }
+
+    [TestMethod]
+    public async Task Run_UnboundedCapacityFromAChannel_TakesEveryItemWhileTheHandlerIsBusy()
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, channel.Reader, new ObserverOptions { BoundedCapacity = DataflowBlockOptions.Unbounded }));
+        await harness.StartAsync();
+
+        for (int i = 0; i < 1000; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        await handler.WaitForFirstAsync();
+        Assert.IsTrue(SpinWait.SpinUntil(() => channel.Reader.Count == 0, Waits.Timeout), "An unbounded job takes what the source has.");
+        handler.Release();
     }
 
     [TestMethod]
