@@ -36,6 +36,28 @@ public sealed class HealthStatusTests
     }
 
     [TestMethod]
+    public void Find_PathThroughAMissingScope_IsNull()
+    {
+        var tree = new HealthTree();
+        tree.NewScope("etl").NewScope("job-a").Ok("fine");
+        HealthStatus root = tree.Snapshot();
+
+        Assert.IsNull(root.Find("missing", "job-a"));
+        Assert.IsNull(root.Find("etl", "missing", "deeper"));
+        Assert.AreSame(root, root.Find());
+    }
+
+    [TestMethod]
+    public void Find_NullPath_ThrowsNamingPath()
+    {
+        HealthStatus root = new HealthTree().Snapshot();
+
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => root.Find(null!));
+
+        Assert.AreEqual("path", error.ParamName);
+    }
+
+    [TestMethod]
     public void ToString_Tree_PrintsOneIndentedLinePerScope()
     {
         var tree = new HealthTree("svc");

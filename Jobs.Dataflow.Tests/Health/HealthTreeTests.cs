@@ -276,6 +276,7 @@ public sealed class HealthTreeTests
         var parent = (HealthNode)tree.NewScope("group");
         IHealth[] children = [.. Enumerable.Range(0, 20).Select(i => parent.NewScope("job-" + i))];
         children[3].Close();
+        Assert.AreEqual(20, parent.RetainedChildren, "Fewer than eight closed: kept until more close.");
 
         parent.CloseChildren();
 
@@ -283,6 +284,35 @@ public sealed class HealthTreeTests
         children[4].Ok("closed: ignored");
         parent.NewScope("new").Ok("shows");
         CollectionAssert.AreEqual(new[] { "new" }, tree.Snapshot().Find("group")!.Children.Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void CloseChildren_ScopeWithoutChildren_ChangesNothing()
+    {
+        var tree = new HealthTree();
+        var scope = (HealthNode)tree.NewScope("job");
+        scope.Ok("running");
+
+        scope.CloseChildren();
+
+        Assert.AreEqual("running", tree.Snapshot().Find("job")!.Message);
+        Assert.AreEqual(0, scope.RetainedChildren);
+    }
+
+    [TestMethod]
+    public void Report_ToAClosedScope_ChangesNothingItsOwnSnapshotShows()
+    {
+        var tree = new HealthTree();
+        var scope = (HealthNode)tree.NewScope("job");
+        scope.Ok("last words");
+
+        scope.Close();
+        scope.Failed("after the close", new IOException("late"));
+
+        HealthStatus own = scope.Snapshot();
+        Assert.AreEqual(HealthLevel.Ok, own.Level);
+        Assert.AreEqual("last words", own.Message);
+        Assert.IsNull(own.Error);
     }
 
     [TestMethod]

@@ -190,6 +190,8 @@ internal sealed class HealthNode : IHealth
         Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
         ChildScopes children = _children!;
         children.Closed++;
+
+        // Stryker disable once Equality : when to compact is a matter of cost; the snapshot skips closed scopes either way, and a test bounds what is kept.
         if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Nodes.Count)
         {
             children.Nodes.RemoveAll(static child => child._closed);
@@ -208,12 +210,14 @@ internal sealed class HealthNode : IHealth
 
         foreach (HealthNode child in _children.Nodes)
         {
+            // Stryker disable once Statement : the descendants of a closed scope leave the snapshot with it; marking them only stops storing their later reports.
             child.MarkClosed();
         }
     }
 
     private HealthStatus SnapshotLocked()
     {
+        // Stryker disable once Conditional,Arithmetic : a capacity hint; the list grows as needed.
         var children = new List<HealthStatus>(_children is null ? 0 : _children.Nodes.Count - _children.Closed);
         foreach (HealthNode child in _children?.Nodes ?? [])
         {

@@ -31,6 +31,8 @@ public sealed record HealthStatus(
             foreach (HealthStatus child in Children)
             {
                 HealthLevel level = child.Overall;
+
+                // Stryker disable once Equality : levels of equal severity are one level, so keeping the first or the last is the same.
                 if (Severity(level) > Severity(worst))
                 {
                     worst = level;
