@@ -64,6 +64,48 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
+    public async Task AdvanceAsync_FiresHeldByTwoWindowsInTurn_EachRunsWhenItsWindowEnds()
+    {
+        await using var kit = new JobTestKit();
+        var trigger = new Trigger(TimeSpan.FromSeconds(5), kit.Time);
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Timer("debounced", _ => Record(runs, kit.Time), TimeSpan.FromHours(1), new TimerOptions { Trigger = trigger }));
+        await kit.StartAsync();
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+
+        await kit.AdvanceAsync(TimeSpan.FromSeconds(1));
+        trigger.Fire();
+        await kit.AdvanceAsync(TimeSpan.FromSeconds(5));
+        trigger.Fire();
+        await kit.AdvanceAsync(TimeSpan.FromSeconds(10));
+
+        CollectionAssert.AreEqual(
+            new[] { Start, Start.AddSeconds(5), Start.AddSeconds(10) },
+            runs.ToArray(),
+            "The second hold opens the same window timer again, from the run at 5 s.");
+    }
+
+    [TestMethod]
+    public async Task Fire_AfterARunOnlyTheIntervalAsked_IsNotHeld()
+    {
+        // The debounce counts from the last run that took fires: a tick of the interval takes none.
+        await using var kit = new JobTestKit();
+        var trigger = new Trigger(TimeSpan.FromSeconds(5), kit.Time);
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Timer("ticking", _ => Record(runs, kit.Time), TimeSpan.FromSeconds(10), new TimerOptions { Trigger = trigger }));
+        await kit.StartAsync();
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+        await kit.AdvanceAsync(TimeSpan.FromSeconds(11));
+
+        trigger.Fire();
+        await kit.WaitUntilIdleAsync();
+
+        CollectionAssert.AreEqual(new[] { Start, Start.AddSeconds(10), Start.AddSeconds(11) }, runs.ToArray());
+    }
+
+    [TestMethod]
     public async Task WaitUntilIdleAsync_ItemsWrittenToAChannel_EveryItemIsHandled()
     {
         await using var kit = new JobTestKit();

@@ -210,6 +210,14 @@ public sealed class TriggerTests
     }
 
     [TestMethod]
+    public void Constructor_DebounceLongerThanATimerCanWait_ThrowsArgumentOutOfRange()
+    {
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Trigger(TimeSpan.FromDays(1000)));
+
+        Assert.AreEqual("debounce", error.ParamName);
+    }
+
+    [TestMethod]
     public void Constructor_NegativeDebounce_ThrowsArgumentOutOfRange()
     {
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Trigger(TimeSpan.FromTicks(-1)));
