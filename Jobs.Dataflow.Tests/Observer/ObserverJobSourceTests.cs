@@ -97,6 +97,23 @@ public sealed class ObserverJobSourceTests
     }
 
     [TestMethod]
+    public async Task Run_SubscribeThrows_FailsWithTheErrorOfSubscribe()
+    {
+        await using var harness = new GroupHarness();
+        var error = new InvalidOperationException("cannot subscribe");
+        var observable = new Mock<IObservable<int>>();
+        observable.Setup(o => o.Subscribe(It.IsAny<IObserver<int>>())).Throws(error);
+        harness.Add(Job.Observer<int>("obs", (_, _) => Task.CompletedTask, observable.Object));
+
+        await harness.StartAsync();
+
+        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceFailed));
+        Assert.AreSame(error, log.Exception);
+        HealthReport failed = await harness.Health.WaitForAsync(Scope, HealthLevel.Failed);
+        Assert.AreSame(error, failed.Error);
+    }
+
+    [TestMethod]
     [DataRow(SourceKind.AsyncEnumerable)]
     [DataRow(SourceKind.Channel)]
     public async Task Run_HandlerBlockedWithCapacityFour_PullsOnlyCapacityPlusConstantAhead(SourceKind kind)
