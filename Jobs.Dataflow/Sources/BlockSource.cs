@@ -47,15 +47,18 @@ internal sealed class BlockSource<T> : JobSource<T>
 
         feed.CompleteTarget();
         feed.Released();
-        feed.End(stop.IsCancellationRequested ? null : error ?? FaultOf(completion));
+
+        // Without an error and a stop, the wait ended because the source completed.
+        feed.End(stop.IsCancellationRequested ? null : error ?? FaultOf(completion!));
         return await feed.Ended.ConfigureAwait(false);
     }
 
-    private static Exception? FaultOf(Task? completion) => completion switch
+    /// <summary>What ended a completed source block: null when it completed cleanly.</summary>
+    private static Exception? FaultOf(Task completion) => completion switch
     {
-        null or { IsCompleted: false } or { IsCompletedSuccessfully: true } => null,
         { Exception: { InnerExceptions.Count: 1 } fault } => fault.InnerException,
         { Exception: { } fault } => fault,
-        _ => new TaskCanceledException(completion),
+        { IsCanceled: true } => new TaskCanceledException(completion),
+        _ => null,
     };
 }
