@@ -48,12 +48,13 @@ internal sealed class BlockSource<T> : JobSource<T>
         feed.CompleteTarget();
         feed.Released();
 
-        // Without an error and a stop, the wait ended because the source completed.
-        feed.End(stop.IsCancellationRequested ? null : error ?? FaultOf(completion!));
+        // Without an error, the link was made and completion read. After a stop, what this reports
+        // does not matter: a stopped job ignores how its source ended (docs/behaviour.md#rule-6).
+        feed.End(error ?? FaultOf(completion!));
         return await feed.Ended.ConfigureAwait(false);
     }
 
-    /// <summary>What ended a completed source block: null when it completed cleanly.</summary>
+    /// <summary>What ended a source block: null when it completed cleanly, or has not completed (the job stopped).</summary>
     private static Exception? FaultOf(Task completion) => completion switch
     {
         { Exception: { InnerExceptions.Count: 1 } fault } => fault.InnerException,
