@@ -351,6 +351,47 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    public async Task StopAsync_DefaultWhilePushBlocked_CountsTheHeldPushWithTheDiscarded()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilCancelled, observable, new ObserverOptions { BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        var pushing = new SemaphoreSlim(0);
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 3; i++)
+                {
+                    pushing.Release();
+                    observer.OnNext(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
+        await handler.WaitForFirstAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            await pushing.WaitOrTimeout();
+        }
+
+        await harness.StopAsync();
+        await pusher.OrTimeout();
+
+        // Item 2 (skipped in the buffer) and item 3 (dropped by the push that held it) were
+        // accepted from the source and never handled: one entry counts both.
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(2L, discarded["Count"]);
+    }
+
+    [TestMethod]
     public async Task StopAsync_DefaultWhilePumpHoldsAnItem_LogsTheCountOfDiscardedItems()
     {
         await using var harness = new GroupHarness();
