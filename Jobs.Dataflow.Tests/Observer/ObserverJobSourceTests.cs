@@ -97,6 +97,23 @@ public sealed class ObserverJobSourceTests
     }
 
     [TestMethod]
+    public async Task Run_SubscribeThrows_FailsWithTheErrorOfSubscribe()
+    {
+        await using var harness = new GroupHarness();
+        var error = new InvalidOperationException("cannot subscribe");
+        var observable = new Mock<IObservable<int>>();
+        observable.Setup(o => o.Subscribe(It.IsAny<IObserver<int>>())).Throws(error);
+        harness.Add(Job.Observer<int>("obs", (_, _) => Task.CompletedTask, observable.Object));
+
+        await harness.StartAsync();
+
+        LogEntry log = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ObserverSourceFailed));
+        Assert.AreSame(error, log.Exception);
+        HealthReport failed = await harness.Health.WaitForAsync(Scope, HealthLevel.Failed);
+        Assert.AreSame(error, failed.Error);
+    }
+
+    [TestMethod]
     [DataRow(SourceKind.AsyncEnumerable)]
     [DataRow(SourceKind.Channel)]
     public async Task Run_HandlerBlockedWithCapacityFour_PullsOnlyCapacityPlusConstantAhead(SourceKind kind)
@@ -196,6 +213,23 @@ public sealed class ObserverJobSourceTests
         }
     }
 
+    [TestMethod]
+    public async Task StopAsync_BlockSourceWhoseUnlinkThrows_EndsAsStoppedNotFailed()
+    {
+        // docs/behaviour.md#rule-6: what a source throws once the job is stopped is a normal end.
+        await using var harness = new GroupHarness();
+        var source = new ScriptedBlock(new TaskCompletionSource().Task, unlinkError: new InvalidOperationException("unlink broke"));
+        harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, source, new ObserverOptions { ShutdownOnError = true }));
+
+        await harness.StartAsync();
+        await harness.Health.WaitForAsync(Scope, HealthLevel.Ok, "Primed");
+        await harness.StopAsync();
+
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.ObserverSourceFailed)), "A stopped job's source did not fail.");
+        harness.Metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never);
+        harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception>()), Times.Never);
+    }
+
     private static Task FaultedWith(params Exception[] errors)
     {
         var faulted = new TaskCompletionSource();
@@ -265,7 +299,7 @@ public sealed class ObserverJobSourceTests
     }
 
     /// <summary>A source block that offers nothing and ends as it is told: its completion, or a link that throws.</summary>
-    private sealed class ScriptedBlock(Task completion, Exception? linkError = null) : ISourceBlock<int>
+    private sealed class ScriptedBlock(Task completion, Exception? linkError = null, Exception? unlinkError = null) : ISourceBlock<int>
     {
         public Task Completion => completion;
 
@@ -277,8 +311,12 @@ public sealed class ObserverJobSourceTests
         {
         }
 
-        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) =>
-            linkError is null ? new CancellationTokenSource() : throw linkError;
+        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) => linkError switch
+        {
+            null when unlinkError is not null => new ThrowingUnlink(unlinkError),
+            null => new CancellationTokenSource(),
+            _ => throw linkError,
+        };
 
         public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed)
         {
@@ -290,6 +328,11 @@ public sealed class ObserverJobSourceTests
 
         public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target)
         {
+        }
+
+        private sealed class ThrowingUnlink(Exception error) : IDisposable
+        {
+            public void Dispose() => throw error;
         }
     }
 }

@@ -233,6 +233,10 @@ public sealed class ObserverJobStopTests
         }).OrTimeout();
 
         Assert.IsEmpty(entered);
+
+        // Ignored without a count (nothing was taken), and named once, not once per push.
+        Assert.HasCount(1, harness.Logs.Entries.Where(e => e.EventId.Name == nameof(Log.SourceLatePush)));
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.ItemsDiscarded)));
     }
 
     [TestMethod]
@@ -300,6 +304,91 @@ public sealed class ObserverJobStopTests
         await pusher.OrTimeout();
 
         CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The push held at the stop was lost.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopWhilePushBlockedAndALatePushComes_HandlesTheHeldPushAndIgnoresTheLateOne()
+    {
+        // A push after the detach returns at once and is ignored; it must not hold up the end of
+        // the buffer, which completes once the push that held an item at the stop has delivered it.
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilReleased, observable, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        var pushing = new SemaphoreSlim(0);
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 3; i++)
+                {
+                    pushing.Release();
+                    observer.OnNext(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
+        await handler.WaitForFirstAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            await pushing.WaitOrTimeout();
+        }
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await observable.Disposed.OrTimeout();
+        await Task.Run(() => observer.OnNext(4)).OrTimeout();
+        handler.Release();
+        await stop.OrTimeout();
+        await pusher.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= LogLevel.Warning), "Nothing taken was lost: the late push was not taken at all.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DefaultWhilePushBlocked_CountsTheHeldPushWithTheDiscarded()
+    {
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("obs", handler.UntilCancelled, observable, new ObserverOptions { BoundedCapacity = 1 }));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        var pushing = new SemaphoreSlim(0);
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 3; i++)
+                {
+                    pushing.Release();
+                    observer.OnNext(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
+        await handler.WaitForFirstAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            await pushing.WaitOrTimeout();
+        }
+
+        await harness.StopAsync();
+        await pusher.OrTimeout();
+
+        // Item 2 (skipped in the buffer) and item 3 (dropped by the push that held it) were
+        // accepted from the source and never handled: one entry counts both.
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(2L, discarded["Count"]);
     }
 
     [TestMethod]
@@ -431,11 +520,21 @@ public sealed class ObserverJobStopTests
     {
         await using var harness = new GroupHarness();
         var stream = new SlowDisposeStream(3);
-        Job job = Job.Observer("patient", (int _, CancellationToken _) => Task.CompletedTask, stream);
+        var allHandled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ObserverFunc<int> fn = (item, _) =>
+        {
+            if (item == 3)
+            {
+                allHandled.SetResult();
+            }
+
+            return Task.CompletedTask;
+        };
+        Job job = Job.Observer("patient", fn, stream);
         harness.Add(job);
 
         await harness.StartAsync();
-        await stream.Disposing.OrTimeout();
+        await Task.WhenAll(stream.Disposing, allHandled.Task).OrTimeout();
 
         // An honest source that ended by itself is not cut short: no grace runs while the group does.
         Assert.AreEqual(0, harness.Grace.TimersCreated);
@@ -445,6 +544,7 @@ public sealed class ObserverJobStopTests
 
         Assert.AreEqual("Completed [3]", harness.Health.Tree.Snapshot().Find("observer-job-patient")?.Message);
         Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= LogLevel.Warning));
+        Assert.AreEqual(0, harness.Grace.TimersCreated, "A source that let go needs no grace.");
     }
 
     [TestMethod]
@@ -499,6 +599,7 @@ public sealed class ObserverJobStopTests
             // The producer's loop was unwound out of Subscribe: it no longer spins a thread.
             Exception? ended = await observable.Ended.OrTimeout();
             Assert.IsInstanceOfType<OperationCanceledException>(ended);
+            StringAssert.Contains(ended!.Message, "stopped taking items", "The producer is told why its push throws.");
             LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceStoppedRunawaySubscribe));
             Assert.AreEqual("cold", warning["JobName"]);
         }
@@ -545,6 +646,84 @@ public sealed class ObserverJobStopTests
         int taken = 10 - buffer.Count;
         Assert.IsLessThanOrEqualTo(2, taken, "Only the item in the handler and the one waiting for it were taken before the stop.");
         CollectionAssert.AreEqual(Enumerable.Range(1, taken).Select(i => (i, false)).ToArray(), handler.Finished.ToArray());
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DefaultAndAPendingPullYieldsWithinTheGrace_CountsTheItemOnceWithTheDiscarded()
+    {
+        // The stop detaches from the pending pull at once: the item it returns later is not
+        // handled, and joins the one count the job logs when it ends.
+        await using var harness = new GroupHarness();
+        var stream = new NeverEndingStream();
+        var entered = new ConcurrentQueue<int>();
+        ObserverFunc<int> fn = (item, _) =>
+        {
+            entered.Enqueue(item);
+            return Task.CompletedTask;
+        };
+        harness.Add(Job.Observer("late", fn, stream));
+        await harness.StartAsync();
+        await stream.Pulling.OrTimeout();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        stream.Yield(42);
+        await stop.OrTimeout();
+
+        Assert.IsEmpty(entered);
+        LogEntry[] discarded = [.. harness.Logs.Entries.Where(e => e.EventId.Name == nameof(Log.ItemsDiscarded))];
+        Assert.HasCount(1, discarded, "The late item must be counted once, with the other discarded items.");
+        Assert.AreEqual(1L, discarded[0]["Count"]);
+        Assert.AreEqual("late", discarded[0]["JobName"]);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.SourceNotReleased)), "The source let go within the grace.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopAndAPendingPullYieldsWithinTheGrace_HandlesTheItemWithALiveToken()
+    {
+        // Draining, the job waits for a pull in flight (for at most the grace): the item it
+        // returns was taken from the source, so it is handled like the rest.
+        await using var harness = new GroupHarness();
+        var stream = new NeverEndingStream();
+        var handled = new TaskCompletionSource<(int Item, bool Cancelled)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ObserverFunc<int> fn = (item, token) =>
+        {
+            handled.TrySetResult((item, token.IsCancellationRequested));
+            return Task.CompletedTask;
+        };
+        harness.Add(Job.Observer("pending", fn, stream, new ObserverOptions { DrainOnStop = true }));
+        await harness.StartAsync();
+        await stream.Pulling.OrTimeout();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        stream.Yield(42);
+        await stop.OrTimeout();
+
+        Assert.AreEqual((42, false), await handled.OrTimeout());
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.Level >= LogLevel.Warning), "Nothing was lost, nor left behind.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_WhileASourceThatEndedDisposesSlowly_WaitsForItOnlyForTheGrace()
+    {
+        // Without a limit while the group runs, but a stop gives the dispose only the grace.
+        await using var harness = new GroupHarness();
+        var stream = new SlowDisposeStream(3);
+        Job job = Job.Observer("slow", (int _, CancellationToken _) => Task.CompletedTask, stream);
+        harness.Add(job);
+        await harness.StartAsync();
+        await stream.Disposing.OrTimeout();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        Assert.IsFalse(stop.IsCompleted, "The stop gives the dispose its grace.");
+        harness.Grace.Advance(TimeSpan.FromSeconds(1));
+        await stop.OrTimeout();
+
+        LogEntry warning = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.SourceNotReleased));
+        Assert.AreEqual("slow", warning["JobName"]);
+        stream.FinishDispose();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Testing;
@@ -93,6 +94,29 @@ public sealed class BusyJobTests
         await IdleAsync(kit);
 
         Assert.AreEqual(2, Volatile.Read(ref handled), "Items a buffer block still holds keep the kit waiting.");
+    }
+
+    [TestMethod]
+    [DataRow(true, DisplayName = "A channel that can peek")]
+    [DataRow(false, DisplayName = "A channel that can only count")]
+    public async Task WaitUntilIdleAsync_ChannelHoldsAnItemItsWaitingReaderWasNotYetWokenFor_IsBusyUntilItIsHandled(bool canPeek)
+    {
+        // A channel wakes its waiting reader on the thread pool: until then the pump still waits
+        // with an item in the channel. The kit must not call that idle, whichever way the channel
+        // can tell it holds an item.
+        await using var kit = NewKit();
+        var reader = new HeldWakeReader(canPeek);
+        int handled = 0;
+        kit.Add(Job.Observer("held", (int _, CancellationToken _) => Task.FromResult(Interlocked.Increment(ref handled)), reader));
+        await kit.Group.StartAsync(CancellationToken.None);
+        await reader.Waiting.OrTimeout();
+
+        reader.WriteWithoutWaking(1);
+        await BusyWithAsync(kit, "observer job held: its source has items at hand");
+        reader.Wake();
+        await IdleAsync(kit);
+
+        Assert.AreEqual(1, Volatile.Read(ref handled));
     }
 
     [TestMethod]
@@ -203,5 +227,42 @@ public sealed class BusyJobTests
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A channel whose write does not wake the waiting reader until the test says so; it tells it holds items by peeking or by counting.</summary>
+    private sealed class HeldWakeReader(bool canPeek) : ChannelReader<int>
+    {
+        private readonly ConcurrentQueue<int> _items = new();
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource<bool> _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override bool CanPeek => canPeek;
+
+        public override bool CanCount => !canPeek;
+
+        public override int Count => canPeek ? throw new NotSupportedException() : _items.Count;
+
+        /// <summary>Gets a task that completes once the reader waits on an empty channel.</summary>
+        public Task Waiting => _waiting.Task;
+
+        public void WriteWithoutWaking(int item) => _items.Enqueue(item);
+
+        public void Wake() => Interlocked.Exchange(ref _wake, new(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult(true);
+
+        public override bool TryPeek(out int item) => canPeek ? _items.TryPeek(out item) : throw new NotSupportedException();
+
+        public override bool TryRead(out int item) => _items.TryDequeue(out item);
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+        {
+            if (!_items.IsEmpty)
+            {
+                return new(true);
+            }
+
+            Task<bool> wake = Volatile.Read(ref _wake).Task.WaitAsync(cancellationToken);
+            _waiting.TrySetResult();
+            return new(wake);
+        }
     }
 }

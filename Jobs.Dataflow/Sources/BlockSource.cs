@@ -47,15 +47,19 @@ internal sealed class BlockSource<T> : JobSource<T>
 
         feed.CompleteTarget();
         feed.Released();
-        feed.End(stop.IsCancellationRequested ? null : error ?? FaultOf(completion));
+
+        // Without an error, the link was made and completion read. After a stop, what this reports
+        // does not matter: a stopped job ignores how its source ended (docs/behaviour.md#rule-6).
+        feed.End(error ?? FaultOf(completion!));
         return await feed.Ended.ConfigureAwait(false);
     }
 
-    private static Exception? FaultOf(Task? completion) => completion switch
+    /// <summary>What ended a source block: null when it completed cleanly, or has not completed (the job stopped).</summary>
+    private static Exception? FaultOf(Task completion) => completion switch
     {
-        null or { IsCompleted: false } or { IsCompletedSuccessfully: true } => null,
         { Exception: { InnerExceptions.Count: 1 } fault } => fault.InnerException,
         { Exception: { } fault } => fault,
-        _ => new TaskCanceledException(completion),
+        { IsCanceled: true } => new TaskCanceledException(completion),
+        _ => null,
     };
 }

@@ -10,6 +10,8 @@ internal abstract class JobSource<T>
     /// the buffer's capacity plus the handler's parallelism, because a separate buffer block would
     /// only add a hop per item. An observable posts into a buffer block in front instead.
     /// </summary>
+    // Stryker disable once Boolean: a buffer bounded by the capacity in front of a handler's block bounded by the
+    // parallelism holds what a handler's block bounded by both holds; only the hop per item tells.
     public virtual bool FeedsHandlerDirectly => false;
 
     /// <summary>

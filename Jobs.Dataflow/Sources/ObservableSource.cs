@@ -74,8 +74,8 @@ internal sealed class ObservableSource<T> : JobSource<T>
     {
         if (observer.IsDetached)
         {
-            // The job stopped before the thread pool got to this: never subscribe.
-            observer.Subscribed();
+            // The job stopped before the thread pool got to this: never subscribe. The observer is
+            // handed to nobody, so nothing can push late to it.
             return null;
         }
 
