@@ -275,26 +275,10 @@ public sealed class ObserverJobStopTests
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
-        var pushing = new SemaphoreSlim(0);
-        Task pusher = Task.Factory.StartNew(
-            () =>
-            {
-                for (int i = 1; i <= 3; i++)
-                {
-                    pushing.Release();
-                    observer.OnNext(i);
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
 
         // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
-        await Task.WhenAll(handler.WaitForFirstAsync(), witnessRunning).OrTimeout();
-        for (int i = 0; i < 3; i++)
-        {
-            await pushing.WaitOrTimeout();
-        }
+        Task pusher = await PushThreeUntilTheThirdWaitsAsync(observer, handler);
+        await witnessRunning.OrTimeout();
 
         Task stop = harness.Group.StopAsync(CancellationToken.None);
         await cancelled.OrTimeout();
@@ -318,26 +302,9 @@ public sealed class ObserverJobStopTests
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
-        var pushing = new SemaphoreSlim(0);
-        Task pusher = Task.Factory.StartNew(
-            () =>
-            {
-                for (int i = 1; i <= 3; i++)
-                {
-                    pushing.Release();
-                    observer.OnNext(i);
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
 
         // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
-        await handler.WaitForFirstAsync();
-        for (int i = 0; i < 3; i++)
-        {
-            await pushing.WaitOrTimeout();
-        }
+        Task pusher = await PushThreeUntilTheThirdWaitsAsync(observer, handler);
 
         Task stop = harness.Group.StopAsync(CancellationToken.None);
         await observable.Disposed.OrTimeout();
@@ -360,26 +327,9 @@ public sealed class ObserverJobStopTests
 
         await harness.StartAsync();
         IObserver<int> observer = await observable.WaitForObserverAsync();
-        var pushing = new SemaphoreSlim(0);
-        Task pusher = Task.Factory.StartNew(
-            () =>
-            {
-                for (int i = 1; i <= 3; i++)
-                {
-                    pushing.Release();
-                    observer.OnNext(i);
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
 
         // Item 1 is in the handler, item 2 in the buffer; the third push waits for room.
-        await handler.WaitForFirstAsync();
-        for (int i = 0; i < 3; i++)
-        {
-            await pushing.WaitOrTimeout();
-        }
+        Task pusher = await PushThreeUntilTheThirdWaitsAsync(observer, handler);
 
         await harness.StopAsync();
         await pusher.OrTimeout();
@@ -730,6 +680,35 @@ public sealed class ObserverJobStopTests
     /// A one-shot that ends when the group's token is cancelled, and tells when that happened.
     /// Await <c>Running</c> before the stop: a job the stop overtakes never runs.
     /// </summary>
+    /// <summary>
+    /// Pushes items 1 to 3 from a thread of its own, as a hot source would, and returns once item 1
+    /// is in the handler and the third push has begun; with a capacity of 1 that push waits for room.
+    /// </summary>
+    private static async Task<Task> PushThreeUntilTheThirdWaitsAsync(IObserver<int> observer, GatedHandler handler)
+    {
+        var pushing = new SemaphoreSlim(0);
+        Task pusher = Task.Factory.StartNew(
+            () =>
+            {
+                for (int i = 1; i <= 3; i++)
+                {
+                    pushing.Release();
+                    observer.OnNext(i);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        await handler.WaitForFirstAsync();
+        for (int i = 0; i < 3; i++)
+        {
+            await pushing.WaitOrTimeout();
+        }
+
+        return pusher;
+    }
+
     private static (Job Job, Task Running, Task Cancelled) CancellationWitness()
     {
         var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -936,32 +915,17 @@ public sealed class ObserverJobStopTests
     }
 
     /// <summary>A source block whose unlink waits until the test lets it end, and tells when it began.</summary>
-    private sealed class SlowUnlinkBlock(BufferBlock<int> inner) : ISourceBlock<int>
+    private sealed class SlowUnlinkBlock(BufferBlock<int> inner) : DelegatingSourceBlock(inner)
     {
         private readonly TaskCompletionSource _unlinkStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly ManualResetEventSlim _letUnlink = new();
 
         public Task UnlinkStarted => _unlinkStarted.Task;
 
-        public Task Completion => inner.Completion;
-
         public void LetUnlink() => _letUnlink.Set();
 
-        public void Complete() => inner.Complete();
-
-        public void Fault(Exception exception) => ((IDataflowBlock)inner).Fault(exception);
-
-        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) =>
-            new SlowUnlink(this, inner.LinkTo(target, linkOptions));
-
-        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed) =>
-            ((ISourceBlock<int>)inner).ConsumeMessage(messageHeader, target, out messageConsumed);
-
-        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) =>
-            ((ISourceBlock<int>)inner).ReserveMessage(messageHeader, target);
-
-        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target) =>
-            ((ISourceBlock<int>)inner).ReleaseReservation(messageHeader, target);
+        public override IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) =>
+            new SlowUnlink(this, Inner.LinkTo(target, linkOptions));
 
         private sealed class SlowUnlink(SlowUnlinkBlock owner, IDisposable link) : IDisposable
         {

@@ -117,27 +117,12 @@ internal sealed class TestSource
     }
 
     /// <summary>A block whose completion faults with the source's error after the inner block completed.</summary>
-    private sealed class FaultingBlock(BufferBlock<int> inner, TestSource owner) : ISourceBlock<int>
+    private sealed class FaultingBlock(BufferBlock<int> inner, TestSource owner) : DelegatingSourceBlock(inner)
     {
-        public Task Completion => inner.Completion.ContinueWith(
+        public override Task Completion => Inner.Completion.ContinueWith(
             t => owner._fault is null ? t : Task.FromException(owner._fault),
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default).Unwrap();
-
-        public void Complete() => inner.Complete();
-
-        public void Fault(Exception exception) => ((IDataflowBlock)inner).Fault(exception);
-
-        public IDisposable LinkTo(ITargetBlock<int> target, DataflowLinkOptions linkOptions) => inner.LinkTo(target, linkOptions);
-
-        public int ConsumeMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target, out bool messageConsumed) =>
-            ((ISourceBlock<int>)inner).ConsumeMessage(messageHeader, target, out messageConsumed);
-
-        public bool ReserveMessage(DataflowMessageHeader messageHeader, ITargetBlock<int> target) =>
-            ((ISourceBlock<int>)inner).ReserveMessage(messageHeader, target);
-
-        public void ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<int> target) =>
-            ((ISourceBlock<int>)inner).ReleaseReservation(messageHeader, target);
     }
 }
