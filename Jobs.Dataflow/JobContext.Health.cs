@@ -20,17 +20,45 @@ internal sealed partial class JobContext : IHealth
     public void CloseHealth() => ((IHealth)this).Close();
 
     /// <summary>
-    /// Reports <c>Ok("LABEL (DURATION)")</c> on the job's own scope. The library's
+    /// Reports <c>Ok(status)</c> on the job's own scope as of <paramref name="timestamp"/>, a
+    /// timestamp of the group's clock the job read anyway (the start of a run): the library's
+    /// <see cref="HealthTree"/> on the same clock takes it instead of reading its clock again.
+    /// </summary>
+    /// <param name="status">The status, such as <c>Running</c>.</param>
+    /// <param name="timestamp">When it changed, from <see cref="TimeProvider"/>.</param>
+    public void OkAsOf(string status, long timestamp)
+    {
+        if (_scope is HealthNode node && node.Clock == TimeProvider)
+        {
+            node.Ok(status, timestamp);
+        }
+        else
+        {
+            Report(_scope, HealthLevel.Ok, status, error: null);
+        }
+    }
+
+    /// <summary>
+    /// Reports <c>Ok("LABEL (DURATION)")</c> on the job's own scope, as of
+    /// <paramref name="timestamp"/> (see <see cref="OkAsOf"/>). The library's
     /// <see cref="HealthTree"/> formats the message only when a snapshot reads it: most are
     /// replaced by the next report, or closed, before anyone does. Any other scope gets the text now.
     /// </summary>
     /// <param name="label">What the duration measured, such as <c>Finished</c>.</param>
     /// <param name="duration">The duration.</param>
-    public void OkWithDuration(string label, TimeSpan duration)
+    /// <param name="timestamp">When it ended, from <see cref="TimeProvider"/>.</param>
+    public void OkWithDuration(string label, TimeSpan duration, long timestamp)
     {
         if (_scope is HealthNode node)
         {
-            node.OkWithDuration(label, duration);
+            if (node.Clock == TimeProvider)
+            {
+                node.OkWithDuration(label, duration, timestamp);
+            }
+            else
+            {
+                node.OkWithDuration(label, duration);
+            }
         }
         else if (_scope is not null)
         {

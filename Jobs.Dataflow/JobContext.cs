@@ -179,14 +179,14 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
 
     /// <summary>
     /// Runs the job's function once: returns what it threw (a <see langword="null"/> task counts
-    /// as an error too), or <see langword="null"/> when it succeeded, and how long it took on the
-    /// group's clock since <paramref name="start"/>.
+    /// as an error too), or <see langword="null"/> when it succeeded, when it ended and how long it
+    /// took on the group's clock since <paramref name="start"/>.
     /// </summary>
     /// <param name="function">Calls the job's function with this context and <paramref name="token"/>; a static lambda, so a run allocates no closure.</param>
     /// <param name="start">The run's start, a timestamp of <see cref="TimeProvider"/>.</param>
     /// <param name="token">The run's token: the group's, or one that a run timeout cancels too.</param>
-    /// <returns>The run's error and duration.</returns>
-    public async ValueTask<(Exception? Error, TimeSpan Duration)> RunTimedAsync(Func<JobContext, CancellationToken, Task> function, long start, CancellationToken token)
+    /// <returns>The run's error, its end (a timestamp of <see cref="TimeProvider"/>) and its duration.</returns>
+    public async ValueTask<(Exception? Error, long End, TimeSpan Duration)> RunTimedAsync(Func<JobContext, CancellationToken, Task> function, long start, CancellationToken token)
     {
         Exception? error = null;
         try
@@ -199,7 +199,8 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
             error = ex;
         }
 
-        return (error, Durations.NotNegative(TimeProvider.GetElapsedTime(start)));
+        long end = TimeProvider.GetTimestamp();
+        return (error, end, Durations.NotNegative(TimeProvider.GetElapsedTime(start, end)));
     }
 
     /// <summary>The error of a run whose function returned a <see langword="null"/> task instead of one to await.</summary>

@@ -29,8 +29,10 @@ internal sealed class HealthNode : IHealth
     private TimeSpan _messageDuration;
     private Exception? _error;
 
-    // UTC: half the size of a DateTimeOffset, whose offset is zero from TimeProvider.GetUtcNow().
-    private DateTime _lastChanged;
+    // A timestamp of the tree's clock, not a time of day: a report reads the cheaper of the two
+    // clocks (or is handed a timestamp its job read anyway), and a snapshot turns it into a time
+    // of day by subtracting its age from the time of the snapshot (see SnapshotLocked).
+    private long _changedAt;
 
     /// <summary>Initializes a new instance of the <see cref="HealthNode"/> class.</summary>
     /// <param name="name">The scope's name.</param>
@@ -41,10 +43,13 @@ internal sealed class HealthNode : IHealth
         Name = name;
         _parent = parent;
         _tree = tree;
-        _lastChanged = tree.TimeProvider.GetUtcNow().UtcDateTime;
+        _changedAt = tree.TimeProvider.GetTimestamp();
     }
 
     public string Name { get; }
+
+    /// <summary>Gets the tree's clock: a report stamped with a timestamp of another clock would be read wrong.</summary>
+    internal TimeProvider Clock => _tree.TimeProvider;
 
     /// <summary>Gets the number of child scopes the node holds, closed ones not yet dropped included: what its memory grows with.</summary>
     internal int RetainedChildren
@@ -62,6 +67,15 @@ internal sealed class HealthNode : IHealth
     {
         ArgumentNullException.ThrowIfNull(status);
         Report(HealthLevel.Ok, status, error: null);
+    }
+
+    /// <summary>Reports <c>Ok(status)</c> as of <paramref name="timestamp"/>, a timestamp of <see cref="Clock"/> that the caller read anyway.</summary>
+    /// <param name="status">The status.</param>
+    /// <param name="timestamp">When it changed, from <see cref="TimeProvider.GetTimestamp"/> of <see cref="Clock"/>.</param>
+    public void Ok(string status, long timestamp)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        Report(HealthLevel.Ok, status, error: null, duration: null, timestamp);
     }
 
     public void Stopped(string reason)
@@ -89,10 +103,16 @@ internal sealed class HealthNode : IHealth
     /// </summary>
     /// <param name="label">What the duration measured, such as <c>Finished</c>.</param>
     /// <param name="duration">The duration.</param>
-    public void OkWithDuration(string label, TimeSpan duration)
+    public void OkWithDuration(string label, TimeSpan duration) => OkWithDuration(label, duration, _tree.TimeProvider.GetTimestamp());
+
+    /// <summary>Reports <c>Ok("LABEL (DURATION)")</c> as of <paramref name="timestamp"/>, a timestamp of <see cref="Clock"/> that the caller read anyway.</summary>
+    /// <param name="label">What the duration measured, such as <c>Finished</c>.</param>
+    /// <param name="duration">The duration.</param>
+    /// <param name="timestamp">When it ended, from <see cref="TimeProvider.GetTimestamp"/> of <see cref="Clock"/>.</param>
+    public void OkWithDuration(string label, TimeSpan duration, long timestamp)
     {
         ArgumentNullException.ThrowIfNull(label);
-        Report(HealthLevel.Ok, label, error: null, duration);
+        Report(HealthLevel.Ok, label, error: null, duration, timestamp);
     }
 
     public IHealth NewScope(string name)
@@ -147,15 +167,18 @@ internal sealed class HealthNode : IHealth
 
     public HealthStatus Snapshot()
     {
+        TimeProvider clock = _tree.TimeProvider;
         lock (_tree.SyncRoot)
         {
-            return SnapshotLocked();
+            return SnapshotLocked(new DateTimeOffset(clock.GetUtcNow().UtcDateTime), clock.GetTimestamp());
         }
     }
 
-    private void Report(HealthLevel level, string message, Exception? error, TimeSpan? duration = null)
+    private void Report(HealthLevel level, string message, Exception? error) =>
+        Report(level, message, error, duration: null, _tree.TimeProvider.GetTimestamp());
+
+    private void Report(HealthLevel level, string message, Exception? error, TimeSpan? duration, long timestamp)
     {
-        DateTime now = _tree.TimeProvider.GetUtcNow().UtcDateTime;
         lock (_tree.SyncRoot)
         {
             if (_closed)
@@ -168,7 +191,7 @@ internal sealed class HealthNode : IHealth
             _messageHasDuration = duration.HasValue;
             _messageDuration = duration.GetValueOrDefault();
             _error = error;
-            _lastChanged = now;
+            _changedAt = timestamp;
         }
     }
 
@@ -215,7 +238,10 @@ internal sealed class HealthNode : IHealth
         }
     }
 
-    private HealthStatus SnapshotLocked()
+    /// <summary>Copies the scope and its open descendants; under the tree's lock.</summary>
+    /// <param name="now">The time of the snapshot, from the tree's clock.</param>
+    /// <param name="nowTimestamp">The timestamp of the snapshot, from the tree's clock.</param>
+    private HealthStatus SnapshotLocked(DateTimeOffset now, long nowTimestamp)
     {
         // Stryker disable once Conditional,Arithmetic : a capacity hint; the list grows as needed.
         var children = new List<HealthStatus>(_children is null ? 0 : _children.Nodes.Count - _children.Closed);
@@ -223,11 +249,14 @@ internal sealed class HealthNode : IHealth
         {
             if (!child._closed)
             {
-                children.Add(child.SnapshotLocked());
+                children.Add(child.SnapshotLocked(now, nowTimestamp));
             }
         }
 
-        return new HealthStatus(Name, _level, MessageLocked(), _error, new DateTimeOffset(_lastChanged), children);
+        // A report is never later than the snapshot that holds the lock after it; the clamp only
+        // guards against a clock whose timestamps run backwards.
+        DateTimeOffset changed = now - Durations.NotNegative(_tree.TimeProvider.GetElapsedTime(_changedAt, nowTimestamp));
+        return new HealthStatus(Name, _level, MessageLocked(), _error, changed, children);
     }
 
     /// <summary>

@@ -7,7 +7,7 @@ namespace Jobs.Dataflow;
 /// <param name="Level">The last level reported.</param>
 /// <param name="Message">The last message reported.</param>
 /// <param name="Error">The exception of the last <see cref="IHealth.Degraded"/> or <see cref="IHealth.Failed"/> report, while the scope stays at that level.</param>
-/// <param name="LastChanged">When the scope last reported, from the tree's <see cref="TimeProvider"/>.</param>
+/// <param name="LastChanged">When the scope last reported (when it was created, if it never did), on the tree's <see cref="TimeProvider"/>: the time of the snapshot less how long ago that was.</param>
 /// <param name="Children">The child scopes, in the order they were created.</param>
 public sealed record HealthStatus(
     string Name,

@@ -13,7 +13,13 @@ public sealed class HealthTree : IHealth
 
     /// <summary>Initializes a new instance of the <see cref="HealthTree"/> class.</summary>
     /// <param name="name">The name of the root scope.</param>
-    /// <param name="timeProvider">The clock for <see cref="HealthStatus.LastChanged"/>; <see cref="TimeProvider.System"/> when <see langword="null"/>.</param>
+    /// <param name="timeProvider">
+    /// The clock for <see cref="HealthStatus.LastChanged"/>; <see cref="TimeProvider.System"/> when
+    /// <see langword="null"/>. Reports are stamped with its timestamps (<see cref="TimeProvider.GetTimestamp"/>),
+    /// which are cheaper to read than the time of day, and a snapshot turns them into times of day by
+    /// its own <see cref="TimeProvider.GetUtcNow"/>: a change of the system's time moves every
+    /// <see cref="HealthStatus.LastChanged"/> with it, and never puts one after the snapshot.
+    /// </param>
     public HealthTree(string name = "root", TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);

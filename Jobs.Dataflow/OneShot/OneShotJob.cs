@@ -43,8 +43,10 @@ internal sealed class OneShotJob : Job
 
             // The attempt is awaited here, not in an async method of its own: for a function that
             // awaits, each async method in the chain costs the job a state machine box (over 100
-            // bytes), and a job already has two, this one and the group's.
-            context.Health.Ok("Running");
+            // bytes), and a job already has two, this one and the group's. Its start and end are
+            // read once, for its duration and for the times health shows.
+            long start = context.TimeProvider.GetTimestamp();
+            context.OkAsOf("Running", start);
             Exception? error = null;
             using (Activity? activity = JobActivities.StartRun(context, JobKinds.OneShot))
             {
@@ -55,7 +57,6 @@ internal sealed class OneShotJob : Job
                     context.Metrics.RunsInFlight(Name, Kind, 1);
                 }
 
-                long start = context.TimeProvider.GetTimestamp();
                 context.Work?.Enter();
 
                 // Only an attempt with a timeout pays for one: a token source and a timer.
@@ -81,7 +82,8 @@ internal sealed class OneShotJob : Job
                     context.Metrics.RunsInFlight(Name, Kind, -1);
                 }
 
-                ReportAttempt(context, attempt, error, Durations.NotNegative(context.TimeProvider.GetElapsedTime(start)), activity);
+                long end = context.TimeProvider.GetTimestamp();
+                ReportAttempt(context, attempt, error, start, end, activity);
             }
 
             if (error is null || token.IsCancellationRequested)
@@ -117,14 +119,21 @@ internal sealed class OneShotJob : Job
         : (logger, name, error) => Log.OneShotFailed(logger, name, attempt, retriesLeft, error);
 
     /// <summary>Reports an attempt that ended: its duration, then <c>Finished</c>, or its failure (unless it ended by the stop).</summary>
-    private void ReportAttempt(JobContext context, int attempt, Exception? error, TimeSpan duration, Activity? activity)
+    /// <param name="context">The job's context.</param>
+    /// <param name="attempt">The attempt's number, from 1.</param>
+    /// <param name="error">What it threw; <see langword="null"/> when it succeeded.</param>
+    /// <param name="start">Its start, a timestamp of the group's clock.</param>
+    /// <param name="end">Its end, a timestamp of the group's clock.</param>
+    /// <param name="activity">Its activity, if it is traced.</param>
+    private void ReportAttempt(JobContext context, int attempt, Exception? error, long start, long end, Activity? activity)
     {
+        TimeSpan duration = Durations.NotNegative(context.TimeProvider.GetElapsedTime(start, end));
         RunOutcome outcome = Outcomes.Of(error, context.CancellationToken);
         context.Metrics.OneShotRunDuration(Name, duration, outcome, error);
         JobActivities.End(activity, outcome);
         if (error is null)
         {
-            context.OkWithDuration("Finished", duration);
+            context.OkWithDuration("Finished", duration, end);
             if (context.Logger.IsEnabled(LogLevel.Information))
             {
                 Log.OneShotFinished(context.Logger, Name, attempt, Durations.Format(duration));

@@ -204,7 +204,7 @@ internal sealed class TimerJob : Job
         // Only a run with a timeout pays for one: a token source and a timer.
         RunTimeout? timeout = _options.RunTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token, context.Logger, Name) : null;
         context.Work?.Enter();
-        (Exception? error, TimeSpan duration) = await context.RunTimedAsync(
+        (Exception? error, long end, TimeSpan duration) = await context.RunTimedAsync(
             static (context, token) => ((TimerJob)context.Job)._fn(token), start, timeout?.Token ?? token).ConfigureAwait(false);
         context.Work?.Exit();
         if (timeout is not null)
@@ -223,7 +223,7 @@ internal sealed class TimerJob : Job
         JobActivities.End(activity, outcome);
         if (error is null)
         {
-            context.OkWithDuration("OK", duration);
+            context.OkWithDuration("OK", duration, end);
             if (context.Logger.IsEnabled(LogLevel.Debug))
             {
                 Log.TimerRan(context.Logger, Name, Durations.Format(duration));
