@@ -36,6 +36,21 @@ public sealed class ReportTimeTests
     }
 
     [TestMethod]
+    public void Snapshot_ClockStepsBackAfterTheReport_LastChangedIsNotAfterTheSnapshot()
+    {
+        var time = new SteppingTimeProvider();
+        var tree = new HealthTree("svc", time);
+        IHealth scope = tree.NewScope("a");
+        time.Advance(TimeSpan.FromMinutes(1));
+        scope.Ok("up");
+
+        time.StepBack(TimeSpan.FromMinutes(5));
+        HealthStatus a = tree.Snapshot().Find("a")!;
+
+        Assert.AreEqual(time.GetUtcNow(), a.LastChanged);
+    }
+
+    [TestMethod]
     public async Task OneShot_TreeOnTheGroupsClock_RunningIsTheStartAndFinishedTheEnd()
     {
         var time = new TestTimeProvider();
