@@ -4,7 +4,7 @@ namespace Jobs.Dataflow.Benchmarks;
 
 /// <summary>
 /// Runs one benchmark's library side in a loop for a while, so a profiler (dotnet-trace,
-/// dotnet-counters) can attach to a steady workload: <c>-- loop oneshot|trigger|trigger-baseline|observer|timers [seconds]</c>.
+/// dotnet-counters) can attach to a steady workload: <c>-- loop oneshot|trigger|trigger-baseline|observer|enumerable[-baseline]|channel[-baseline]|timers [seconds]</c>.
 /// </summary>
 public static class ProfileLoop
 {
@@ -43,13 +43,33 @@ public static class ProfileLoop
                 };
                 cleanup = observer.GlobalCleanup;
                 break;
+            case "enumerable":
+            case "enumerable-baseline":
+            case "channel":
+            case "channel-baseline":
+                var stream = new ObserverStreamBenchmarks();
+                stream.GlobalSetup();
+                Func<Task> run = what switch
+                {
+                    "enumerable" => stream.EnumerableObserver,
+                    "enumerable-baseline" => stream.EnumerablePumpedByHand,
+                    "channel" => stream.ChannelObserver,
+                    _ => stream.ChannelPumpedByHand,
+                };
+                step = () =>
+                {
+                    stream.IterationSetup();
+                    return run();
+                };
+                cleanup = stream.GlobalCleanup;
+                break;
             case "timers":
                 var timers = new IdleTimerBenchmarks();
                 timers.GlobalSetup();
                 step = timers.StartPrimedStop;
                 break;
             default:
-                throw new ArgumentException($"Unknown loop '{what}': oneshot, trigger, trigger-baseline, observer or timers.", nameof(args));
+                throw new ArgumentException($"Unknown loop '{what}': oneshot, trigger, trigger-baseline, observer, enumerable, enumerable-baseline, channel, channel-baseline or timers.", nameof(args));
         }
 
         output.WriteLine($"pid {Environment.ProcessId}: running '{what}' for {duration.TotalSeconds} s");
