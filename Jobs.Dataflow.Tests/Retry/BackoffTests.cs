@@ -24,6 +24,16 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
+    public void ConstantBackoff_AttemptZero_ThrowsNamingAttempt()
+    {
+        var backoff = new ConstantBackoff(TimeSpan.FromSeconds(3));
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => backoff.GetDelay(0));
+
+        Assert.AreEqual("attempt", error.ParamName);
+    }
+
+    [TestMethod]
     public void ExponentialBackoff_Attempts_DoubleFromMinUntilMax()
     {
         var backoff = new ExponentialBackoff(Min, Max);
@@ -33,6 +43,16 @@ public sealed class BackoffTests
         CollectionAssert.AreEqual(
             new[] { 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000 }.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray(),
             delays);
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_AttemptZero_ThrowsNamingAttempt()
+    {
+        var backoff = new ExponentialBackoff(Min, Max);
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => backoff.GetDelay(0));
+
+        Assert.AreEqual("attempt", error.ParamName);
     }
 
     [TestMethod]
@@ -72,6 +92,14 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
+    public void ExponentialBackoff_NullRandomSource_ThrowsNamingRandomSource()
+    {
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => new ExponentialBackoff(Min, Max) { RandomSource = null! });
+
+        Assert.AreEqual("RandomSource", error.ParamName);
+    }
+
+    [TestMethod]
     public void ExponentialBackoff_MinGreaterThanMax_ThrowsNamingMin()
     {
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(Max, Min));
@@ -96,6 +124,7 @@ public sealed class BackoffTests
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(Min, Max) { Jitter = jitter });
 
         Assert.AreEqual("Jitter", error.ParamName);
+        StringAssert.StartsWith(error.Message, "Jitter must lie in [0, 1].");
     }
 
     [TestMethod]
