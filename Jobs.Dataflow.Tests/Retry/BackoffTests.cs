@@ -46,6 +46,46 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
+    public void ExponentialBackoff_DoublingThatFitsUnderMaxToTheTick_IsNotCapped()
+    {
+        // 3, 6 and 12 ticks fit under a max of 13; 24 does not.
+        var backoff = new ExponentialBackoff(TimeSpan.FromTicks(3), TimeSpan.FromTicks(13));
+
+        long[] delays = [.. Enumerable.Range(1, 5).Select(attempt => backoff.GetDelay(attempt).Ticks)];
+
+        CollectionAssert.AreEqual(new long[] { 3, 6, 12, 13, 13 }, delays);
+    }
+
+    [TestMethod]
+    [DataRow(63)]
+    [DataRow(64)]
+    [DataRow(65)]
+    [DataRow(66)]
+    [DataRow(127)]
+    [DataRow(128)]
+    [DataRow(129)]
+    [DataRow(int.MaxValue)]
+    public void ExponentialBackoff_HugeAttempts_StayAtMax(int attempt)
+    {
+        var backoff = new ExponentialBackoff(Min, Max);
+
+        Assert.AreEqual(Max, backoff.GetDelay(attempt));
+    }
+
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    [DataRow(64)]
+    [DataRow(65)]
+    [DataRow(int.MaxValue)]
+    public void ExponentialBackoff_ZeroMin_RetriesAtOnceEveryTime(int attempt)
+    {
+        var backoff = new ExponentialBackoff(TimeSpan.Zero, Max);
+
+        Assert.AreEqual(TimeSpan.Zero, backoff.GetDelay(attempt));
+    }
+
+    [TestMethod]
     public void ExponentialBackoff_AttemptZero_ThrowsNamingAttempt()
     {
         var backoff = new ExponentialBackoff(Min, Max);
@@ -89,6 +129,28 @@ public sealed class BackoffTests
 
         Assert.AreEqual(TimeSpan.FromMilliseconds(320), low.GetDelay(3));
         Assert.AreEqual(TimeSpan.FromMilliseconds(440), high.GetDelay(3));
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_ZeroJitter_GivesExactDelaysWithoutDrawingRandomNumbers()
+    {
+        // 2^53 + 1 ticks has no exact double: a delay that went through the jitter's arithmetic would lose its last tick.
+        TimeSpan min = TimeSpan.FromTicks((1L << 53) + 1);
+        int draws = 0;
+        var backoff = new ExponentialBackoff(min, TimeSpan.MaxValue)
+        {
+            Jitter = 0,
+            RandomSource = () =>
+            {
+                draws++;
+                return 0.5;
+            },
+        };
+
+        Assert.AreEqual(0.0, backoff.Jitter);
+        Assert.AreEqual(min, backoff.GetDelay(1));
+        Assert.AreEqual(TimeSpan.FromTicks(min.Ticks * 2), backoff.GetDelay(2));
+        Assert.AreEqual(0, draws, "Without jitter the random source is never called.");
     }
 
     [TestMethod]
