@@ -18,4 +18,24 @@ public sealed class DurationsTests
         Assert.AreEqual(expected, Durations.Format(duration));
         Assert.AreEqual($"OK ({expected})", Durations.Format("OK", duration));
     }
+
+    [TestMethod]
+    [DataRow(1.0, "1ms")]
+    [DataRow(1_000.0, "1s")]
+    [DataRow(60_000.0, "1m0s")]
+    public void Format_ExactlyOneUnit_UsesThatUnit(double milliseconds, string expected)
+    {
+        TimeSpan duration = TimeSpan.FromMilliseconds(milliseconds);
+
+        Assert.AreEqual(expected, Durations.Format(duration));
+    }
+
+    [TestMethod]
+    [DataRow(0.9999, "999.9µs")]
+    [DataRow(999.9, "999.9ms")]
+    [DataRow(59_990.0, "59.99s")]
+    public void Format_JustUnderOneUnit_StaysInTheSmallerUnit(double milliseconds, string expected)
+    {
+        Assert.AreEqual(expected, Durations.Format(TimeSpan.FromMilliseconds(milliseconds)));
+    }
 }

@@ -24,6 +24,16 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
+    public void ConstantBackoff_AttemptZero_ThrowsNamingAttempt()
+    {
+        var backoff = new ConstantBackoff(TimeSpan.FromSeconds(3));
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => backoff.GetDelay(0));
+
+        Assert.AreEqual("attempt", error.ParamName);
+    }
+
+    [TestMethod]
     public void ExponentialBackoff_Attempts_DoubleFromMinUntilMax()
     {
         var backoff = new ExponentialBackoff(Min, Max);
@@ -33,6 +43,56 @@ public sealed class BackoffTests
         CollectionAssert.AreEqual(
             new[] { 100, 200, 400, 800, 1600, 3200, 6400, 10000, 10000 }.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray(),
             delays);
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_DoublingThatFitsUnderMaxToTheTick_IsNotCapped()
+    {
+        // 3, 6 and 12 ticks fit under a max of 13; 24 does not.
+        var backoff = new ExponentialBackoff(TimeSpan.FromTicks(3), TimeSpan.FromTicks(13));
+
+        long[] delays = [.. Enumerable.Range(1, 5).Select(attempt => backoff.GetDelay(attempt).Ticks)];
+
+        CollectionAssert.AreEqual(new long[] { 3, 6, 12, 13, 13 }, delays);
+    }
+
+    [TestMethod]
+    [DataRow(63)]
+    [DataRow(64)]
+    [DataRow(65)]
+    [DataRow(66)]
+    [DataRow(127)]
+    [DataRow(128)]
+    [DataRow(129)]
+    [DataRow(int.MaxValue)]
+    public void ExponentialBackoff_HugeAttempts_StayAtMax(int attempt)
+    {
+        var backoff = new ExponentialBackoff(Min, Max);
+
+        Assert.AreEqual(Max, backoff.GetDelay(attempt));
+    }
+
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    [DataRow(64)]
+    [DataRow(65)]
+    [DataRow(int.MaxValue)]
+    public void ExponentialBackoff_ZeroMin_RetriesAtOnceEveryTime(int attempt)
+    {
+        var backoff = new ExponentialBackoff(TimeSpan.Zero, Max);
+
+        Assert.AreEqual(TimeSpan.Zero, backoff.GetDelay(attempt));
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_AttemptZero_ThrowsNamingAttempt()
+    {
+        var backoff = new ExponentialBackoff(Min, Max);
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => backoff.GetDelay(0));
+
+        Assert.AreEqual("attempt", error.ParamName);
     }
 
     [TestMethod]
@@ -72,6 +132,36 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
+    public void ExponentialBackoff_ZeroJitter_GivesExactDelaysWithoutDrawingRandomNumbers()
+    {
+        // 2^53 + 1 ticks has no exact double: a delay that went through the jitter's arithmetic would lose its last tick.
+        TimeSpan min = TimeSpan.FromTicks((1L << 53) + 1);
+        int draws = 0;
+        var backoff = new ExponentialBackoff(min, TimeSpan.MaxValue)
+        {
+            Jitter = 0,
+            RandomSource = () =>
+            {
+                draws++;
+                return 0.5;
+            },
+        };
+
+        Assert.AreEqual(0.0, backoff.Jitter);
+        Assert.AreEqual(min, backoff.GetDelay(1));
+        Assert.AreEqual(TimeSpan.FromTicks(min.Ticks * 2), backoff.GetDelay(2));
+        Assert.AreEqual(0, draws, "Without jitter the random source is never called.");
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_NullRandomSource_ThrowsNamingRandomSource()
+    {
+        var error = Assert.ThrowsExactly<ArgumentNullException>(() => new ExponentialBackoff(Min, Max) { RandomSource = null! });
+
+        Assert.AreEqual("RandomSource", error.ParamName);
+    }
+
+    [TestMethod]
     public void ExponentialBackoff_MinGreaterThanMax_ThrowsNamingMin()
     {
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(Max, Min));
@@ -96,6 +186,7 @@ public sealed class BackoffTests
         var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ExponentialBackoff(Min, Max) { Jitter = jitter });
 
         Assert.AreEqual("Jitter", error.ParamName);
+        StringAssert.StartsWith(error.Message, "Jitter must lie in [0, 1].");
     }
 
     [TestMethod]

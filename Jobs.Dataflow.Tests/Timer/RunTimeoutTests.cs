@@ -1,5 +1,8 @@
+using System.Runtime.CompilerServices;
+using Jobs.Dataflow.Testing;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Moq;
 
 namespace Jobs.Dataflow.Tests.Timer;
@@ -110,6 +113,70 @@ public sealed class RunTimeoutTests
     }
 
     [TestMethod]
+    public async Task StopAsync_RunIgnoresItsTokenPastItsTimeout_NothingTimesOut()
+    {
+        await using var harness = new GroupHarness();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        TimerFunc fn = async token =>
+        {
+            token.Register(cancelled.SetResult);
+            started.SetResult();
+            await release.Task;
+        };
+        await harness.StartTimerAsync("stubborn", fn, Interval, new TimerOptions { RunTimeout = Limit });
+        harness.Time.Advance(Interval);
+        await started.OrTimeout();
+        Task stopping = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+
+        // The run's timeout falls due while the stop waits for the run.
+        harness.Time.Advance(Limit);
+        release.SetResult();
+        await stopping.OrTimeout();
+
+        Assert.IsFalse(
+            harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.RunTimedOut)),
+            "The stop cancelled the run: the log does not say it timed out, however long it took to end.");
+        Assert.IsFalse(harness.Health.Reports.Any(r => r.Level == HealthLevel.Degraded));
+    }
+
+    [TestMethod]
+    public async Task Run_EndsBeforeItsTimeout_NothingTimesOutLater()
+    {
+        await using var harness = new GroupHarness();
+        int calls = 0;
+        await harness.StartTimerAsync("quick", _ => Task.FromResult(Interlocked.Increment(ref calls)), Interval, new TimerOptions { RunTimeout = Limit });
+        harness.Time.Advance(Interval);
+        await harness.Health.WaitForAsync("timer-job-quick", HealthLevel.Ok, "OK (");
+
+        harness.Time.Advance(Limit);
+
+        Assert.IsFalse(
+            harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.RunTimedOut)),
+            "A run that ended in time leaves no timeout behind to fire later.");
+        Assert.AreEqual(1, calls);
+    }
+
+    [TestMethod]
+    public void Dispose_TheGroupRunsOn_NeitherTheClockNorTheGroupsTokenKeepsTheTimeout()
+    {
+        using var group = new CancellationTokenSource();
+        var clock = new TestClock();
+
+        WeakReference timeout = StartAndDispose(clock, group.Token);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        // A group lives as long as the application, and a timer job with a timeout makes one per run.
+        Assert.AreEqual(0, clock.ArmedTimers, "The run's timer is gone from the clock.");
+        Assert.IsFalse(timeout.IsAlive, "Nothing the group keeps refers to a run's timeout once the run is over.");
+        Assert.IsFalse(group.IsCancellationRequested);
+    }
+
+    [TestMethod]
     public async Task Run_CronWithRunTimeout_TimesOutAndRunsAtTheNextOccurrence()
     {
         await using var harness = new GroupHarness();
@@ -145,5 +212,13 @@ public sealed class RunTimeoutTests
 
         Assert.IsNull(new TimerOptions { RunTimeout = null }.RunTimeout);
         Assert.AreEqual(Limit, new TimerOptions { RunTimeout = Limit }.RunTimeout);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference StartAndDispose(TimeProvider clock, CancellationToken stop)
+    {
+        var timeout = new RunTimeout(Limit, clock, stop, NullLogger.Instance, "job");
+        timeout.Dispose();
+        return new WeakReference(timeout);
     }
 }
