@@ -38,4 +38,24 @@ public sealed class DurationsTests
     {
         Assert.AreEqual(expected, Durations.Format(TimeSpan.FromMilliseconds(milliseconds)));
     }
+
+    [TestMethod]
+    [DataRow(999.96, "1s")]
+    [DataRow(999.94, "999.9ms")]
+    [DataRow(59_996.0, "1m0s")]
+    [DataRow(59_994.0, "59.99s")]
+    [DataRow(119_996.0, "2m0s")]
+    [DataRow(3_599_996.0, "1h0m0s")]
+    public void Format_RoundsUpToTheNextUnit_WritesItInThatUnit(double milliseconds, string expected)
+    {
+        Assert.AreEqual(expected, Durations.Format(TimeSpan.FromMilliseconds(milliseconds)));
+    }
+
+    [TestMethod]
+    public void Format_LongestDuration_DoesNotOverflow()
+    {
+        // 10675199 days, 2:48:05.4775807: too long to round up to 10 ms, so written as it is.
+        StringAssert.StartsWith(Durations.Format(TimeSpan.MaxValue), "256204778h48m5.4", StringComparison.Ordinal);
+        StringAssert.StartsWith(Durations.Format(TimeSpan.MinValue + TimeSpan.FromTicks(1)), "-256204778h48m5.4", StringComparison.Ordinal);
+    }
 }

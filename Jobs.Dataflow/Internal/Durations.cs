@@ -5,7 +5,7 @@ namespace Jobs.Dataflow;
 /// <summary>Formats durations for health messages and logs the short way Go does: <c>850µs</c>, <c>12.5ms</c>, <c>3.2s</c>, <c>1m30s</c>.</summary>
 internal static class Durations
 {
-    // Longer than any duration this writes ("-2562047h47m16.85s" is 18 characters).
+    // Longer than any duration this writes ("-256204778h48m5.48s", TimeSpan.MinValue, is 19 characters).
     private const int MaxLength = 32;
 
     /// <summary>
@@ -40,28 +40,45 @@ internal static class Durations
             return 1 + Write(duration.Negate(), destination[1..]);
         }
 
+        // Each unit is written to the precision its format shows, and the unit is chosen after
+        // rounding to it: 999.96ms is 1s, not "1000ms", and 119.996s is 2m0s, not "1m60s".
+        // Microseconds need no rounding: a tick is 0.1µs.
         int written;
+        TimeSpan milliseconds = RoundTo(duration, TimeSpan.TicksPerMillisecond / 10);
+        TimeSpan seconds = RoundTo(duration, TimeSpan.TicksPerMillisecond * 10);
         if (duration < TimeSpan.FromMilliseconds(1))
         {
             destination.TryWrite(c, $"{duration.TotalMicroseconds:0.#}µs", out written);
         }
-        else if (duration < TimeSpan.FromSeconds(1))
+        else if (milliseconds < TimeSpan.FromSeconds(1))
         {
-            destination.TryWrite(c, $"{duration.TotalMilliseconds:0.#}ms", out written);
+            destination.TryWrite(c, $"{milliseconds.TotalMilliseconds:0.#}ms", out written);
         }
-        else if (duration < TimeSpan.FromMinutes(1))
+        else if (seconds < TimeSpan.FromMinutes(1))
         {
-            destination.TryWrite(c, $"{duration.TotalSeconds:0.##}s", out written);
+            destination.TryWrite(c, $"{seconds.TotalSeconds:0.##}s", out written);
         }
         else
         {
-            int hours = (int)duration.TotalHours;
-            double seconds = duration.TotalSeconds % 60;
+            int hours = (int)seconds.TotalHours;
+            double secondsOfMinute = seconds.TotalSeconds % 60;
             _ = hours > 0
-                ? destination.TryWrite(c, $"{hours}h{duration.Minutes}m{seconds:0.##}s", out written)
-                : destination.TryWrite(c, $"{duration.Minutes}m{seconds:0.##}s", out written);
+                ? destination.TryWrite(c, $"{hours}h{seconds.Minutes}m{secondsOfMinute:0.##}s", out written)
+                : destination.TryWrite(c, $"{seconds.Minutes}m{secondsOfMinute:0.##}s", out written);
         }
 
         return written;
+    }
+
+    /// <summary>Rounds a duration that is not negative to a whole number of <paramref name="unit"/> ticks, half up; one too long to round up stays as it is.</summary>
+    private static TimeSpan RoundTo(TimeSpan duration, long unit)
+    {
+        long units = Math.DivRem(duration.Ticks, unit, out long remainder);
+        if (remainder * 2 >= unit && units < (long.MaxValue / unit))
+        {
+            units++;
+        }
+
+        return units <= long.MaxValue / unit ? TimeSpan.FromTicks(units * unit) : duration;
     }
 }
