@@ -72,10 +72,7 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
                 }
 
                 T item = enumerator.Current;
-                if (!TryOffer(item))
-                {
-                    await SendWhenRoomAsync(item).ConfigureAwait(false);
-                }
+                await OfferAsync(item).ConfigureAwait(false);
             }
         }
 

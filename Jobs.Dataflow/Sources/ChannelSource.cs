@@ -55,10 +55,7 @@ internal sealed class ChannelSource<T> : JobSource<T>
             {
                 if (reader.TryRead(out T? item))
                 {
-                    if (!TryOffer(item))
-                    {
-                        await SendWhenRoomAsync(item).ConfigureAwait(false);
-                    }
+                    await OfferAsync(item).ConfigureAwait(false);
 
                     // Stryker disable once Statement: without it, the wait below returns at once while the channel holds items; only speed tells.
                     continue;

@@ -11,7 +11,7 @@ namespace Jobs.Dataflow;
 /// <remarks>
 /// <para>
 /// Items go over in runs: while the source has items at hand (a channel's <c>TryRead</c>, a
-/// stream's <c>MoveNextAsync</c> that completes at once) and the block has room (<c>Post</c>), the
+/// stream's <c>MoveNextAsync</c> that completes at once) and the block has room (a <c>SendAsync</c> that completes at once), the
 /// pump moves them in a plain loop, without an await, a task or an interlocked operation per item.
 /// It awaits only when the block is full or the source has nothing at hand.
 /// </para>
@@ -141,31 +141,20 @@ internal abstract class Pump<T>
         return new ValueTask<bool>(task);
     }
 
-    /// <summary>Offers an item to the block without waiting; false when the block has no room now (the item is still in the pump's hand).</summary>
-    protected bool TryOffer(T item)
-    {
-        Feed.Admit?.Invoke(item);
-        return Feed.Target.Post(item);
-    }
-
     /// <summary>
-    /// Sends an item the block had no room for, waiting for room. An item the block does not accept
-    /// (the wait was cancelled, the block completed) is counted as discarded.
+    /// Hands an item to the block: at once when it has room (the returned task is then complete,
+    /// and awaiting it costs nothing), or when room comes. An item the block does not accept (the
+    /// wait was cancelled, the block completed) is counted as discarded.
     /// </summary>
     /// <remarks>
-    /// Pooled: under backpressure, every wait would otherwise box a new state machine.
+    /// One <c>SendAsync</c>, never a <c>Post</c> first: when the block is full, as it is whenever
+    /// the handler is slower than the source, the pump would pay a declined offer for every item.
     /// </remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    protected async ValueTask SendWhenRoomAsync(T item)
+    protected ValueTask OfferAsync(T item)
     {
+        Feed.Admit?.Invoke(item);
         Task<bool> send = Feed.Target.SendAsync(item, Feed.SendToken);
-
-        // SuppressThrowing is for a plain Task only: a cancelled wait is an item not accepted.
-        await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (!send.IsCompletedSuccessfully || !send.Result)
-        {
-            Feed.Discard();
-        }
+        return send.IsCompletedSuccessfully && send.Result ? ValueTask.CompletedTask : WhenSentAsync(send);
     }
 
     private async Task RunAsync()
@@ -207,6 +196,19 @@ internal abstract class Pump<T>
 
         Feed.Released();
         Volatile.Write(ref _ended, true);
+    }
+
+    /// <summary>Waits for a send the block had no room for; counts the item as discarded unless the block took it.</summary>
+    /// <remarks>Pooled: under backpressure, every wait would otherwise box a new state machine.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WhenSentAsync(Task<bool> send)
+    {
+        // SuppressThrowing is for a plain Task only: a cancelled wait is an item not accepted.
+        await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!send.IsCompletedSuccessfully || !send.Result)
+        {
+            Feed.Discard();
+        }
     }
 
     private void OnStop()

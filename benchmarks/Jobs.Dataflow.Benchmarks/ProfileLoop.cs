@@ -76,10 +76,16 @@ public static class ProfileLoop
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
         long start = Stopwatch.GetTimestamp();
         int count = 0;
+        bool eachStep = Environment.GetEnvironmentVariable("PROFILE_LOOP_EACH") == "1";
         while (Stopwatch.GetElapsedTime(start) < duration)
         {
+            long stepStart = Stopwatch.GetTimestamp();
             await step();
             count++;
+            if (eachStep)
+            {
+                output.WriteLine($"{Stopwatch.GetElapsedTime(stepStart).TotalMilliseconds:F1} ms");
+            }
         }
 
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
