@@ -172,6 +172,39 @@ public sealed class BusyJobTests
         await IdleAsync(kit);
     }
 
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_PipelineStreamThatBlocksItsCallerAtStart_NamesTheJobStarting()
+    {
+        await using var kit = NewKit();
+        using var gate = new ManualResetEventSlim();
+        kit.Add(Job.Pipeline("slow", new BlockingStream(gate)).Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        await BusyWithAsync(kit, "pipeline job slow: starting");
+        gate.Set();
+        await IdleAsync(kit);
+    }
+
+    [TestMethod]
+    [DataRow(true, DisplayName = "A channel that can peek")]
+    [DataRow(false, DisplayName = "A channel that can only count")]
+    public async Task WaitUntilIdleAsync_PipelineSourceHoldsAnItemItsReaderWasNotYetWokenFor_NamesTheSource(bool canPeek)
+    {
+        await using var kit = NewKit();
+        var reader = new HeldWakeReader(canPeek);
+        int handled = 0;
+        kit.Add(Job.Pipeline("held", reader).Sink("write", (int _, CancellationToken _) => Task.FromResult(Interlocked.Increment(ref handled))));
+        await kit.Group.StartAsync(CancellationToken.None);
+        await reader.Waiting.OrTimeout();
+
+        reader.WriteWithoutWaking(1);
+        await BusyWithAsync(kit, "pipeline job held: its source has items at hand");
+        reader.Wake();
+        await IdleAsync(kit);
+
+        Assert.AreEqual(1, Volatile.Read(ref handled));
+    }
+
     private static JobTestKit NewKit() => new(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(100) });
 
     /// <summary>Waits until the kit says idle; its own timeout is short for the waits that must fail, so it may take several tries.</summary>
