@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Jobs.Dataflow.Testing;
 using Jobs.Dataflow.Tests.TestUtilities;
 
 namespace Jobs.Dataflow.Tests.Pipeline;
@@ -87,6 +88,30 @@ public sealed class PipelineBatchTests
         (int[] batch, DateTimeOffset at) = await batches.NextAsync();
         CollectionAssert.AreEqual(new[] { 1, 2 }, batch);
         Assert.AreEqual(start + MaxDelay, at);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.Channel)]
+    [DataRow(SourceKind.Observable)]
+    public async Task Batch_FirstStageAfterAPushingOrPulledSource_PartialBatchLeavesAfterMaxDelay(SourceKind kind)
+    {
+        // An observable feeds the first stage through a buffer of its own: the batch must still
+        // see each item arrive, or its delay would never start.
+        await using var kit = new JobTestKit();
+        var source = new TestSource(kind);
+        var batches = new ConcurrentQueue<int[]>();
+        kit.Add(source.Pipeline("p").Batch("batch", 10, MaxDelay).Sink("collect", (int[] batch, CancellationToken _) =>
+        {
+            batches.Enqueue(batch);
+            return Task.CompletedTask;
+        }));
+        await kit.StartAsync();
+
+        await source.WriteAsync(1, 2);
+        await kit.AdvanceAsync(MaxDelay);
+
+        Assert.HasCount(1, batches);
+        CollectionAssert.AreEqual(new[] { 1, 2 }, batches.Single());
     }
 
     [TestMethod]

@@ -20,26 +20,34 @@ public sealed class PipelineDeadLetterTests
         var channel = Channel.CreateUnbounded<int>();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var delivered = new ConcurrentQueue<int>();
+        int attempted = 0;
         DeadLetterFunc deadLetter = async (letter, _) =>
         {
             await release.Task;
             delivered.Enqueue((int)letter.Item!);
         };
         harness.Add(Job.Pipeline("p", channel.Reader, new PipelineOptions { BoundedCapacity = 1, DeadLetter = deadLetter })
-            .Transform("parse", Fail)
+            .Transform("parse", (int x) =>
+            {
+                Interlocked.Increment(ref attempted);
+                return Fail(x);
+            })
             .Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
 
         await harness.StartAsync();
         channel.Writer.TryWrite(1);
         channel.Writer.TryWrite(2);
+        channel.Writer.TryWrite(3);
 
-        // The first letter holds the dead letter's only place: the second waits for room.
+        // The first letter holds the dead letter's only place: the second waits for room, and the
+        // stage with it.
         await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.PipelineItemDeadLettered) && e.Exception?.Message == "bad 2").OrTimeout();
+        Assert.AreEqual(2, Volatile.Read(ref attempted), "The stage took the third item while its second letter had no room.");
         release.SetResult();
         channel.Writer.Complete();
         await harness.WaitForEndAsync("p");
 
-        CollectionAssert.AreEqual(new[] { 1, 2 }, delivered.ToArray());
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, delivered.ToArray());
         Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.ItemsDiscarded)), "A letter that waited for room was delivered, not discarded.");
     }
 
