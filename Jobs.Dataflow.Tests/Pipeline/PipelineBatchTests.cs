@@ -115,6 +115,39 @@ public sealed class PipelineBatchTests
     }
 
     [TestMethod]
+    public async Task Batch_OfBatches_GroupsTheFirstStagesBatchesAndCountsEachStagesOwnItems()
+    {
+        // The link between the two batch stages both counts what leaves the first and what
+        // arrives in the second.
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var sunk = new ConcurrentQueue<int[][]>();
+        harness.Add(Job.Pipeline("p", channel.Reader)
+            .Batch("pairs", 2)
+            .Batch("pairs-of-pairs", 2)
+            .Sink("collect", (int[][] batch, CancellationToken _) =>
+            {
+                sunk.Enqueue(batch);
+                return Task.CompletedTask;
+            }));
+
+        await harness.StartAsync();
+        for (int i = 1; i <= 4; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("p");
+
+        int[][] only = sunk.Single();
+        CollectionAssert.AreEqual(new[] { 1, 2 }, only[0]);
+        CollectionAssert.AreEqual(new[] { 3, 4 }, only[1]);
+        await harness.Health.WaitForAsync("pipeline-job-p/stage-pairs", HealthLevel.Stopped, "Completed [out 4, failed 0]");
+        await harness.Health.WaitForAsync("pipeline-job-p/stage-pairs-of-pairs", HealthLevel.Stopped, "Completed [out 2, failed 0]");
+    }
+
+    [TestMethod]
     public async Task Batch_ItemArrivesAfterAFullBatch_LeavesMaxDelayAfterItsOwnArrivalNotTheEarlierItems()
     {
         await using var harness = new GroupHarness();
