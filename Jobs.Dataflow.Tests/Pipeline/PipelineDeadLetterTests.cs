@@ -93,6 +93,8 @@ public sealed class PipelineDeadLetterTests
         await harness.StopAsync();
 
         Assert.AreEqual(0, Volatile.Read(ref delivered), "The stop cancelled the letter in the dead letter.");
+        Assert.IsTrue(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.RunCancelled) && e.Level == Microsoft.Extensions.Logging.LogLevel.Debug), "The cancelled letter ended normally.");
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.PipelineDeadLetterFailed)), "A letter ended by the stop is no failure of the dead letter.");
         LogEntry entry = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
         Assert.AreEqual(discarded, entry["Count"]);
     }
