@@ -45,6 +45,24 @@ public sealed class HostingTests
     }
 
     [TestMethod]
+    public void AddJobs_PlainServiceCollection_RecordsMetricsThroughTheContainersMeterFactory()
+    {
+        // Outside a host nothing else registers the metrics services: AddJobs brings them.
+        using ServiceProvider provider = new ServiceCollection().AddLogging().AddJobs().BuildServiceProvider();
+        using var errors = new MetricCollector<long>(provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), MeterJobMetrics.MeterName, "jobs.errors");
+
+        provider.GetRequiredService<IJobMetrics>().JobError("load", new IOException("disk gone"));
+
+        Assert.AreEqual(1L, errors.GetMeasurementSnapshot().Single().Value);
+    }
+
+    [TestMethod]
+    public void AddJobs_NullServices_ThrowsNamingThem()
+    {
+        Assert.AreEqual("services", Assert.ThrowsExactly<ArgumentNullException>(() => JobsServiceCollectionExtensions.AddJobs(null!)).ParamName);
+    }
+
+    [TestMethod]
     public async Task Host_TwoGroups_RunsJobsReportsHealthAndMetricsAndEndsEveryJobOnStop()
     {
         var logs = new LogCapture();
@@ -240,5 +258,6 @@ public sealed class HostingTests
 
         Assert.AreEqual("name", Assert.ThrowsExactly<ArgumentException>(() => services.AddJobGroup(string.Empty, (_, _) => { })).ParamName);
         Assert.AreEqual("configure", Assert.ThrowsExactly<ArgumentNullException>(() => services.AddJobGroup("g", null!)).ParamName);
+        Assert.AreEqual("services", Assert.ThrowsExactly<ArgumentNullException>(() => JobsServiceCollectionExtensions.AddJobGroup(null!, string.Empty, null!)).ParamName, "The arguments are checked in order.");
     }
 }

@@ -91,6 +91,112 @@ public sealed class JobsHealthCheckTests
     }
 
     [TestMethod]
+    public async Task Check_NothingDegradedOrFailed_IsHealthyAndSaysSo()
+    {
+        var tree = new HealthTree();
+        tree.NewScope("etl").NewScope("job-load").Ok("fine");
+
+        HealthReportEntry entry = (await CheckAsync(tree)).Entries["jobs"];
+
+        Assert.AreEqual(CheckStatus.Healthy, entry.Status);
+        Assert.AreEqual("No job is degraded or failed.", entry.Description);
+        Assert.IsNull(entry.Exception);
+        Assert.IsEmpty(entry.Data);
+    }
+
+    [TestMethod]
+    public async Task Check_OneDegraded_CountsAndNamesItAndCarriesItsError()
+    {
+        var tree = new HealthTree();
+        var error = new TimeoutException("db slow");
+        tree.NewScope("etl").NewScope("job-pull").Degraded("Failed on attempt 2: db slow", error);
+        tree.NewScope("other").Ok("fine");
+
+        HealthReportEntry entry = (await CheckAsync(tree)).Entries["jobs"];
+
+        Assert.AreEqual(CheckStatus.Degraded, entry.Status);
+        Assert.AreEqual("1 scope(s) degraded: root/etl/job-pull", entry.Description);
+        Assert.AreSame(error, entry.Exception);
+        Assert.HasCount(1, entry.Data);
+    }
+
+    [TestMethod]
+    public async Task Check_TwoDegraded_CountsBothAndCarriesTheFirstError()
+    {
+        var tree = new HealthTree();
+        var first = new TimeoutException("db slow");
+        tree.NewScope("job-a").Degraded("slow", first);
+        tree.NewScope("job-b").Degraded("retrying", null);
+
+        HealthReportEntry entry = (await CheckAsync(tree)).Entries["jobs"];
+
+        Assert.AreEqual(CheckStatus.Degraded, entry.Status);
+        Assert.AreEqual("2 scope(s) degraded: root/job-a, root/job-b", entry.Description);
+        Assert.AreSame(first, entry.Exception, "A later scope without an error does not hide the first one's.");
+    }
+
+    [TestMethod]
+    public async Task Check_OneFailedOneDegraded_DescribesBothAndCarriesTheFailure()
+    {
+        // The degraded scope comes first in the tree: the failure's error still wins.
+        var tree = new HealthTree();
+        var slow = new TimeoutException("db slow");
+        var gone = new IOException("disk gone");
+        IHealth group = tree.NewScope("etl");
+        group.NewScope("job-pull").Degraded("Failed on attempt 2: db slow", slow);
+        group.NewScope("job-load").Failed("Gave up after 4 attempts: disk gone", gone);
+
+        HealthReportEntry entry = (await CheckAsync(tree)).Entries["jobs"];
+
+        Assert.AreEqual(CheckStatus.Unhealthy, entry.Status);
+        Assert.AreEqual("1 scope(s) failed, 1 degraded: root/etl/job-pull, root/etl/job-load", entry.Description);
+        Assert.AreSame(gone, entry.Exception);
+        Assert.HasCount(2, entry.Data);
+        Assert.AreEqual("Failed on attempt 2: db slow (TimeoutException: db slow)", entry.Data["root/etl/job-pull"]);
+        Assert.AreEqual("Failed: Gave up after 4 attempts: disk gone (IOException: disk gone)", entry.Data["root/etl/job-load"]);
+    }
+
+    [TestMethod]
+    public async Task Check_TwoFailedWithErrors_CarriesTheFirstFailure()
+    {
+        var tree = new HealthTree();
+        var first = new IOException("disk gone");
+        var second = new InvalidOperationException("schema mismatch");
+        tree.NewScope("job-load").Failed("Gave up: disk gone", first);
+        tree.NewScope("job-migrate").Failed("Gave up: schema mismatch", second);
+
+        HealthReportEntry entry = (await CheckAsync(tree)).Entries["jobs"];
+
+        Assert.AreEqual(CheckStatus.Unhealthy, entry.Status);
+        Assert.AreEqual("2 scope(s) failed, 0 degraded: root/job-load, root/job-migrate", entry.Description);
+        Assert.AreSame(first, entry.Exception);
+    }
+
+    [TestMethod]
+    public async Task Check_FailedWithoutErrorAndDegradedWithOne_CarriesTheDegradedOnesError()
+    {
+        // A failure without an exception leaves the result the first error the tree has.
+        var tree = new HealthTree();
+        var slow = new TimeoutException("db slow");
+        tree.NewScope("job-load").Failed("Gave up", null);
+        tree.NewScope("job-pull").Degraded("slow", slow);
+        tree.NewScope("job-push").Degraded("retrying", null);
+
+        HealthReportEntry entry = (await CheckAsync(tree)).Entries["jobs"];
+
+        Assert.AreEqual(CheckStatus.Unhealthy, entry.Status);
+        Assert.AreEqual("1 scope(s) failed, 2 degraded: root/job-load, root/job-pull, root/job-push", entry.Description);
+        Assert.AreSame(slow, entry.Exception);
+    }
+
+    [TestMethod]
+    public void AddJobsHealthCheck_NullBuilder_ThrowsNamingIt()
+    {
+        Assert.AreEqual("builder", Assert.ThrowsExactly<ArgumentNullException>(() => JobsHealthChecksBuilderExtensions.AddJobsHealthCheck(null!)).ParamName);
+        Assert.AreEqual("builder", Assert.ThrowsExactly<ArgumentNullException>(() => JobsHealthChecksBuilderExtensions.AddJobsHealthCheck(null!, "jobs", CheckStatus.Degraded)).ParamName);
+    }
+
+    [TestMethod]
     public void AddJobsHealthCheck_EmptyName_ThrowsNamingName()
     {
         ServiceCollection services = new();

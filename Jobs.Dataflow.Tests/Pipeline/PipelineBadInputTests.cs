@@ -77,6 +77,16 @@ public sealed class PipelineBadInputTests
     }
 
     [TestMethod]
+    public void Stages_DuplicateStageName_SaysWhichNameIsTaken()
+    {
+        Pipeline<int> parsed = Start.Transform("parse", x => x);
+
+        ArgumentException error = Assert.ThrowsExactly<ArgumentException>(() => parsed.Transform("parse", x => x));
+
+        StringAssert.StartsWith(error.Message, "The pipeline has a stage named parse already; stage names must be unique within one pipeline.");
+    }
+
+    [TestMethod]
     public void Batch_BadSizeOrDelay_ThrowsNamingIt()
     {
         Assert.AreEqual("size", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Start.Batch("b", 0)).ParamName);

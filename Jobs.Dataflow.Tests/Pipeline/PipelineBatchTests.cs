@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Jobs.Dataflow.Testing;
 using Jobs.Dataflow.Tests.TestUtilities;
 
 namespace Jobs.Dataflow.Tests.Pipeline;
@@ -87,6 +88,63 @@ public sealed class PipelineBatchTests
         (int[] batch, DateTimeOffset at) = await batches.NextAsync();
         CollectionAssert.AreEqual(new[] { 1, 2 }, batch);
         Assert.AreEqual(start + MaxDelay, at);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.Channel)]
+    [DataRow(SourceKind.Observable)]
+    public async Task Batch_FirstStageAfterAPushingOrPulledSource_PartialBatchLeavesAfterMaxDelay(SourceKind kind)
+    {
+        // An observable feeds the first stage through a buffer of its own: the batch must still
+        // see each item arrive, or its delay would never start.
+        await using var kit = new JobTestKit();
+        var source = new TestSource(kind);
+        var batches = new ConcurrentQueue<int[]>();
+        kit.Add(source.Pipeline("p").Batch("batch", 10, MaxDelay).Sink("collect", (int[] batch, CancellationToken _) =>
+        {
+            batches.Enqueue(batch);
+            return Task.CompletedTask;
+        }));
+        await kit.StartAsync();
+
+        await source.WriteAsync(1, 2);
+        await kit.AdvanceAsync(MaxDelay);
+
+        Assert.HasCount(1, batches);
+        CollectionAssert.AreEqual(new[] { 1, 2 }, batches.Single());
+    }
+
+    [TestMethod]
+    public async Task Batch_OfBatches_GroupsTheFirstStagesBatchesAndCountsEachStagesOwnItems()
+    {
+        // The link between the two batch stages both counts what leaves the first and what
+        // arrives in the second.
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var sunk = new ConcurrentQueue<int[][]>();
+        harness.Add(Job.Pipeline("p", channel.Reader)
+            .Batch("pairs", 2)
+            .Batch("pairs-of-pairs", 2)
+            .Sink("collect", (int[][] batch, CancellationToken _) =>
+            {
+                sunk.Enqueue(batch);
+                return Task.CompletedTask;
+            }));
+
+        await harness.StartAsync();
+        for (int i = 1; i <= 4; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("p");
+
+        int[][] only = sunk.Single();
+        CollectionAssert.AreEqual(new[] { 1, 2 }, only[0]);
+        CollectionAssert.AreEqual(new[] { 3, 4 }, only[1]);
+        await harness.Health.WaitForAsync("pipeline-job-p/stage-pairs", HealthLevel.Stopped, "Completed [out 4, failed 0]");
+        await harness.Health.WaitForAsync("pipeline-job-p/stage-pairs-of-pairs", HealthLevel.Stopped, "Completed [out 2, failed 0]");
     }
 
     [TestMethod]

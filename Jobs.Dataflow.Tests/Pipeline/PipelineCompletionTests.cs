@@ -86,6 +86,30 @@ public sealed class PipelineCompletionTests
     }
 
     [TestMethod]
+    public async Task Run_SourceCompletesWithAPartialBatch_LeavesNoTimerArmed()
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var sunk = new ConcurrentQueue<int[]>();
+        harness.Add(Job.Pipeline("p", channel.Reader)
+            .Batch("batch", 10, TimeSpan.FromMinutes(1))
+            .Sink("collect", (int[] batch, CancellationToken _) =>
+            {
+                sunk.Enqueue(batch);
+                return Task.CompletedTask;
+            }));
+
+        await harness.StartAsync();
+        channel.Writer.TryWrite(1);
+        channel.Writer.TryWrite(2);
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("p");
+
+        Assert.HasCount(1, sunk);
+        Assert.AreEqual(0, harness.Time.ArmedTimers, "A pipeline that ended keeps neither its report timer nor a batch delay ticking on the clock.");
+    }
+
+    [TestMethod]
     public async Task Run_SourceCompletesWithADeadLetterPending_EndsOnlyOnceTheDeadLetterReturned()
     {
         await using var harness = new GroupHarness();

@@ -172,6 +172,101 @@ public sealed class BusyJobTests
         await IdleAsync(kit);
     }
 
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_PipelineStreamThatBlocksItsCallerAtStart_NamesTheJobStarting()
+    {
+        await using var kit = NewKit();
+        using var gate = new ManualResetEventSlim();
+        kit.Add(Job.Pipeline("slow", new BlockingStream(gate)).Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        await BusyWithAsync(kit, "pipeline job slow: starting");
+        gate.Set();
+        await IdleAsync(kit);
+    }
+
+    [TestMethod]
+    [DataRow(true, DisplayName = "A channel that can peek")]
+    [DataRow(false, DisplayName = "A channel that can only count")]
+    public async Task WaitUntilIdleAsync_PipelineSourceHoldsAnItemItsReaderWasNotYetWokenFor_NamesTheSource(bool canPeek)
+    {
+        await using var kit = NewKit();
+        var reader = new HeldWakeReader(canPeek);
+        int handled = 0;
+        kit.Add(Job.Pipeline("held", reader).Sink("write", (int _, CancellationToken _) => Task.FromResult(Interlocked.Increment(ref handled))));
+        await kit.Group.StartAsync(CancellationToken.None);
+        await reader.Waiting.OrTimeout();
+
+        reader.WriteWithoutWaking(1);
+        await BusyWithAsync(kit, "pipeline job held: its source has items at hand");
+        reader.Wake();
+        await IdleAsync(kit);
+
+        Assert.AreEqual(1, Volatile.Read(ref handled));
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_PipelineSinkStuckWithItemsBehindIt_NamesOnlyTheItemInTheFunction()
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        kit.Add(Job.Pipeline("etl", channel.Reader).Sink("write", (int _, CancellationToken _) => release.Task));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+        channel.Writer.TryWrite(2);
+        channel.Writer.TryWrite(3);
+
+        string message = await BusyWithAsync(kit, "pipeline job etl: 1 item(s) in a stage's function or the dead letter");
+        StringAssert.EndsWith(message, ": pipeline job etl: 1 item(s) in a stage's function or the dead letter.", "One reason per job: the first that holds.");
+        release.SetResult();
+        await IdleAsync(kit);
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_PipelineDeadLetterStuck_NamesItUntilItReturns()
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        int delivered = 0;
+        DeadLetterFunc deadLetter = async (_, _) =>
+        {
+            await release.Task;
+            Interlocked.Increment(ref delivered);
+        };
+        kit.Add(Job.Pipeline("etl", channel.Reader, new PipelineOptions { DeadLetter = deadLetter })
+            .Transform("parse", (int x) => x > 0 ? throw new FormatException("bad") : x)
+            .Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+
+        await BusyWithAsync(kit, "pipeline job etl: 1 item(s) in a stage's function or the dead letter");
+        release.SetResult();
+        await IdleAsync(kit);
+        Assert.AreEqual(1, Volatile.Read(ref delivered));
+    }
+
+    [TestMethod]
+    public async Task WaitUntilIdleAsync_PipelineOfAnObservable_IsIdleOnceEveryPushedItemIsHandled()
+    {
+        await using var kit = NewKit();
+        var source = new TestObservable<int>();
+        int handled = 0;
+        kit.Add(Job.Pipeline("pushed", source).Sink("write", (int _, CancellationToken _) => Task.FromResult(Interlocked.Increment(ref handled))));
+        await kit.Group.StartAsync(CancellationToken.None);
+        IObserver<int> observer = await source.WaitForObserverAsync();
+
+        observer.OnNext(1);
+        observer.OnNext(2);
+        observer.OnNext(3);
+        await IdleAsync(kit);
+
+        Assert.AreEqual(3, Volatile.Read(ref handled), "Items the source's buffer still holds keep the kit waiting.");
+    }
+
     private static JobTestKit NewKit() => new(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(100) });
 
     /// <summary>Waits until the kit says idle; its own timeout is short for the waits that must fail, so it may take several tries.</summary>
@@ -193,10 +288,11 @@ public sealed class BusyJobTests
     }
 
     /// <summary>
-    /// Waits until a wait for idle fails naming <paramref name="expected"/>. Items move between
-    /// blocks on the thread pool, so the first failures may catch them on their way.
+    /// Waits until a wait for idle fails naming <paramref name="expected"/>, and returns that failure's
+    /// message. Items move between blocks on the thread pool, so the first failures may catch them on
+    /// their way.
     /// </summary>
-    private static async Task BusyWithAsync(JobTestKit kit, string expected)
+    private static async Task<string> BusyWithAsync(JobTestKit kit, string expected)
     {
         string last = string.Empty;
         DateTime giveUp = DateTime.UtcNow + Waits.Timeout;
@@ -206,11 +302,12 @@ public sealed class BusyJobTests
             last = error.Message;
             if (last.Contains(expected, StringComparison.Ordinal))
             {
-                return;
+                return last;
             }
         }
 
         Assert.Fail($"The kit never named \"{expected}\"; last: {last}");
+        return last;
     }
 
     /// <summary>A stream whose first pull blocks its caller's thread until the gate opens, then ends: a source written synchronously.</summary>

@@ -44,6 +44,8 @@ internal sealed class StageChain<TIn, TOut> : PipelineChain<TOut>
                 (null, null) => null,
                 (null, _) => admit,
                 (_, null) => leave,
+
+                // Stryker disable once Bitwise : both predicates only count and always return true, and | calls both as & does.
                 _ => item => leave(item) & admit(item),
             };
 
