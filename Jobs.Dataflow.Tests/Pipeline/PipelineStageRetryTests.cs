@@ -117,7 +117,7 @@ public sealed class PipelineStageRetryTests
                 {
                     // Item 2 leaves this stage only once the stop has cancelled the stages' token.
                     inGate.TrySetResult();
-                    await token.UntilCancelledAsync();
+                    await token.WhenCancelled();
                 }
 
                 return x;

@@ -172,6 +172,51 @@ public sealed class BusyJobTests
         await IdleAsync(kit);
     }
 
+    [TestMethod]
+    [DataRow("transform-async")]
+    [DataRow("transform-retries")]
+    [DataRow("many-retries")]
+    public async Task WaitUntilIdleAsync_PipelineMiddleStageStuck_NamesTheItemInTheStage(string kind)
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        var retry = new StageOptions { Retries = 1 };
+        Pipeline<int> pipeline = Job.Pipeline("etl", channel.Reader);
+        Pipeline<int> stuck = kind switch
+        {
+            "transform-async" => pipeline.Transform("wait", async (int x, CancellationToken _) =>
+            {
+                await release.Task;
+                return x;
+            }),
+            "transform-retries" => pipeline.Transform(
+                "wait",
+                x =>
+                {
+                    release.Task.Wait();
+                    return x;
+                },
+                retry),
+            _ => pipeline.TransformMany(
+                "wait",
+                x =>
+                {
+                    release.Task.Wait();
+                    return new[] { x };
+                },
+                retry),
+        };
+        kit.Add(stuck.Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+
+        await BusyWithAsync(kit, "pipeline job etl: 1 item(s) in a stage's function or the dead letter");
+        release.SetResult();
+        await IdleAsync(kit);
+    }
+
     private static JobTestKit NewKit() => new(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(100) });
 
     /// <summary>Waits until the kit says idle; its own timeout is short for the waits that must fail, so it may take several tries.</summary>
