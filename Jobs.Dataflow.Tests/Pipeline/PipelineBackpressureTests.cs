@@ -20,6 +20,47 @@ public sealed class PipelineBackpressureTests
     private const int Held = (3 * (Capacity + 1)) + 1;
 
     [TestMethod]
+    [DataRow("transform")]
+    [DataRow("batch")]
+    public async Task Run_UnboundedStageBeforeASlowSink_TakesEveryItemWhateverThePipelinesCapacity(string kind)
+    {
+        await using var harness = new GroupHarness();
+        var stream = new SteppedStream();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int handled = 0;
+        ObserverFunc<int> sink = async (_, _) =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            Interlocked.Increment(ref handled);
+        };
+
+        // The Transform stage's own capacity overrides the pipeline's 1; a Batch stage takes the
+        // pipeline's, here unbounded. Only the sink, of capacity 1, is bounded.
+        var sinkOptions = new StageOptions { BoundedCapacity = 1 };
+        Job job = kind == "transform"
+            ? Job.Pipeline("p", stream, new PipelineOptions { BoundedCapacity = 1 })
+                .Transform("same", x => x, new StageOptions { BoundedCapacity = DataflowBlockOptions.Unbounded })
+                .Sink("collect", sink, sinkOptions)
+            : Job.Pipeline("p", stream, new PipelineOptions { BoundedCapacity = DataflowBlockOptions.Unbounded })
+                .Batch("pairs", 2)
+                .Sink("collect", (batch, token) => sink(batch[0], token), sinkOptions);
+        harness.Add(job);
+
+        await harness.StartAsync();
+        stream.Write([.. Enumerable.Range(0, 40)]);
+        await entered.OrTimeout();
+
+        // The sink holds its first item, yet the unbounded stage takes every item behind it.
+        await stream.WaitForPullAsync(41);
+        release.SetResult();
+        stream.Complete();
+        await harness.WaitForEndAsync("p");
+        Assert.AreEqual(kind == "transform" ? 40 : 20, handled);
+    }
+
+    [TestMethod]
     [DataRow(SourceKind.AsyncEnumerable)]
     [DataRow(SourceKind.Channel)]
     public async Task Run_SlowSinkWithSmallCapacities_PullsTheSourceOnlyTheStagesCapacitiesAhead(SourceKind kind)

@@ -38,6 +38,9 @@ public sealed class PipelineBatchTests
 
         AssertBatches(batches, [0, 1, 2], [3, 4, 5], [6]);
         await harness.Health.WaitForAsync("pipeline-job-p", HealthLevel.Stopped, "Completed [3]");
+
+        // The batch stage, first of the pipeline, counts each item in: the end's log says 7 in.
+        Assert.AreEqual(7L, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineCompleted))["In"]);
     }
 
     [TestMethod]
@@ -243,6 +246,49 @@ public sealed class PipelineBatchTests
         await harness.WaitForEndAsync("p");
 
         AssertBatches(batches, [1, 2], [3, 4], [5, 6], [7, 8], [9, 10]);
+    }
+
+    [TestMethod]
+    public async Task Batch_PartialBatchWhileWholeBatchesWaitForTheSink_LeavesMaxDelayAfterItsOwnFirstItem()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new SteppedStream();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var nine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var batches = new ConcurrentQueue<int[]>();
+        ObserverFunc<int[]> sink = async (batch, _) =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+            batches.Enqueue(batch);
+            if (batch.Contains(9))
+            {
+                nine.TrySetResult();
+            }
+        };
+        harness.Add(Job.Pipeline("p", stream).Batch("batch", 2, MaxDelay).Sink("collect", sink, new StageOptions { BoundedCapacity = 1 }));
+        await StartAsync(harness);
+
+        // At 0 s four whole batches form; two wait in the batch stage, and the timer is armed for 3 s.
+        stream.Write(1, 2, 3, 4, 5, 6, 7, 8);
+        await stream.WaitForPullAsync(9);
+        await entered.OrTimeout();
+
+        // Item 9 arrives alone at 2 s. The timer fires at 3 s, too early for it, and is armed
+        // again for the rest of its wait: at 5 s it has waited maxDelay, and leaves as a partial
+        // batch once the sink makes room, with the source still open and the clock still.
+        harness.Time.Advance(TimeSpan.FromSeconds(2));
+        stream.Write(9);
+        await stream.WaitForPullAsync(10);
+        harness.Time.Advance(TimeSpan.FromSeconds(1));
+        harness.Time.Advance(TimeSpan.FromSeconds(2));
+        release.SetResult();
+        await nine.OrTimeout();
+
+        AssertBatches(batches, [1, 2], [3, 4], [5, 6], [7, 8], [9]);
+        stream.Complete();
+        await harness.WaitForEndAsync("p");
     }
 
     [TestMethod]

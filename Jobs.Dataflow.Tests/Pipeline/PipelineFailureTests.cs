@@ -18,7 +18,7 @@ public sealed class PipelineFailureTests
 
     /// <summary>Gets every way a stage can fail an item: each kind of stage, throwing, faulting, or returning a null task.</summary>
     public static IEnumerable<object[]> Kinds =>
-        new[] { "transform", "transform-async", "transform-null", "many", "where", "sink", "sink-async", "sink-null" }.Select(kind => new object[] { kind });
+        new[] { "transform", "transform-async", "transform-null", "many", "many-null", "where", "sink", "sink-async", "sink-null" }.Select(kind => new object[] { kind });
 
     [TestMethod]
     [DynamicData(nameof(Kinds))]
@@ -387,6 +387,7 @@ public sealed class PipelineFailureTests
             "transform-async" => pipeline.Transform("bad", (int x, CancellationToken _) => attempt(x) is { } e ? Task.FromException<int>(e) : Task.FromResult(x), stageOptions).Sink("collect", collect),
             "transform-null" => pipeline.Transform("bad", (int x, CancellationToken _) => attempt(x) is null ? Task.FromResult(x) : null!, stageOptions).Sink("collect", collect),
             "many" => pipeline.TransformMany("bad", x => attempt(x) is { } e ? throw e : new[] { x }, stageOptions).Sink("collect", collect),
+            "many-null" => pipeline.TransformMany("bad", x => attempt(x) is null ? new[] { x } : null!, stageOptions).Sink("collect", collect),
             "where" => pipeline.Where("bad", x => attempt(x) is { } e ? throw e : true, stageOptions).Sink("collect", collect),
             "sink" => pipeline.Sink(
                 "bad",

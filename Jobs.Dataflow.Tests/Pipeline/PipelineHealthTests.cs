@@ -144,6 +144,41 @@ public sealed class PipelineHealthTests
     }
 
     [TestMethod]
+    public async Task Stage_RecoveredFromAFailure_ReportsItsCountsAgainOnlyAtThePeriodicReport()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new SteppedStream();
+        var sunk = new SemaphoreSlim(0);
+        harness.Add(Job.Pipeline("p", stream)
+            .Transform("parse", x => x == 2 ? throw new FormatException("two") : x)
+            .Sink("store", (_, _) =>
+            {
+                sunk.Release();
+                return Task.CompletedTask;
+            }));
+        await StartAsync(harness);
+
+        // 1 is stored, 2 fails, 3 recovers the stage, 4 is a plain item again.
+        stream.Write(1);
+        await sunk.WaitOrTimeout();
+        stream.Write(2);
+        await harness.Health.WaitForAsync($"{Scope}/stage-parse", HealthLevel.Degraded);
+        stream.Write(3);
+        await sunk.WaitOrTimeout();
+        stream.Write(4);
+        await sunk.WaitOrTimeout();
+
+        string[] running = [.. harness.Health.Reports.Where(r => r.Path == $"{Scope}/stage-parse" && r.Level == HealthLevel.Ok).Select(r => r.Message)];
+        CollectionAssert.AreEqual(new[] { "Primed", "Running [out 2, queue 0]" }, running);
+
+        // The periodic report writes the stage's counts again.
+        harness.Time.Advance(Interval);
+        stream.Write(5);
+        await sunk.WaitOrTimeout();
+        await harness.Health.WaitForAsync($"{Scope}/stage-parse", HealthLevel.Ok, "Running [out 4, queue 0]");
+    }
+
+    [TestMethod]
     public async Task Report_StageWhoseLastItemFailed_StaysDegraded()
     {
         await using var harness = new GroupHarness();

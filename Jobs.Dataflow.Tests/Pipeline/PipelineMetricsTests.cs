@@ -152,6 +152,24 @@ public sealed class PipelineMetricsTests
     }
 
     [TestMethod]
+    public async Task StageItems_StageThatGaveNothing_ReportsNoChunk()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new SteppedStream();
+        harness.Add(Job.Pipeline("p", stream)
+            .Where("none", _ => false)
+            .Sink("store", (_, _) => Task.CompletedTask));
+
+        await harness.StartAsync();
+        stream.Write(1, 2, 3);
+        stream.Complete();
+        await harness.WaitForEndAsync("p");
+
+        // The Where stage took three items and let none out: no stage has items to report, not even 0.
+        harness.Metrics.Verify(m => m.PipelineStageItems(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<long>()), Times.Never);
+    }
+
+    [TestMethod]
     public async Task StageFailures_CountedOncePerItemWithTheStagesTags()
     {
         using var metrics = new MeterJobMetrics(_meterFactory);

@@ -267,6 +267,97 @@ public sealed class BusyJobTests
         Assert.AreEqual(3, Volatile.Read(ref handled), "Items the source's buffer still holds keep the kit waiting.");
     }
 
+    [TestMethod]
+    [DataRow("transform-async")]
+    [DataRow("transform-retries")]
+    [DataRow("many-retries")]
+    public async Task WaitUntilIdleAsync_PipelineMiddleStageStuck_NamesTheItemInTheStage(string kind)
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        var retry = new StageOptions { Retries = 1 };
+        Pipeline<int> pipeline = Job.Pipeline("etl", channel.Reader);
+        Pipeline<int> stuck = kind switch
+        {
+            "transform-async" => pipeline.Transform("wait", async (int x, CancellationToken _) =>
+            {
+                await release.Task;
+                return x;
+            }),
+            "transform-retries" => pipeline.Transform(
+                "wait",
+                x =>
+                {
+                    release.Task.Wait();
+                    return x;
+                },
+                retry),
+            _ => pipeline.TransformMany(
+                "wait",
+                x =>
+                {
+                    release.Task.Wait();
+                    return new[] { x };
+                },
+                retry),
+        };
+        kit.Add(stuck.Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+
+        await BusyWithAsync(kit, "pipeline job etl: 1 item(s) in a stage's function or the dead letter");
+        release.SetResult();
+        await IdleAsync(kit);
+    }
+
+    [TestMethod]
+    [DataRow("transform", "retry")]
+    [DataRow("many", "retry")]
+    [DataRow("sink", "retry")]
+    [DataRow("before-the-sink", "map")]
+    [DataRow("many-before-the-sink", "map")]
+    [DataRow("batch-before-the-sink", "map")]
+    public async Task WaitUntilIdleAsync_PipelineItemWaitsForARetry_NamesTheStageWhereTheOthersWait(string kind, string stage)
+    {
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        int attempts = 0;
+        var retry = new StageOptions { Retries = 1, Backoff = new ConstantBackoff(TimeSpan.FromMinutes(1)), BoundedCapacity = 1 };
+        Func<int, int> failsOnce = x => x == 1 && Interlocked.Increment(ref attempts) == 1 ? throw new IOException("once") : x;
+        ObserverFunc<int> write = (_, _) => Task.CompletedTask;
+        ObserverFunc<int> writeOrFail = (x, _) =>
+        {
+            failsOnce(x);
+            return Task.CompletedTask;
+        };
+        Pipeline<int> pipeline = Job.Pipeline("etl", channel.Reader);
+        Job job = kind switch
+        {
+            "transform" => pipeline.Transform("retry", failsOnce, retry).Sink("write", write),
+            "many" => pipeline.TransformMany("retry", x => new[] { failsOnce(x) }, retry).Sink("write", write),
+            "sink" => pipeline.Sink("retry", writeOrFail, retry),
+            "before-the-sink" => pipeline.Transform("map", x => x).Sink("retry", writeOrFail, retry),
+            "many-before-the-sink" => pipeline.TransformMany("map", x => new[] { x }).Sink("retry", writeOrFail, retry),
+            _ => pipeline.Batch("map", 1).Sink("retry", (batch, token) => writeOrFail(batch[0], token), retry),
+        };
+        kit.Add(job);
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        // Item 1 waits a minute on the kit's clock for its retry: no function runs, yet the items
+        // behind it wait in a stage (in front of the retrying one, or, when the sink retries and
+        // its room is taken, in the output of the stage before it).
+        for (int i = 1; i <= 5; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        await BusyWithAsync(kit, $"pipeline job etl: items wait in stage {stage}");
+        kit.Time.Advance(TimeSpan.FromMinutes(1));
+        await IdleAsync(kit);
+    }
+
     private static JobTestKit NewKit() => new(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(100) });
 
     /// <summary>Waits until the kit says idle; its own timeout is short for the waits that must fail, so it may take several tries.</summary>

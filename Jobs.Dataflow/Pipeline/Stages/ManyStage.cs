@@ -21,6 +21,8 @@ internal sealed class ManyStage<TIn, TOut> : PipelineStage<TIn, TOut>
         : base(job, name, options)
     {
         _fn = fn;
+
+        // Stryker disable once Conditional : without retries, the retrying delegate fails an item at its first attempt just as this one does (same counts, log, health and dead letter); the choice only spares an allocation per item.
         _block = options.Retries == 0
             ? new TransformManyBlock<TIn, TOut>(Counted<TIn, IEnumerable<TOut>>(Invoke), BlockOptions)
             : new TransformManyBlock<TIn, TOut>(CountedAsync<TIn, IEnumerable<TOut>>(InvokeAsync), BlockOptions);

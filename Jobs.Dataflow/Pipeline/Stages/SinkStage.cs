@@ -20,6 +20,8 @@ internal sealed class SinkStage<T> : PipelineStage
         _retry = async (item, token) =>
         {
             await (_fn(item, token) ?? throw NullTask()).ConfigureAwait(false);
+
+            // Stryker disable once Boolean : RetryAsync hands back whether an attempt succeeded; the sink ignores the value, it has no output.
             return true;
         };
         _block = new ActionBlock<T>(CountedAction<T>(InvokeAsync), BlockOptions);

@@ -32,6 +32,8 @@ internal sealed class TransformStage<TIn, TOut> : PipelineStage<TIn, TOut>
     {
         _sync = fn;
         _async = (item, _) => Task.FromResult(fn(item));
+
+        // Stryker disable once Conditional : without retries, the retrying delegate fails an item at its first attempt just as this one does (same counts, log, health and dead letter); the choice only spares an allocation per item.
         _block = options.Retries == 0
             ? new TransformBlock<TIn, TOut>(Counted<TIn, TOut>(Invoke), BlockOptions)
             : new TransformBlock<TIn, TOut>(CountedAsync<TIn, TOut>(InvokeAsync), BlockOptions);
