@@ -50,6 +50,7 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
     {
         lock (_gate)
         {
+            // Stryker disable once Boolean : Stop unsubscribes the schedule right after, so only a change racing the stop between the two reaches it.
             _stopped = true;
             _timer?.Dispose();
         }
@@ -65,6 +66,7 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
         long intervalStart;
         lock (_gate)
         {
+            // Stryker disable once Logical : Start subscribes and sets the timer under this lock, so a subscribed schedule never has a null timer here; stopped ones are unsubscribed.
             if (_timer is null || _stopped)
             {
                 // Not started yet (it reads the value when it starts) or ended.
@@ -80,6 +82,8 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
             _current = interval;
             intervalStart = _intervalStart;
             TimeSpan due = interval - _context!.TimeProvider.GetElapsedTime(_intervalStart);
+
+            // Stryker disable once Equality : a due time of exactly zero ticks at once either way: by the tick below, or by the timer armed for now.
             tickNow = due <= TimeSpan.Zero;
 
             // A tick now is made below, outside the lock, rather than by a zero due time: some

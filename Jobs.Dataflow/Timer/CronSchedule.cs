@@ -67,6 +67,8 @@ internal sealed class CronSchedule : TimerSchedule
     private static TimeSpan DelayUntil(DateTimeOffset occurrence, DateTimeOffset now)
     {
         TimeSpan delay = occurrence - now;
+
+        // Stryker disable once Equality,Block : the next occurrence is computed after now, so the delay is never zero or less; zero would round to zero anyway.
         if (delay <= TimeSpan.Zero)
         {
             return TimeSpan.Zero;
@@ -75,6 +77,8 @@ internal sealed class CronSchedule : TimerSchedule
         // Rounded up to whole milliseconds: the system's timers truncate, and a wake-up a fraction
         // of a millisecond early would re-arm for less than one, spinning until the occurrence.
         long ms = (long)Math.Ceiling(delay.TotalMilliseconds);
+
+        // Stryker disable once Equality : at exactly the longest wait, FromMilliseconds(ms) is Timers.MaxDelay itself.
         return ms >= Timers.MaxDelay.TotalMilliseconds ? Timers.MaxDelay : TimeSpan.FromMilliseconds(ms);
     }
 
