@@ -104,6 +104,7 @@ internal sealed class OneShotJob : Job
 
             // Only Retries = -1 gets here; keep the attempt number from overflowing. Backoffs are
             // capped long before this, so the delay does not change.
+            // Stryker disable once Block : reached after two billion attempts only.
             if (attempt == int.MaxValue - 1)
             {
                 attempt = int.MaxValue / 2;
@@ -177,6 +178,7 @@ internal sealed class OneShotJob : Job
 
         // "No cap" backoffs (max = TimeSpan.MaxValue) are fine: the wait is cut to the longest a
         // platform timer can wait, so Task.Delay never throws on a background thread.
+        // Stryker disable once Equality : a delay of exactly the longest wait is that wait either way.
         if (delay > Timers.MaxDelay)
         {
             delay = Timers.MaxDelay;
@@ -191,6 +193,7 @@ internal sealed class OneShotJob : Job
         }
         catch (OperationCanceledException)
         {
+            // Stryker disable once Boolean : only the stop cancels the wait, and the attempt loop checks the stop's token before another attempt.
             return false;
         }
     }
