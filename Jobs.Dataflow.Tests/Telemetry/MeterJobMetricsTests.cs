@@ -23,6 +23,45 @@ public sealed class MeterJobMetricsTests
     public void Cleanup() => _services.Dispose();
 
     [TestMethod]
+    public void Instruments_Published_HaveTheirUnitsDescriptionsAndFoldBuckets()
+    {
+        var published = new List<Instrument>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, _meterFactory))
+                {
+                    published.Add(instrument);
+                }
+            },
+        };
+        listener.Start();
+
+        using var metrics = new MeterJobMetrics(_meterFactory);
+
+        string[] described = [.. published.Select(i => $"{i.Name} [{i.Unit}] {i.Description}").Order(StringComparer.Ordinal)];
+        CollectionAssert.AreEqual(
+            new[]
+            {
+                "jobs.errors [{error}] Errors thrown by job functions and handlers.",
+                "jobs.observer.item.duration [s] Duration of an observer job's handler for one item.",
+                "jobs.oneshot.run.duration [s] Duration of one attempt of a one-shot job.",
+                "jobs.pipeline.stage.duration [s] Duration of a pipeline stage's function for one item or batch.",
+                "jobs.pipeline.stage.failures [{item}] Items that failed for good in a pipeline stage.",
+                "jobs.pipeline.stage.items [{item}] Items that left a pipeline stage.",
+                "jobs.pipeline.stage.queue [{item}] Items waiting in front of a pipeline stage.",
+                "jobs.run.active [{run}] One-shot attempts and timer runs in flight.",
+                "jobs.timer.run.duration [s] Duration of one run of a timer job.",
+                "jobs.timer.trigger.folds [{fire}] Number of fires folded into one triggered timer run.",
+                "jobs.timer.trigger.latency [s] Time from the first fire folded into a triggered timer run to the run's start.",
+            },
+            described);
+        var folds = (Histogram<int>)published.Single(i => i.Name == "jobs.timer.trigger.folds");
+        CollectionAssert.AreEqual(new[] { 1, 2, 5, 10, 25, 50, 100, 250, 1000 }, folds.Advice!.HistogramBucketBoundaries!.ToArray());
+    }
+
+    [TestMethod]
     [DataRow("jobs.oneshot.run.duration", "oneshot")]
     [DataRow("jobs.timer.run.duration", "timer")]
     [DataRow("jobs.observer.item.duration", "observer")]
