@@ -54,7 +54,7 @@ public sealed class DurationsTests
     [TestMethod]
     public void Format_LongestDuration_DoesNotOverflow()
     {
-        // 10675199 days, 2:48:05.4775807: too long to round up to 10 ms, so written as it is.
+        // 10675199 days, 2:48:05.4775807: too long to round up to 10 ms, so rounded down.
         StringAssert.StartsWith(Durations.Format(TimeSpan.MaxValue), "256204778h48m5.4", StringComparison.Ordinal);
         StringAssert.StartsWith(Durations.Format(TimeSpan.MinValue + TimeSpan.FromTicks(1)), "-256204778h48m5.4", StringComparison.Ordinal);
     }

@@ -70,7 +70,7 @@ internal static class Durations
         return written;
     }
 
-    /// <summary>Rounds a duration that is not negative to a whole number of <paramref name="unit"/> ticks, half up; one too long to round up stays as it is.</summary>
+    /// <summary>Rounds a duration that is not negative to a whole number of <paramref name="unit"/> ticks, half up; one too long to round up is rounded down.</summary>
     private static TimeSpan RoundTo(TimeSpan duration, long unit)
     {
         long units = Math.DivRem(duration.Ticks, unit, out long remainder);
@@ -79,6 +79,6 @@ internal static class Durations
             units++;
         }
 
-        return units <= long.MaxValue / unit ? TimeSpan.FromTicks(units * unit) : duration;
+        return TimeSpan.FromTicks(units * unit);
     }
 }
