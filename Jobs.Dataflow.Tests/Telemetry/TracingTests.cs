@@ -24,6 +24,7 @@ public sealed class TracingTests
 
         Activity[] activities = [.. stopped];
         Assert.HasCount(2, activities);
+        Assert.IsTrue(activities.All(a => a.OperationName == "oneshot " + name), "An attempt's activity is named after the kind and the job.");
         Assert.AreEqual(ActivityStatusCode.Error, activities[0].Status);
         Assert.AreEqual("exception", activities[0].Events.Single().Name);
         Assert.AreEqual(ActivityStatusCode.Unset, activities[1].Status);
