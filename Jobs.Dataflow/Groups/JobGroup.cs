@@ -13,7 +13,7 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal sealed partial class JobGroup : IJobGroup
 {
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly ActiveJobs _active = new();
     private readonly KeptScopes _ended = new();
     private readonly Dictionary<string, ScopedJobGroup> _scopes = new(StringComparer.Ordinal);
@@ -79,7 +79,7 @@ internal sealed partial class JobGroup : IJobGroup
     /// blocks once, when it begins, and the stop completes them once, so one lock for the group is
     /// plenty, and a job needs no lock object of its own.
     /// </summary>
-    internal object OwnedBlocksLock { get; } = new();
+    internal Lock OwnedBlocksLock { get; } = new();
 
     public void Add(params Job[] jobs) => Add(_health, jobs);
 

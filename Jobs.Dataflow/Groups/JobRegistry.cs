@@ -9,7 +9,7 @@ public sealed class JobRegistry : IJobRegistry
     /// <summary>The logger category of the groups' jobs, unless a group is given its own logger.</summary>
     public const string LoggerCategory = "Jobs.Dataflow";
 
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private readonly ILoggerFactory _loggerFactory;
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;

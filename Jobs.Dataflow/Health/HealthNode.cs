@@ -198,7 +198,7 @@ internal sealed class HealthNode : IHealth
     /// <summary>Gets the message, formatting a pending <c>LABEL (DURATION)</c> once; under the tree's lock.</summary>
     private string MessageLocked()
     {
-        Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
+        Debug.Assert(_tree.SyncRoot.IsHeldByCurrentThread, "The tree lock must be held.");
         if (_messageHasDuration)
         {
             _message = Durations.Format(_message, _messageDuration);
@@ -210,7 +210,7 @@ internal sealed class HealthNode : IHealth
 
     private void ChildClosedLocked()
     {
-        Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
+        Debug.Assert(_tree.SyncRoot.IsHeldByCurrentThread, "The tree lock must be held.");
         ChildScopes children = _children!;
         children.Closed++;
 
@@ -224,7 +224,7 @@ internal sealed class HealthNode : IHealth
 
     private void MarkClosed()
     {
-        Debug.Assert(Monitor.IsEntered(_tree.SyncRoot), "The tree lock must be held.");
+        Debug.Assert(_tree.SyncRoot.IsHeldByCurrentThread, "The tree lock must be held.");
         _closed = true;
         if (_children is null)
         {

@@ -28,7 +28,7 @@ public sealed class HealthTree : IHealth
     }
 
     /// <summary>Gets the lock that guards every scope of the tree.</summary>
-    internal object SyncRoot { get; } = new();
+    internal Lock SyncRoot { get; } = new();
 
     /// <summary>Gets the clock of <see cref="HealthStatus.LastChanged"/>.</summary>
     internal TimeProvider TimeProvider { get; }

@@ -40,7 +40,7 @@ public sealed partial class Trigger
     // The broadcast block carries only the wake-up: what a run folds is read from the per-timer
     // counters below, because wake-ups that a busy timer refuses are coalesced away.
     private readonly BroadcastBlock<TimerWake> _broadcast = new(cloningFunction: null);
-    private readonly object _gate = new();
+    private readonly Lock _gate = new();
     private Subscription[] _subscriptions = [];
     private long _fires;
     private long _firstFire;

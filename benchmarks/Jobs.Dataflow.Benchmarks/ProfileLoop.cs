@@ -74,6 +74,7 @@ public static class ProfileLoop
 
         output.WriteLine($"pid {Environment.ProcessId}: running '{what}' for {duration.TotalSeconds} s");
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        long contentions = Monitor.LockContentionCount;
         long start = Stopwatch.GetTimestamp();
         int count = 0;
         bool eachStep = Environment.GetEnvironmentVariable("PROFILE_LOOP_EACH") == "1";
@@ -90,7 +91,8 @@ public static class ProfileLoop
 
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        contentions = Monitor.LockContentionCount - contentions;
         cleanup();
-        output.WriteLine($"{count} operations, {elapsed.TotalMilliseconds / count:F3} ms and {allocated / count:N0} bytes allocated each");
+        output.WriteLine($"{count} operations, {elapsed.TotalMilliseconds / count:F3} ms, {allocated / count:N0} bytes allocated and {(double)contentions / count:N1} contended lock takes each");
     }
 }
