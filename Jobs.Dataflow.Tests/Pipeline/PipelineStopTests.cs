@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -229,6 +230,46 @@ public sealed class PipelineStopTests
         Assert.IsGreaterThanOrEqualTo(3, taken);
         CollectionAssert.AreEqual(Enumerable.Range(1, taken).ToArray(), handler.FinishedItems, "An item taken before the stop was lost.");
         Assert.IsTrue(handler.Finished.All(f => !f.Cancelled));
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainOnStopWithABlockSourceSlowToUnlink_TakesNothingMoreFromIt()
+    {
+        // The group completes the first stage's block at the stop itself: while a source block is
+        // still being unlinked, a draining pipeline handles what it took and takes nothing more.
+        await using var harness = new GroupHarness();
+        var buffer = new BufferBlock<int>();
+        var source = new SlowUnlinkBlock(buffer);
+        var handler = new GatedHandler();
+        harness.Add(Job.Pipeline("p", source, new PipelineOptions { DrainOnStop = true, BoundedCapacity = 1 }).Sink("collect", handler.UntilReleased));
+        await harness.StartAsync();
+        for (int i = 1; i <= 10; i++)
+        {
+            Assert.IsTrue(buffer.Post(i));
+        }
+
+        await handler.WaitForFirstAsync();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await source.UnlinkStarted.OrTimeout();
+        handler.Release();
+
+        // The drain has handled every item taken so far: then let the unlink end.
+        using (var guard = new CancellationTokenSource(Waits.Timeout))
+        {
+            while (handler.Finished.Count != 10 - buffer.Count)
+            {
+                guard.Token.ThrowIfCancellationRequested();
+                await Task.Yield();
+            }
+        }
+
+        source.LetUnlink();
+        await stop.OrTimeout();
+
+        int taken = 10 - buffer.Count;
+        Assert.IsLessThanOrEqualTo(2, taken, "Only the item in the sink and the one waiting for it were taken before the stop.");
+        CollectionAssert.AreEqual(Enumerable.Range(1, taken).ToArray(), handler.FinishedItems);
+        Assert.IsTrue(handler.Finished.All(f => !f.Cancelled), "A draining pipeline handles what it took with a live token.");
     }
 
     [TestMethod]
