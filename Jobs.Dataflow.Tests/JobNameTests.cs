@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+
 namespace Jobs.Dataflow.Tests;
 
 [TestClass]
@@ -18,6 +21,16 @@ public sealed class JobNameTests
         Job job = Job.OneShot(name, (_, _) => Task.CompletedTask);
 
         Assert.AreEqual(expected, job.Name);
+    }
+
+    [TestMethod]
+    public void Name_WithCharactersDropped_KeepsEveryLetterDigitUnderscoreAndHyphen()
+    {
+        // The neighbours of each allowed range are dropped; the ends of each range are kept.
+        const string name = "`a{z@A[Z/0:9_-";
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..10];
+
+        Assert.AreEqual("azAZ09_--" + hash, Job.OneShot(name, (_, _) => Task.CompletedTask).Name);
     }
 
     [TestMethod]

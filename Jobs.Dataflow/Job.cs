@@ -110,21 +110,11 @@ public abstract partial class Job
     /// <summary>
     /// Adds to <paramref name="busy"/> what keeps this executing job busy, for a test kit (see
     /// <see cref="JobGroup.DescribeBusy"/>): nothing when it waits for time, its source or its
-    /// trigger. By default a job is busy until it settles, and while its user code runs.
+    /// trigger. Each kind of job says it in its own terms.
     /// </summary>
     /// <param name="context">The job's context in its group.</param>
     /// <param name="busy">The list to add a line to, naming the job.</param>
-    internal virtual void DescribeBusy(JobContext context, List<string> busy)
-    {
-        if (!context.Settled)
-        {
-            busy.Add($"{Kind} job {Name}: starting");
-        }
-        else if (context.Work?.Busy > 0)
-        {
-            busy.Add($"{Kind} job {Name}: running");
-        }
-    }
+    internal abstract void DescribeBusy(JobContext context, List<string> busy);
 
     /// <summary>Executes the job until it ends or its token is cancelled. Never throws for user errors.</summary>
     /// <param name="context">What the group gives the job: health, logger, metrics, clock and tokens.</param>

@@ -41,18 +41,16 @@ internal static class JobName
             }
         }
 
-        bool changed = kept.Length != utf8.Length;
-        if (!changed)
-        {
-            return name;
-        }
-
+        // A name that is short and clean returned above: here a character was dropped or the name cut.
+        // Stryker disable once Equality: cutting a string of exactly the kept length to that length changes nothing.
         if (kept.Length > KeptCharsWhenHashed)
         {
             kept.Length = KeptCharsWhenHashed;
         }
 
         byte[] hash = SHA256.HashData(utf8);
+
+        // Stryker disable once Arithmetic: more bytes than needed give more digits, and only the first ones are kept.
         string hex = Convert.ToHexStringLower(hash, 0, (HashHexDigits + 1) / 2);
         return kept.Append('-').Append(hex, 0, HashHexDigits).ToString();
     }

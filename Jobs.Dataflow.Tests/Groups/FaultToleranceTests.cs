@@ -313,6 +313,37 @@ public sealed class FaultToleranceTests
     }
 
     [TestMethod]
+    public async Task OneShot_ClosingASubScopeThrows_LogsItAgainstTheJobAndTheFunctionGoesOn()
+    {
+        var logs = new LogCapture();
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(new CloseThrowingHealth());
+        Exception? seen = null;
+        Job job = Job.OneShot("closer", (health, _) =>
+        {
+            try
+            {
+                health.NewScope("sub").Close();
+            }
+            catch (Exception ex)
+            {
+                seen = ex;
+            }
+
+            return Task.CompletedTask;
+        });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+
+        Assert.IsNull(seen, "A failing scope is the library's to log, not the function's to handle.");
+        LogEntry failed = logs.Entries.Single(e => e.EventId.Name == nameof(Log.HealthReportFailed));
+        Assert.AreEqual("closer", failed["JobName"]);
+        Assert.AreEqual("close down", failed.Exception?.Message);
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task OneShot_MetricsSinkThrows_RetriesAndShutsDownAsConfigured()
     {
         await using var harness = new GroupHarness();
@@ -407,6 +438,26 @@ public sealed class FaultToleranceTests
         public IHealth NewScope(string name) => new ThrowingHealth();
 
         public void Close() => throw new InvalidOperationException("health down");
+    }
+
+    /// <summary>A health tree whose scopes take every report but throw when closed.</summary>
+    private sealed class CloseThrowingHealth : IHealth
+    {
+        public void Ok(string status)
+        {
+        }
+
+        public void Stopped(string reason)
+        {
+        }
+
+        public void Degraded(string reason, Exception? error)
+        {
+        }
+
+        public IHealth NewScope(string name) => new CloseThrowingHealth();
+
+        public void Close() => throw new InvalidOperationException("close down");
     }
 
     private sealed class ThrowingLoggerFactory : ILoggerFactory

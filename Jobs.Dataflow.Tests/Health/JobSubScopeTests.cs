@@ -69,4 +69,30 @@ public sealed class JobSubScopeTests
         Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.HealthReportFailed)), "A caller's mistake is not the scope's failure.");
         Assert.IsFalse(harness.Health.Reports.Any(r => r.Path == "job-careless/step" && !r.Closed), "Nothing was reported.");
     }
+
+    [TestMethod]
+    public async Task OwnScope_NullMessageOrEmptyName_ThrowsToTheJobNamingIt()
+    {
+        // The same for the job's own scope, the health its function is handed.
+        await using var harness = new GroupHarness();
+        var handed = new TaskCompletionSource<IHealth>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource();
+        harness.Add(Job.OneShot("careless", (health, _) =>
+        {
+            handed.SetResult(health);
+            return release.Task;
+        }));
+        await harness.StartAsync();
+        IHealth own = await handed.OrTimeout();
+
+        Assert.AreEqual("status", Assert.ThrowsExactly<ArgumentNullException>(() => own.Ok(null!)).ParamName);
+        Assert.AreEqual("reason", Assert.ThrowsExactly<ArgumentNullException>(() => own.Stopped(null!)).ParamName);
+        Assert.AreEqual("reason", Assert.ThrowsExactly<ArgumentNullException>(() => own.Degraded(null!, null)).ParamName);
+        Assert.AreEqual("reason", Assert.ThrowsExactly<ArgumentNullException>(() => own.Failed(null!, null)).ParamName);
+        Assert.AreEqual("name", Assert.ThrowsExactly<ArgumentException>(() => own.NewScope(string.Empty)).ParamName);
+
+        release.SetResult();
+        await harness.WaitForEndAsync("careless");
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.HealthReportFailed)), "A caller's mistake is not the scope's failure.");
+    }
 }

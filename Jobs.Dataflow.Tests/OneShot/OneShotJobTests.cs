@@ -328,6 +328,7 @@ public sealed class OneShotJobTests
 
         HealthReport degraded = await harness.Health.WaitForAsync("job-null-task", HealthLevel.Degraded);
         Assert.IsInstanceOfType<InvalidOperationException>(degraded.Error);
+        Assert.AreEqual("The function of job null-task returned a null Task.", degraded.Error!.Message);
     }
 
     [TestMethod]

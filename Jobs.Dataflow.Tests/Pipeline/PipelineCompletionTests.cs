@@ -177,6 +177,8 @@ public sealed class PipelineCompletionTests
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Once);
         Assert.AreEqual(5, sunkAtShutdown, "The shutdown came before the last (partial) batch was handled.");
         await harness.Health.WaitForAsync(Scope, HealthLevel.Stopped, "Completed [3]");
+        Assert.AreEqual(LogLevel.Information, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.CompletedShutdownRequested)).Level);
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.ShutdownRequested)), "A pipeline that completed did not give up.");
     }
 
     [TestMethod]

@@ -39,6 +39,32 @@ public sealed class IdleTrackerTests
     }
 
     [TestMethod]
+    public async Task Stamp_AJobFinishesStartingWithoutRunningUserCode_Moves()
+    {
+        // An observer of an empty channel settles into waiting for its source and runs nothing:
+        // its settling is the only change the kit can see.
+        await using var kit = new JobTestKit();
+        var channel = Channel.CreateUnbounded<int>();
+        Job job = Job.Observer("idle", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader);
+        kit.Add(job);
+        var group = (JobGroup)kit.Group;
+        IdleTracker tracker = group.Tracker!;
+        long before = tracker.Stamp;
+
+        await kit.Group.StartAsync(CancellationToken.None);
+        using (var guard = new CancellationTokenSource(Waits.Timeout))
+        {
+            while (group.DescribeBusy().Count != 0)
+            {
+                guard.Token.ThrowIfCancellationRequested();
+                await Task.Yield();
+            }
+        }
+
+        Assert.AreNotEqual(before, tracker.Stamp, "A job that finished starting changed what the kit must see.");
+    }
+
+    [TestMethod]
     public async Task Stamp_AStageWaitsForItsRetryThenRetries_MovesWhenTheWaitStartsAndWhenItEnds()
     {
         await using var kit = new JobTestKit();
