@@ -48,8 +48,6 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
 
         // The no-op sink cannot throw: it needs no guard, and the per-item path no extra call.
         IJobMetrics metrics = group.MetricsFor(job);
-
-        // Stryker disable once Conditional: guarding the no-op sink too changes only the cost.
         Metrics = metrics is NopJobMetrics ? metrics : new GuardedJobMetrics(metrics, this);
     }
 
@@ -280,7 +278,6 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         {
             if (!_blocksCompleted)
             {
-                // Stryker disable once Assignment: each kind of job owns at most one block today, so a new list loses nothing.
                 (_blocks ??= []).Add(block);
                 return;
             }

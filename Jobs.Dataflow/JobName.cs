@@ -9,7 +9,7 @@ internal static class JobName
 {
     private const int MaxBytes = 100;
     private const int KeptCharsWhenHashed = 90;
-    private const int HashHexDigits = 10;
+    private const int HashBytes = 5;
 
     private static readonly SearchValues<char> Allowed = SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
 
@@ -42,17 +42,9 @@ internal static class JobName
         }
 
         // A name that is short and clean returned above: here a character was dropped or the name cut.
-        // Stryker disable once Equality: cutting a string of exactly the kept length to that length changes nothing.
-        if (kept.Length > KeptCharsWhenHashed)
-        {
-            kept.Length = KeptCharsWhenHashed;
-        }
-
+        kept.Length = Math.Min(kept.Length, KeptCharsWhenHashed);
         byte[] hash = SHA256.HashData(utf8);
-
-        // Stryker disable once Arithmetic: more bytes than needed give more digits, and only the first ones are kept.
-        string hex = Convert.ToHexStringLower(hash, 0, (HashHexDigits + 1) / 2);
-        return kept.Append('-').Append(hex, 0, HashHexDigits).ToString();
+        return kept.Append('-').Append(Convert.ToHexStringLower(hash, 0, HashBytes)).ToString();
     }
 
     private static bool IsAllowed(byte b) =>

@@ -125,4 +125,24 @@ public sealed class MeterJobMetricsTests
     {
         Assert.AreEqual("meterFactory", Assert.ThrowsExactly<ArgumentNullException>(() => new MeterJobMetrics(null!)).ParamName);
     }
+
+    [TestMethod]
+    public void RunDuration_UndefinedOutcome_ThrowsNamingIt()
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        var undefined = (RunOutcome)9;
+
+        foreach (Action record in new Action[]
+        {
+            () => metrics.OneShotRunDuration("job", TimeSpan.FromSeconds(1), undefined, error: null),
+            () => metrics.TimerRunDuration("job", TimeSpan.FromSeconds(1), undefined, error: null),
+            () => metrics.ObserverRunDuration("job", TimeSpan.FromSeconds(1), undefined, error: null),
+        })
+        {
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(record);
+            Assert.AreEqual("outcome", error.ParamName);
+            Assert.AreEqual(undefined, error.ActualValue);
+            StringAssert.StartsWith(error.Message, "Not a run outcome.");
+        }
+    }
 }

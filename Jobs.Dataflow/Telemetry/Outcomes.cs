@@ -18,8 +18,6 @@ internal static class Outcomes
         RunOutcome.Ok => "ok",
         RunOutcome.Error => "error",
         RunOutcome.Cancelled => "cancelled",
-
-        // Stryker disable once String: only the library passes outcomes here, always defined ones.
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, "Not a run outcome."),
     };
 }
