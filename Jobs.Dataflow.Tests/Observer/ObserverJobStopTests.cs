@@ -560,46 +560,9 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
-    public async Task StopAsync_DrainOnStopWithABlockSourceSlowToUnlink_TakesNothingMoreFromIt()
-    {
-        // The group completes the handler's block at the stop itself: while a source block is
-        // still being unlinked, a draining job handles what it took and takes nothing more.
-        await using var harness = new GroupHarness();
-        var buffer = new BufferBlock<int>();
-        var source = new SlowUnlinkBlock(buffer);
-        var handler = new GatedHandler();
-        harness.Add(Job.Observer("obs", handler.UntilReleased, source, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
-        await harness.StartAsync();
-        for (int i = 1; i <= 10; i++)
-        {
-            Assert.IsTrue(buffer.Post(i));
-        }
-
-        await handler.WaitForFirstAsync();
-
-        // The stop completes the handler's block before it returns its task.
-        Task stop = harness.Group.StopAsync(CancellationToken.None);
-        int takenAtStop = 10 - buffer.Count;
-        await source.UnlinkStarted.OrTimeout();
-        handler.Release();
-
-        // The drain handles every item taken before the stop, while the source is still linked: then let the unlink end.
-        using (var guard = new CancellationTokenSource(Waits.Timeout))
-        {
-            while (handler.Finished.Count < takenAtStop)
-            {
-                guard.Token.ThrowIfCancellationRequested();
-                await Task.Yield();
-            }
-        }
-
-        source.LetUnlink();
-        await stop.OrTimeout();
-
-        Assert.IsLessThanOrEqualTo(2, takenAtStop, "Only the item in the handler and the one waiting for it were taken before the stop.");
-        Assert.AreEqual(10 - takenAtStop, buffer.Count, "Nothing was taken from the source after the stop.");
-        CollectionAssert.AreEqual(Enumerable.Range(1, takenAtStop).Select(i => (i, false)).ToArray(), handler.Finished.ToArray());
-    }
+    public Task StopAsync_DrainOnStopWithABlockSourceSlowToUnlink_TakesNothingMoreFromIt() =>
+        SlowUnlinkBlock.AssertADrainingStopTakesNothingMoreAsync(
+            (source, handler) => Job.Observer("obs", handler, source, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
 
     [TestMethod]
     public async Task StopAsync_DefaultAndAPendingPullYieldsWithinTheGrace_CountsTheItemOnceWithTheDiscarded()
