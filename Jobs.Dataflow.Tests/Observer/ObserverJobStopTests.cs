@@ -264,6 +264,33 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    public async Task StopAsync_DrainOnStopWhilePumpHoldsAnItemItWaitedForInAChannel_HandlesTheHeldItem()
+    {
+        // As above, but the channel was empty at first: the pump waited for it, then took the items
+        // it holds. Coming back from a wait, it runs on its own again, and a stop must leave the
+        // item in its hand to it instead of detaching from the channel under it.
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(10, holdFirstWait: true);
+        var handler = new GatedHandler();
+        var options = new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 };
+        (Job witness, Task witnessRunning, Task cancelled) = CancellationWitness();
+        harness.Add(source.CreateJob(SourceKind.Channel, "obs", handler.UntilReleased, options), witness);
+
+        await harness.StartAsync();
+        await source.FirstWaitAwaited.OrTimeout();
+        source.FillAndWake();
+
+        await Task.WhenAll(source.WaitForTakenAsync(3), witnessRunning).OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+        handler.Release();
+        await stop.OrTimeout();
+
+        CollectionAssert.AreEqual(new[] { 1, 2, 3 }, handler.FinishedItems, "The item the pump held at the stop was lost.");
+        Assert.AreEqual(3, source.Taken, "The pump must not take more from the source once stopped.");
+    }
+
+    [TestMethod]
     public async Task StopAsync_DrainOnStopWhilePushBlocked_HandlesTheHeldPush()
     {
         await using var harness = new GroupHarness();
@@ -566,8 +593,8 @@ public sealed class ObserverJobStopTests
     [TestMethod]
     public async Task StopAsync_DefaultAndAPendingPullYieldsWithinTheGrace_CountsTheItemOnceWithTheDiscarded()
     {
-        // The stop detaches from the pending pull at once: the item it returns later is not
-        // handled, and joins the one count the job logs when it ends.
+        // The item a pending pull returns after the stop is not handled: it joins the one count
+        // the job logs when it ends.
         await using var harness = new GroupHarness();
         var stream = new NeverEndingStream();
         var entered = new ConcurrentQueue<int>();
@@ -687,14 +714,35 @@ public sealed class ObserverJobStopTests
         return (witness, running.Task, cancelled.Task);
     }
 
-    /// <summary>Items 1 to N as a stream or a channel, counting what the job took and telling when it took enough.</summary>
-    private sealed class CountingSource(int count)
+    /// <summary>
+    /// Items 1 to N as a stream or a channel, counting what the job took and telling when it took
+    /// enough. With <paramref name="holdFirstWait"/>, the channel is empty at first and the job's
+    /// first wait for it lasts until <see cref="FillAndWake"/>.
+    /// </summary>
+    private sealed class CountingSource(int count, bool holdFirstWait = false)
     {
-        private readonly Channel<int> _channel = CreateFilled(count);
+        private readonly Channel<int> _channel = holdFirstWait ? Channel.CreateUnbounded<int>() : CreateFilled(count);
         private readonly SemaphoreSlim _tookOne = new(0);
+        private readonly HeldWait? _firstWait = holdFirstWait ? new HeldWait() : null;
+        private readonly int _count = count;
         private int _taken;
+        private int _waits;
 
         public int Taken => Volatile.Read(ref _taken);
+
+        /// <summary>Gets a task that completes when the job awaits its first wait for the channel.</summary>
+        public Task FirstWaitAwaited => _firstWait!.Awaited;
+
+        /// <summary>Writes the items, then ends the job's first wait.</summary>
+        public void FillAndWake()
+        {
+            for (int i = 1; i <= _count; i++)
+            {
+                _channel.Writer.TryWrite(i);
+            }
+
+            _firstWait!.Complete(true);
+        }
 
         public Job CreateJob(SourceKind kind, string name, ObserverFunc<int> fn, ObserverOptions options) => kind == SourceKind.Channel
             ? Job.Observer(name, fn, new Reader(this), options)
@@ -752,7 +800,9 @@ public sealed class ObserverJobStopTests
             }
 
             public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
-                owner._channel.Reader.WaitToReadAsync(cancellationToken);
+                owner._firstWait is { } held && Interlocked.Increment(ref owner._waits) == 1
+                    ? held.Wait
+                    : owner._channel.Reader.WaitToReadAsync(cancellationToken);
         }
     }
 

@@ -20,27 +20,30 @@ namespace Jobs.Dataflow;
 /// The pump's state is one word: whether it is running on its own (taking, offering or sending an
 /// item: it sees a stop itself) or waiting for its source (the stop must act for it), and two
 /// flags, <c>Stopping</c> (the group's token fired) and <c>Detached</c> (the job no longer takes
-/// anything from the source). Only the pump changes what it is doing; the stop only sets flags. So:
+/// anything from the source). Only the pump changes what it is doing; the stop only sets flags,
+/// and detaches a pump it finds waiting. So:
 /// </para>
 /// <list type="bullet">
 /// <item>Running: the pump finishes what it holds (a send waits with the drain's token, or the
-/// group's by default, which discards the item), then sees <c>Stopping</c> before it takes another item.</item>
+/// group's by default, which discards the item), then sees the group's token before it takes
+/// another item. If it was about to wait, it acts for the stop when it marks the wait.</item>
 /// <item>Waiting: a wait that takes nothing (a channel's) is detached at once. A pull that may take
-/// an item (a stream's <c>MoveNextAsync</c>) is detached at once by default, and its item discarded;
-/// when draining, the job waits for it, so its item is handled, for at most the feed's grace, in case
-/// the source ignores cancellation. A pull that ends after the detach hands in a late item, counted.</item>
+/// an item (a stream's <c>MoveNextAsync</c>) is waited for, for at most the feed's grace, in case the
+/// source ignores cancellation: its item is then offered like any other, so it is handled when
+/// draining and counted as discarded otherwise. A pull that ends after the detach hands in a late
+/// item, counted.</item>
 /// </list>
 /// </remarks>
 internal abstract class Pump<T>
 {
-    private const int Running = 0;
     private const int Waiting = 1;
     private const int Stopping = 2;
     private const int Detached = 4;
 
     private readonly bool _pullTakesItems;
+
+    // No flag set: the pump runs on its own.
     private int _state;
-    private bool _ended;
 
     // The wait in flight as a task a test kit can see complete; only while a kit tracks the job.
     private Task<bool>? _pendingWait;
@@ -52,13 +55,13 @@ internal abstract class Pump<T>
     }
 
     /// <summary>
-    /// Gets a value indicating whether the pump waits for its source, with nothing at hand: its
-    /// wait is in flight, or it has ended. Read by a test kit; exact only while the kit tracks the
-    /// job (see <see cref="AwaitSource"/>).
+    /// Gets a value indicating whether the pump waits for its source, with nothing at hand: its wait
+    /// is in flight. False while it takes or offers an item, and from the moment its wait completes
+    /// until it hands the item on. Read by a test kit; exact only while the kit tracks the job (see
+    /// <see cref="AwaitSource"/>).
     /// </summary>
     public bool IsAtRest =>
-        Volatile.Read(ref _ended)
-        || ((Volatile.Read(ref _state) & Waiting) != 0 && Volatile.Read(ref _pendingWait) is not { IsCompleted: true });
+        (Volatile.Read(ref _state) & Waiting) != 0 && Volatile.Read(ref _pendingWait) is not { IsCompleted: true };
 
     protected SourceFeed<T> Feed { get; }
 
@@ -72,33 +75,21 @@ internal abstract class Pump<T>
     protected virtual ValueTask DisposeSourceAsync() => ValueTask.CompletedTask;
 
     /// <summary>Tells whether the pump may take another item from its source; false once the group stops: the pump must return.</summary>
-    protected bool CanTake()
-    {
-        // The token may fire before its callback (OnStop) has run: the stop's deadline, when it has
-        // fired already, runs first. Never take anything once the group stops.
-        return (Volatile.Read(ref _state) & (Stopping | Detached)) == 0 && !Feed.StopToken.IsCancellationRequested;
-    }
+    /// <remarks>
+    /// The token, not the state: it may fire before its callback has run (the stop's deadline, when
+    /// it has fired already, runs first), and nothing may be taken once the group stops.
+    /// </remarks>
+    protected bool CanTake() => !Feed.StopToken.IsCancellationRequested;
 
     /// <summary>
     /// Marks that the pump is about to await its source. A stop that came while the pump was running
-    /// found nothing to do for it: the pump acts for it now, as the stop would have.
+    /// found nothing to detach: the pump acts for it now, as the stop would have.
     /// </summary>
     protected void BeginWait()
     {
-        while (true)
+        if ((Interlocked.Or(ref _state, Waiting) & Stopping) != 0)
         {
-            int state = Volatile.Read(ref _state);
-            if (Interlocked.CompareExchange(ref _state, state | Waiting, state) == state)
-            {
-                // A stop before this change saw the pump running and left it to the pump; a stop
-                // after it sees it waiting and acts itself: exactly one of the two acts.
-                if ((state & Stopping) != 0)
-                {
-                    StopWhileWaiting();
-                }
-
-                return;
-            }
+            StopWhileWaiting();
         }
     }
 
@@ -107,22 +98,7 @@ internal abstract class Pump<T>
     /// returned, if any. False when the job detached meanwhile: the pump must return, and an item it
     /// got is late (see <see cref="SourceFeed{T}.LateItem"/>).
     /// </summary>
-    protected bool EndWait()
-    {
-        while (true)
-        {
-            int state = Volatile.Read(ref _state);
-            if ((state & Detached) != 0)
-            {
-                return false;
-            }
-
-            if (Interlocked.CompareExchange(ref _state, state & ~Waiting, state) == state)
-            {
-                return true;
-            }
-        }
-    }
+    protected bool EndWait() => (Interlocked.And(ref _state, ~Waiting) & Detached) == 0;
 
     /// <summary>
     /// Returns the wait for the source to await, between <see cref="BeginWait"/> and
@@ -131,6 +107,7 @@ internal abstract class Pump<T>
     /// </summary>
     protected ValueTask<bool> AwaitSource(ValueTask<bool> wait)
     {
+        // Stryker disable once Block: untracked, the wait would be awaited through a task as well: only an allocation tells.
         if (Feed.Context.Work is null)
         {
             return wait;
@@ -154,32 +131,28 @@ internal abstract class Pump<T>
     {
         Feed.Admit?.Invoke(item);
         Task<bool> send = Feed.Target.SendAsync(item, Feed.SendToken);
+
+        // Stryker disable once Conditional: a send that completed at once would be awaited in the helper instead: only speed tells.
         return send.IsCompletedSuccessfully && send.Result ? ValueTask.CompletedTask : WhenSentAsync(send);
     }
 
     private async Task RunAsync()
     {
         Exception? fault = null;
-        CancellationTokenRegistration stop = Feed.StopToken.UnsafeRegister(static state => ((Pump<T>)state!).OnStop(), this);
-        CancellationTokenRegistration deadline = Feed.Drain
-            ? Feed.SendToken.UnsafeRegister(static state => ((Pump<T>)state!).Detach(), this)
-            : default;
-        try
+        using (Feed.StopToken.UnsafeRegister(static state => ((Pump<T>)state!).OnStop(), this))
         {
-            await PumpAsync().ConfigureAwait(false);
-        }
-        catch (Exception) when (Feed.StopToken.IsCancellationRequested)
-        {
-            // Whatever the source throws once the job is stopped is a normal end (docs/behaviour.md#rule-6).
-        }
-        catch (Exception ex)
-        {
-            fault = ex;
-        }
-        finally
-        {
-            stop.Dispose();
-            deadline.Dispose();
+            try
+            {
+                await PumpAsync().ConfigureAwait(false);
+            }
+            catch (Exception) when (Feed.StopToken.IsCancellationRequested)
+            {
+                // Whatever the source throws once the job is stopped is a normal end (docs/behaviour.md#rule-6).
+            }
+            catch (Exception ex)
+            {
+                fault = ex;
+            }
         }
 
         // Idempotent: after a detach, the block is completed and the end reported already.
@@ -195,7 +168,6 @@ internal abstract class Pump<T>
         }
 
         Feed.Released();
-        Volatile.Write(ref _ended, true);
     }
 
     /// <summary>Waits for a send the block had no room for; counts the item as discarded unless the block took it.</summary>
@@ -211,51 +183,60 @@ internal abstract class Pump<T>
         }
     }
 
+    /// <summary>
+    /// The group stopped. A pump that waits is detached (or given the grace) here; one that runs
+    /// sees the stop itself, or in <see cref="BeginWait"/> if it was about to wait. Either side may
+    /// ask: <see cref="Detach"/> acts once, and only for a pump that waits.
+    /// </summary>
     private void OnStop()
     {
-        int before = Interlocked.Or(ref _state, Stopping);
-        if ((before & Waiting) != 0 && (before & Stopping) == 0)
-        {
-            StopWhileWaiting();
-        }
+        Interlocked.Or(ref _state, Stopping);
+        StopWhileWaiting();
     }
 
-    /// <summary>The stop of a pump that waits for its source: detach at once, or, draining a pull that may return an item, after the grace.</summary>
+    /// <summary>The stop of a pump that waits for its source: detach at once, or, from a pull that may return an item, after the grace.</summary>
+    /// <remarks>
+    /// The job waits for its source to let go for the grace anyway (see
+    /// <see cref="SourceFeed{T}.WaitForReleaseAsync"/>), so waiting as long for the pull costs a stop
+    /// nothing, and an item it returns meanwhile takes the one path every taken item takes: the
+    /// pump offers it, and it is handled (draining) or counted as discarded (the send's token, the
+    /// group's, has fired).
+    /// </remarks>
     private void StopWhileWaiting()
     {
-        if (!Feed.Drain || !_pullTakesItems)
+        if (_pullTakesItems)
+        {
+            // A pull in flight that may return an item: wait for it, but not forever. A pull that
+            // returns within the grace runs the pump again, and the detach finds it running.
+            Feed.GraceExpired.ContinueWith(
+                static (_, state) => ((Pump<T>)state!).Detach(),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+        else
         {
             Detach();
-            return;
         }
-
-        // Draining, with a pull in flight that may return an item: wait for it, but not forever.
-        Feed.GraceExpired.ContinueWith(
-            static (_, state) => ((Pump<T>)state!).Detach(),
-            this,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
     }
 
     /// <summary>Detaches from a wait in flight: completes the block and reports the end without waiting for the source.</summary>
     private void Detach()
     {
-        while (true)
+        int state;
+        do
         {
-            int state = Volatile.Read(ref _state);
-            if ((state & Waiting) == 0 || (state & Detached) != 0)
+            state = Volatile.Read(ref _state);
+            if ((state & (Waiting | Detached)) != Waiting)
             {
-                // Running: the pump itself completes the block once it returns.
-                return;
-            }
-
-            if (Interlocked.CompareExchange(ref _state, state | Detached, state) == state)
-            {
-                Feed.CompleteTarget();
-                Feed.End(null);
+                // Running: the pump itself completes the block once it returns. Or detached already.
                 return;
             }
         }
+        while (Interlocked.CompareExchange(ref _state, state | Detached, state) != state);
+
+        Feed.CompleteTarget();
+        Feed.End(null);
     }
 }
