@@ -391,16 +391,22 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
-    [DataRow(false)]
-    [DataRow(true)]
-    public async Task StopAsync_StreamIgnoresCancellation_ReturnsAfterTheGraceAndWarnsNamingTheJob(bool drainOnStop)
+    [DataRow(SourceKind.AsyncEnumerable, false)]
+    [DataRow(SourceKind.AsyncEnumerable, true)]
+    [DataRow(SourceKind.Channel, false)]
+    [DataRow(SourceKind.Channel, true)]
+    public async Task StopAsync_PulledSourceIgnoresCancellation_ReturnsAfterTheGraceAndWarnsNamingTheJob(SourceKind kind, bool drainOnStop)
     {
+        // A stream's pending read, or a channel's wait for an item, that never ends.
         await using var harness = new GroupHarness();
         var stream = new NeverEndingStream();
-        harness.Add(Job.Observer("deaf", (int _, CancellationToken _) => Task.CompletedTask, stream, new ObserverOptions { DrainOnStop = drainOnStop }));
+        var reader = new DeafReader();
+        ObserverFunc<int> handler = (_, _) => Task.CompletedTask;
+        var options = new ObserverOptions { DrainOnStop = drainOnStop };
+        harness.Add(kind == SourceKind.Channel ? Job.Observer("deaf", handler, reader, options) : Job.Observer("deaf", handler, stream, options));
 
         await harness.StartAsync();
-        await stream.Pulling.OrTimeout();
+        await (kind == SourceKind.Channel ? reader.Waiting : stream.Pulling).OrTimeout();
         Task stop = harness.Group.StopAsync(CancellationToken.None);
         await harness.Grace.WaitForTimerAsync();
         Assert.IsFalse(stop.IsCompleted, "The stop gives the source its grace.");
@@ -818,6 +824,27 @@ public sealed class ObserverJobStopTests
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A channel that never holds an item, and whose wait for one ignores its token.</summary>
+    private sealed class DeafReader : ChannelReader<int>
+    {
+        private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<bool> _never = new();
+
+        public Task Waiting => _waiting.Task;
+
+        public override bool TryRead(out int item)
+        {
+            item = 0;
+            return false;
+        }
+
+        public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default)
+        {
+            _waiting.TrySetResult();
+            return new ValueTask<bool>(_never.Task);
+        }
     }
 
     /// <summary>A stream of a few items whose DisposeAsync takes until the test lets it finish.</summary>
