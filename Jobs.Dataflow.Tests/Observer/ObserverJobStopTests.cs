@@ -634,6 +634,31 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    public async Task StopAsync_DrainOutlastsTheGrace_StillGivesASlowDisposeItsWholeGrace()
+    {
+        // The grace is for the source to let go: it starts when the job waits for that, once the
+        // drain is over, not at the stop. A stop that finds the pump running starts nothing.
+        await using var harness = new GroupHarness();
+        var stream = new SlowDisposeStream(3);
+        var handler = new GatedHandler();
+        harness.Add(Job.Observer("slow", handler.UntilReleased, stream, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
+        await harness.StartAsync();
+        await handler.WaitForFirstAsync();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        Assert.AreEqual(0, harness.Grace.TimersCreated, "The stop found the pump running: no grace yet.");
+        harness.Grace.Advance(TimeSpan.FromSeconds(2));
+        handler.Release();
+        await stream.Disposing.OrTimeout();
+        await harness.Grace.WaitForTimerAsync();
+        Assert.IsFalse(stop.IsCompleted, "The dispose has its whole grace, however long the drain took.");
+        stream.FinishDispose();
+        await stop.OrTimeout();
+
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.SourceNotReleased)), "The source let go within its grace.");
+    }
+
+    [TestMethod]
     public async Task StopAsync_WhileASourceThatEndedDisposesSlowly_WaitsForItOnlyForTheGrace()
     {
         // Without a limit while the group runs, but a stop gives the dispose only the grace.

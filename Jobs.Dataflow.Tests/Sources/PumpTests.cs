@@ -11,7 +11,7 @@ namespace Jobs.Dataflow.Tests.Sources;
 public sealed class PumpTests
 {
     [TestMethod]
-    public async Task IsAtRest_WhileTracked_IsTrueOnlyWhileItsWaitIsInFlight()
+    public async Task IsAtRest_WhileTracked_IsTrueWhileItsWaitIsInFlightAndOnceItEnded()
     {
         var registry = new JobRegistry(timeProvider: new TestTimeProvider()) { TracksIdle = true };
         var group = (JobGroup)registry.NewGroup(new HealthTree());
@@ -24,22 +24,20 @@ public sealed class PumpTests
         await pump.Waiting.OrTimeout();
         Assert.IsTrue(pump.IsAtRest, "Its wait is in flight.");
         wait.SetResult(true);
-        await pump.Done.OrTimeout();
+        await feed.WaitForReleaseAsync().OrTimeout();
 
         Assert.IsFalse(pump.AtRestBeforeItsWait, "It runs before its first wait: it may be taking an item.");
         Assert.IsFalse(pump.AtRestOnceItsWaitCompleted, "The wait completed: the item is at hand until the pump hands it on.");
         Assert.IsFalse(pump.AtRestAfterItsWait, "It runs again, with the item in its hand.");
+        Assert.IsTrue(pump.IsAtRest, "It ended and let go of its source: nothing more comes from it.");
     }
 
-    /// <summary>A pump that waits once for a task the test completes, noting what it tells a kit at each step.</summary>
+    /// <summary>A pump that waits once for a task the test completes, then ends, noting what it tells a kit at each step.</summary>
     private sealed class OneWaitPump(SourceFeed<int> feed, Task<bool> wait) : Pump<int>(feed, pullTakesItems: true)
     {
         private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task Waiting => _waiting.Task;
-
-        public Task Done => _done.Task;
 
         public bool AtRestBeforeItsWait { get; private set; }
 
@@ -57,7 +55,6 @@ public sealed class PumpTests
             AtRestOnceItsWaitCompleted = IsAtRest;
             EndWait();
             AtRestAfterItsWait = IsAtRest;
-            _done.SetResult();
         }
     }
 }

@@ -268,7 +268,9 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
-    public async Task AdvanceAsync_StageRetriesAfterABackoff_TheRetryRunsAtItsTime()
+    [DataRow(false)]
+    [DataRow(true, DisplayName = "The source has ended: only the retry is left")]
+    public async Task AdvanceAsync_StageRetriesAfterABackoff_TheRetryRunsAtItsTime(bool sourceEnded)
     {
         await using var kit = new JobTestKit();
         var channel = Channel.CreateUnbounded<int>();
@@ -291,6 +293,11 @@ public sealed class JobTestKitTests
         await kit.StartAsync();
 
         channel.Writer.TryWrite(7);
+        if (sourceEnded)
+        {
+            channel.Writer.Complete();
+        }
+
         await kit.WaitUntilIdleAsync();
         Assert.AreEqual(1, attempts.Count, "The stage waits on time for its retry: the kit is idle.");
 

@@ -39,6 +39,7 @@ internal abstract class Pump<T>
     private const int Waiting = 1;
     private const int Stopping = 2;
     private const int Detached = 4;
+    private const int Ended = 8;
 
     private readonly bool _pullTakesItems;
 
@@ -55,13 +56,21 @@ internal abstract class Pump<T>
     }
 
     /// <summary>
-    /// Gets a value indicating whether the pump waits for its source, with nothing at hand: its wait
-    /// is in flight. False while it takes or offers an item, and from the moment its wait completes
-    /// until it hands the item on. Read by a test kit; exact only while the kit tracks the job (see
+    /// Gets a value indicating whether the pump waits for its source, with nothing at hand (its wait
+    /// is in flight), or has ended and let go of it: a pipeline's stages may work on long after.
+    /// False while it takes or offers an item, and from the moment its wait completes until it
+    /// hands the item on. Read by a test kit; exact only while the kit tracks the job (see
     /// <see cref="AwaitSource"/>).
     /// </summary>
-    public bool IsAtRest =>
-        (Volatile.Read(ref _state) & Waiting) != 0 && Volatile.Read(ref _pendingWait) is not { IsCompleted: true };
+    public bool IsAtRest
+    {
+        get
+        {
+            int state = Volatile.Read(ref _state);
+            return (state & Ended) != 0
+                || ((state & Waiting) != 0 && Volatile.Read(ref _pendingWait) is not { IsCompleted: true });
+        }
+    }
 
     protected SourceFeed<T> Feed { get; }
 
@@ -172,6 +181,8 @@ internal abstract class Pump<T>
             Log.SourceDetachFailed(Feed.Context.Logger, Feed.Context.JobName, ex);
         }
 
+        // Before the release: whoever sees the source let go sees the pump at rest.
+        Interlocked.Or(ref _state, Ended);
         Feed.Released();
     }
 
@@ -190,13 +201,16 @@ internal abstract class Pump<T>
 
     /// <summary>
     /// The group stopped. A pump that waits is detached (or given the grace) here; one that runs
-    /// sees the stop itself, or in <see cref="BeginWait"/> if it was about to wait. Either side may
-    /// ask: <see cref="Detach"/> acts once, and only for a pump that waits.
+    /// sees the stop itself, or in <see cref="BeginWait"/> if it was about to wait: of the two, the
+    /// one that sets its flag second acts. A running pump starts no grace: the job gives its source
+    /// the whole grace to let go once the drain is over.
     /// </summary>
     private void OnStop()
     {
-        Interlocked.Or(ref _state, Stopping);
-        StopWhileWaiting();
+        if ((Interlocked.Or(ref _state, Stopping) & Waiting) != 0)
+        {
+            StopWhileWaiting();
+        }
     }
 
     /// <summary>The stop of a pump that waits for its source: detach at once, or, from a pull that may return an item, after the grace.</summary>
@@ -236,6 +250,8 @@ internal abstract class Pump<T>
             if ((state & (Waiting | Detached)) != Waiting)
             {
                 // Running: the pump itself completes the block once it returns. Or detached already.
+                // (A pump whose wait threw returned still waiting: completing and reporting again
+                // change nothing.)
                 return;
             }
         }
