@@ -427,20 +427,8 @@ public sealed class ObserverJobStopTests
         // which must act for the stop when the pull turns out to wait. Otherwise the job would
         // wait for that pull forever, and the stop with it.
         await using var harness = new GroupHarness();
-
-        // A token runs its callbacks in the reverse order of their registration: this one, made
-        // before the observer starts, runs once the observer's pump has seen the stop.
-        var pumpSawTheStop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        harness.Add(Job.OneShot("witness", (_, token) =>
-        {
-            token.Register(pumpSawTheStop.SetResult);
-            registered.SetResult();
-            return Task.CompletedTask;
-        }));
-        await harness.StartAsync();
-        await registered.OrTimeout();
-        var stream = new NeverEndingStream(returnAfter: pumpSawTheStop.Task);
+        Task pumpSawTheStop = await StartWithAStopWitnessAsync(harness);
+        var stream = new NeverEndingStream(returnAfter: pumpSawTheStop);
         Job job = Job.Observer("inside", (int _, CancellationToken _) => Task.CompletedTask, stream, new ObserverOptions { DrainOnStop = drainOnStop });
         harness.Add(job);
 
@@ -639,13 +627,14 @@ public sealed class ObserverJobStopTests
         // The grace is for the source to let go: it starts when the job waits for that, once the
         // drain is over, not at the stop. A stop that finds the pump running starts nothing.
         await using var harness = new GroupHarness();
+        Task pumpSawTheStop = await StartWithAStopWitnessAsync(harness);
         var stream = new SlowDisposeStream(3);
         var handler = new GatedHandler();
         harness.Add(Job.Observer("slow", handler.UntilReleased, stream, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 1 }));
-        await harness.StartAsync();
         await handler.WaitForFirstAsync();
 
         Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await pumpSawTheStop.OrTimeout();
         Assert.AreEqual(0, harness.Grace.TimersCreated, "The stop found the pump running: no grace yet.");
         harness.Grace.Advance(TimeSpan.FromSeconds(2));
         handler.Release();
@@ -711,6 +700,27 @@ public sealed class ObserverJobStopTests
         }
 
         return pusher;
+    }
+
+    /// <summary>
+    /// Starts the group with a job that registers on the group's token, and returns a task that
+    /// completes when that registration's callback runs. A token runs its callbacks in the reverse
+    /// order of their registration, so the callback of a job added after this returns (a pump's)
+    /// has run by then: the stop, which runs them on the thread pool, has reached that job.
+    /// </summary>
+    private static async Task<Task> StartWithAStopWitnessAsync(GroupHarness harness)
+    {
+        var stopSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Add(Job.OneShot("stop-witness", (_, token) =>
+        {
+            token.Register(stopSeen.SetResult);
+            registered.SetResult();
+            return Task.CompletedTask;
+        }));
+        await harness.StartAsync();
+        await registered.OrTimeout();
+        return stopSeen.Task;
     }
 
     private static (Job Job, Task Running, Task Cancelled) CancellationWitness()
