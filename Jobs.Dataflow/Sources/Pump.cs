@@ -18,10 +18,10 @@ namespace Jobs.Dataflow;
 /// <para>
 /// A stop must not lose the item in the pump's hand, nor one a pending pull is about to return.
 /// The pump's state is one word: whether it is running on its own (taking, offering or sending an
-/// item: it sees a stop itself) or waiting for its source (the stop must act for it), and two
-/// flags, <c>Stopping</c> (the group's token fired) and <c>Detached</c> (the job no longer takes
-/// anything from the source). Only the pump changes what it is doing; the stop only sets flags,
-/// and detaches a pump it finds waiting. So:
+/// item: it sees a stop itself) or waiting for its source (the stop must act for it), and three
+/// flags, <c>Stopping</c> (the group's token fired), <c>Detached</c> (the job no longer takes
+/// anything from the source) and <c>Ended</c> (the pump returned and let go of its source). Only the
+/// pump changes what it is doing; the stop only sets flags, and detaches a pump it finds waiting. So:
 /// </para>
 /// <list type="bullet">
 /// <item>Running: the pump finishes what it holds (a send waits with the drain's token, or the
