@@ -710,17 +710,14 @@ public sealed class ObserverJobStopTests
     /// </summary>
     private static async Task<Task> StartWithAStopWitnessAsync(GroupHarness harness)
     {
-        var stopSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopSeen = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
         harness.Add(Job.OneShot("stop-witness", (_, token) =>
         {
-            token.Register(stopSeen.SetResult);
-            registered.SetResult();
+            stopSeen.SetResult(token.WhenCancelled());
             return Task.CompletedTask;
         }));
         await harness.StartAsync();
-        await registered.OrTimeout();
-        return stopSeen.Task;
+        return await stopSeen.OrTimeout();
     }
 
     private static (Job Job, Task Running, Task Cancelled) CancellationWitness()
