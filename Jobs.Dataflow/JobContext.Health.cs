@@ -10,8 +10,29 @@ internal sealed partial class JobContext : IHealth
     /// <summary>The user's scope; <see langword="null"/> until it is opened, or when its creation threw.</summary>
     private IHealth? _scope;
 
-    /// <summary>Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be created is logged.</summary>
-    public void OpenHealthScope() => _scope = GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this);
+    /// <summary>
+    /// Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be
+    /// created is logged. Under the library's <see cref="HealthTree"/>, the scope is the tree's node
+    /// itself, and one on the group's clock takes <paramref name="launchedAt"/> as the time it was
+    /// created instead of reading its clock for each job (see <see cref="OkAsOf"/>).
+    /// </summary>
+    /// <param name="launchedAt">
+    /// When the group launched the job: a timestamp of the group's clock, shared by every job
+    /// launched with this one. Read by the first scope that takes it; <see langword="null"/> until then.
+    /// </param>
+    public void OpenHealthScope(ref long? launchedAt)
+    {
+        if (HealthNode.Of(_parentHealth) is { } parent)
+        {
+            _scope = parent.Clock == TimeProvider
+                ? parent.NewChild(Job.HealthScopeName, launchedAt ??= TimeProvider.GetTimestamp())
+                : parent.NewChild(Job.HealthScopeName);
+        }
+        else
+        {
+            _scope = GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this);
+        }
+    }
 
     /// <summary>Hands over the job's scope to be kept after it ended: the user's scope and the job's name, not this context.</summary>
     public KeptScopes.Kept KeepHealth() => new(_scope, JobName);

@@ -110,6 +110,64 @@ public sealed class HealthTreeTests
     }
 
     [TestMethod]
+    public async Task Report_WhileItsCallerHoldsALockOnTheScope_DoesNotWaitForIt()
+    {
+        // Each scope guards its own report; the object a caller holds must not be that lock, or
+        // a caller's lock on its own scope object would hold up every report to the scope.
+        var tree = new HealthTree();
+        IHealth scope = tree.NewScope("db");
+        Task report;
+
+        lock (scope)
+        {
+            report = Task.Run(() => scope.Ok("connected"));
+            Assert.IsTrue(report.Wait(TimeSpan.FromSeconds(30)), "The report waited for the caller's lock.");
+        }
+
+        await report;
+        Assert.AreEqual("connected", tree.Snapshot().Find("db")!.Message);
+    }
+
+    [TestMethod]
+    public async Task Snapshot_WhileAScopeReports_ShowsEachReportWhole()
+    {
+        var tree = new HealthTree();
+        IHealth scope = tree.NewScope("db");
+        scope.Ok("ok-0");
+        Task writer = Task.Run(() =>
+        {
+            for (int n = 1; n <= 100_000; n++)
+            {
+                if (n % 2 == 0)
+                {
+                    scope.Ok($"ok-{n}");
+                }
+                else
+                {
+                    scope.Degraded($"bad-{n}", new IOException($"bad-{n}"));
+                }
+            }
+        });
+
+        while (!writer.IsCompleted)
+        {
+            HealthStatus db = tree.Snapshot().Find("db")!;
+            if (db.Level == HealthLevel.Ok)
+            {
+                Assert.IsNull(db.Error, db.Message);
+                Assert.StartsWith("ok-", db.Message);
+            }
+            else
+            {
+                Assert.AreEqual(HealthLevel.Degraded, db.Level);
+                Assert.AreEqual(db.Message, db.Error!.Message, "The level, message and error of one report.");
+            }
+        }
+
+        await writer;
+    }
+
+    [TestMethod]
     public void NewScope_EmptyName_ThrowsNamingName()
     {
         var error = Assert.ThrowsExactly<ArgumentException>(() => new HealthTree().NewScope(string.Empty));
@@ -166,7 +224,7 @@ public sealed class HealthTreeTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 5, 1, 12, 0, 0, TimeSpan.Zero));
         var tree = new HealthTree("svc", time);
-        var job = (HealthNode)tree.NewScope("job-a");
+        var job = HealthNode.Of(tree.NewScope("job-a"))!;
         job.Degraded("failed once", new IOException("disk"));
         time.Advance(TimeSpan.FromSeconds(3));
 
@@ -184,7 +242,7 @@ public sealed class HealthTreeTests
     public void OkWithDuration_LaterReport_ReplacesIt()
     {
         var tree = new HealthTree();
-        var job = (HealthNode)tree.NewScope("job-a");
+        var job = HealthNode.Of(tree.NewScope("job-a"))!;
 
         job.OkWithDuration("OK", TimeSpan.FromMilliseconds(12.5));
         HealthStatus before = tree.Snapshot();
@@ -223,7 +281,7 @@ public sealed class HealthTreeTests
         // Refused where it is given: a null message kept in the tree would only fail later, in
         // whatever reads it (a snapshot printed by a health check).
         var tree = new HealthTree();
-        var scope = (HealthNode)tree.NewScope("job");
+        var scope = HealthNode.Of(tree.NewScope("job"))!;
         scope.Ok("up");
         Action call = report switch
         {
@@ -273,7 +331,7 @@ public sealed class HealthTreeTests
     public void CloseChildren_ManyScopes_DropsThemAll()
     {
         var tree = new HealthTree();
-        var parent = (HealthNode)tree.NewScope("group");
+        var parent = HealthNode.Of(tree.NewScope("group"))!;
         IHealth[] children = [.. Enumerable.Range(0, 20).Select(i => parent.NewScope("job-" + i))];
         children[3].Close();
         Assert.AreEqual(20, parent.RetainedChildren, "Fewer than eight closed: kept until more close.");
@@ -290,7 +348,7 @@ public sealed class HealthTreeTests
     public void CloseChildren_ScopeWithoutChildren_ChangesNothing()
     {
         var tree = new HealthTree();
-        var scope = (HealthNode)tree.NewScope("job");
+        var scope = HealthNode.Of(tree.NewScope("job"))!;
         scope.Ok("running");
 
         scope.CloseChildren();
@@ -303,7 +361,7 @@ public sealed class HealthTreeTests
     public void Report_ToAClosedScope_ChangesNothingItsOwnSnapshotShows()
     {
         var tree = new HealthTree();
-        var scope = (HealthNode)tree.NewScope("job");
+        var scope = HealthNode.Of(tree.NewScope("job"))!;
         scope.Ok("last words");
 
         scope.Close();

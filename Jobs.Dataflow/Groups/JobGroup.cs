@@ -281,9 +281,10 @@ internal sealed partial class JobGroup : IJobGroup
             kept.Close(_logger);
         }
 
+        long? launchedAt = null;
         foreach (JobContext context in launches)
         {
-            context.OpenHealthScope();
+            context.OpenHealthScope(ref launchedAt);
         }
 
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and

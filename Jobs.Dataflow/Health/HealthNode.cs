@@ -2,10 +2,23 @@ using System.Diagnostics;
 
 namespace Jobs.Dataflow;
 
-/// <summary>One scope of a <see cref="HealthTree"/>. Every node of a tree shares the tree's lock.</summary>
+/// <summary>
+/// One scope of a <see cref="HealthTree"/>. The tree's lock guards the shape of the tree (which
+/// scopes there are, and which are closed); each node guards its own report with itself.
+/// </summary>
 /// <remarks>
+/// <para>
 /// Every job of a group has a scope here, so a node is kept small: nothing for children until it
-/// has one, and the tree's lock and clock are read from the tree.
+/// has one, and the tree's clock is read from the tree. A node is its own report lock because
+/// jobs on many threads report to their own scopes at once: one lock for the whole tree made them
+/// wait for each other (a one-shot job reports twice per run), and a lock object per node would
+/// cost every job's scope another object. Nodes never leave the library, so nobody else can
+/// take that lock: callers of the public API hold a <see cref="HealthScope"/>.
+/// </para>
+/// <para>
+/// A snapshot holds the tree's lock, and each node's while it copies that node's report: it
+/// never shows half of a report, nor a scope whose parent was closed before it began.
+/// </para>
 /// </remarks>
 internal sealed class HealthNode : IHealth
 {
@@ -19,8 +32,13 @@ internal sealed class HealthNode : IHealth
 
     // Made with the first child: most scopes (every job's) have none.
     private ChildScopes? _children;
+
+    // Written under the tree's lock, read by reports under the node's own: a report that races
+    // the close may still land, on a node no snapshot shows again.
+    private volatile bool _closed;
+
+    // The report, guarded by the node itself.
     private HealthLevel _level = HealthLevel.Unknown;
-    private bool _closed;
 
     // With a duration, the message is the label of "LABEL (DURATION)", formatted when first read
     // (see OkWithDuration).
@@ -37,13 +55,14 @@ internal sealed class HealthNode : IHealth
     /// <summary>Initializes a new instance of the <see cref="HealthNode"/> class.</summary>
     /// <param name="name">The scope's name.</param>
     /// <param name="parent">The parent scope; <see langword="null"/> for the root.</param>
-    /// <param name="tree">The tree: its lock guards every node, and its clock stamps every report.</param>
-    public HealthNode(string name, HealthNode? parent, HealthTree tree)
+    /// <param name="tree">The tree: its lock guards the shape of the tree, and its clock stamps every report.</param>
+    /// <param name="createdAt">When the scope was created, a timestamp of the tree's clock.</param>
+    public HealthNode(string name, HealthNode? parent, HealthTree tree, long createdAt)
     {
         Name = name;
         _parent = parent;
         _tree = tree;
-        _changedAt = tree.TimeProvider.GetTimestamp();
+        _changedAt = createdAt;
     }
 
     public string Name { get; }
@@ -62,6 +81,17 @@ internal sealed class HealthNode : IHealth
             }
         }
     }
+
+    /// <summary>Gets the node behind <paramref name="health"/> when it is a scope of a <see cref="HealthTree"/>, its root when it is the tree; else <see langword="null"/>.</summary>
+    /// <param name="health">Any scope.</param>
+    /// <returns>The node, or <see langword="null"/>.</returns>
+    public static HealthNode? Of(IHealth health) => health switch
+    {
+        HealthNode node => node,
+        HealthScope scope => scope.Node,
+        HealthTree tree => tree.Root,
+        _ => null,
+    };
 
     public void Ok(string status)
     {
@@ -115,10 +145,28 @@ internal sealed class HealthNode : IHealth
         Report(HealthLevel.Ok, label, error: null, duration, timestamp);
     }
 
-    public IHealth NewScope(string name)
+    /// <summary>Creates a child scope, for the library's own use: a node never reaches a caller of the public API.</summary>
+    /// <param name="name">The scope's name.</param>
+    /// <returns>The new scope.</returns>
+    public IHealth NewScope(string name) => NewChild(name);
+
+    /// <summary>Creates a child scope, as of now on the tree's clock.</summary>
+    /// <param name="name">The scope's name.</param>
+    /// <returns>The new scope.</returns>
+    public HealthNode NewChild(string name) => NewChild(name, _tree.TimeProvider.GetTimestamp());
+
+    /// <summary>
+    /// Creates a child scope as of <paramref name="timestamp"/>, a timestamp of <see cref="Clock"/>
+    /// the caller read anyway: a group that launches many jobs at once reads its clock once for all
+    /// their scopes, not once for each.
+    /// </summary>
+    /// <param name="name">The scope's name.</param>
+    /// <param name="timestamp">When it was created, from <see cref="TimeProvider.GetTimestamp"/> of <see cref="Clock"/>.</param>
+    /// <returns>The new scope.</returns>
+    public HealthNode NewChild(string name, long timestamp)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var child = new HealthNode(name, this, _tree);
+        var child = new HealthNode(name, this, _tree, timestamp);
         lock (_tree.SyncRoot)
         {
             // A scope created under a closed parent is born closed: it can never show up in the tree.
@@ -179,7 +227,7 @@ internal sealed class HealthNode : IHealth
 
     private void Report(HealthLevel level, string message, Exception? error, TimeSpan? duration, long timestamp)
     {
-        lock (_tree.SyncRoot)
+        lock (this)
         {
             if (_closed)
             {
@@ -195,10 +243,10 @@ internal sealed class HealthNode : IHealth
         }
     }
 
-    /// <summary>Gets the message, formatting a pending <c>LABEL (DURATION)</c> once; under the tree's lock.</summary>
+    /// <summary>Gets the message, formatting a pending <c>LABEL (DURATION)</c> once; under the node's lock.</summary>
     private string MessageLocked()
     {
-        Debug.Assert(_tree.SyncRoot.IsHeldByCurrentThread, "The tree lock must be held.");
+        Debug.Assert(Monitor.IsEntered(this), "The node's lock must be held.");
         if (_messageHasDuration)
         {
             _message = Durations.Format(_message, _messageDuration);
@@ -253,10 +301,22 @@ internal sealed class HealthNode : IHealth
             }
         }
 
-        // A report is never later than the snapshot that holds the lock after it; the clamp only
-        // guards against a clock whose timestamps run backwards.
-        DateTimeOffset changed = now - Durations.NotNegative(_tree.TimeProvider.GetElapsedTime(_changedAt, nowTimestamp));
-        return new HealthStatus(Name, _level, MessageLocked(), _error, changed, children);
+        HealthLevel level;
+        string message;
+        Exception? error;
+        long changedAt;
+        lock (this)
+        {
+            level = _level;
+            message = MessageLocked();
+            error = _error;
+            changedAt = _changedAt;
+        }
+
+        // A report is never later than the snapshot that reads it; the clamp only guards against
+        // a clock whose timestamps run backwards.
+        DateTimeOffset changed = now - Durations.NotNegative(_tree.TimeProvider.GetElapsedTime(changedAt, nowTimestamp));
+        return new HealthStatus(Name, level, message, error, changed, children);
     }
 
     /// <summary>

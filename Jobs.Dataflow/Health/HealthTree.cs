@@ -4,8 +4,11 @@ namespace Jobs.Dataflow;
 /// A thread-safe, in-memory tree of health scopes; the default <see cref="IHealth"/>.
 /// </summary>
 /// <remarks>
-/// One lock guards the whole tree, so a <see cref="Snapshot"/> is a consistent copy: it never
-/// shows a child whose parent was already closed, nor half of a report.
+/// A <see cref="Snapshot"/> is a consistent copy of the tree's shape, taken under one lock: it
+/// never shows a child whose parent was already closed. Each scope's report is copied whole, never
+/// half of one; reports to different scopes do not wait for each other, or for a snapshot, so a
+/// snapshot taken while two scopes report may show the later report of one and the earlier of
+/// the other.
 /// </remarks>
 public sealed class HealthTree : IHealth
 {
@@ -24,11 +27,14 @@ public sealed class HealthTree : IHealth
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         TimeProvider = timeProvider ?? TimeProvider.System;
-        _root = new HealthNode(name, parent: null, this);
+        _root = new HealthNode(name, parent: null, this, TimeProvider.GetTimestamp());
     }
 
-    /// <summary>Gets the lock that guards every scope of the tree.</summary>
+    /// <summary>Gets the lock that guards the shape of the tree: which scopes there are, and which are closed.</summary>
     internal Lock SyncRoot { get; } = new();
+
+    /// <summary>Gets the root scope: what the tree's own reports go to, and the parent of the scopes created on it.</summary>
+    internal HealthNode Root => _root;
 
     /// <summary>Gets the clock of <see cref="HealthStatus.LastChanged"/>.</summary>
     internal TimeProvider TimeProvider { get; }
@@ -49,7 +55,7 @@ public sealed class HealthTree : IHealth
     public void Failed(string reason, Exception? error) => _root.Failed(reason, error);
 
     /// <inheritdoc/>
-    public IHealth NewScope(string name) => _root.NewScope(name);
+    public IHealth NewScope(string name) => new HealthScope(_root.NewChild(name));
 
     /// <summary>Removes every child scope of the root. The root itself stays and keeps reporting.</summary>
     public void Close() => _root.CloseChildren();
