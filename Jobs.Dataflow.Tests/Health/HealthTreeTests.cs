@@ -168,6 +168,16 @@ public sealed class HealthTreeTests
     }
 
     [TestMethod]
+    [DataRow(null)]
+    [DataRow("")]
+    public void Constructor_NullOrEmptyName_ThrowsNamingName(string? name)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new HealthTree(name!));
+
+        Assert.AreEqual("name", error.ParamName);
+    }
+
+    [TestMethod]
     public void NewScope_EmptyName_ThrowsNamingName()
     {
         var error = Assert.ThrowsExactly<ArgumentException>(() => new HealthTree().NewScope(string.Empty));
@@ -276,6 +286,7 @@ public sealed class HealthTreeTests
     [DataRow("Degraded", "reason")]
     [DataRow("Failed", "reason")]
     [DataRow("OkWithDuration", "label")]
+    [DataRow("OkAsOf", "status")]
     public void Report_NullMessage_ThrowsNamingItAndKeepsTheLastReport(string report, string parameter)
     {
         // Refused where it is given: a null message kept in the tree would only fail later, in
@@ -289,7 +300,8 @@ public sealed class HealthTreeTests
             "Stopped" => () => scope.Stopped(null!),
             "Degraded" => () => scope.Degraded(null!, new IOException("disk")),
             "Failed" => () => scope.Failed(null!, new IOException("disk")),
-            _ => () => scope.OkWithDuration(null!, TimeSpan.FromSeconds(1)),
+            "OkWithDuration" => () => scope.OkWithDuration(null!, TimeSpan.FromSeconds(1)),
+            _ => () => scope.Ok(null!, TimeProvider.System.GetTimestamp()),
         };
 
         var error = Assert.ThrowsExactly<ArgumentNullException>(call);

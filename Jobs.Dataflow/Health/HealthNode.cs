@@ -279,9 +279,9 @@ internal sealed class HealthNode : IHealth
             return;
         }
 
+        // Stryker disable once Statement,Block : the descendants of a closed scope leave the snapshot with it; marking them only stops storing their later reports.
         foreach (HealthNode child in _children.Nodes)
         {
-            // Stryker disable once Statement : the descendants of a closed scope leave the snapshot with it; marking them only stops storing their later reports.
             child.MarkClosed();
         }
     }
