@@ -409,6 +409,38 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StartAsync_JobsUnderATreeOnTheGroupsClock_ReadTheClockOnceForAllTheirScopes()
+    {
+        // The scopes of one launch share one reading of the clock; each attempt then reads it once
+        // for its start. Three jobs: one read for their scopes and three for their attempts.
+        var clock = new CountingTimestamps(new TestTimeProvider());
+        var tree = new HealthTree("root", clock);
+        IJobGroup group = new JobRegistry(timeProvider: clock).NewGroup(tree);
+        var release = new TaskCompletionSource();
+        var allStarted = new TaskCompletionSource();
+        int started = 0;
+        Job[] jobs = [.. Enumerable.Range(0, 3).Select(i => Job.OneShot($"held-{i}", async (_, token) =>
+        {
+            if (Interlocked.Increment(ref started) == 3)
+            {
+                allStarted.TrySetResult();
+            }
+
+            await release.Task.WaitAsync(token);
+        }))];
+        group.Add(jobs);
+        int before = clock.Reads;
+
+        await group.StartAsync(CancellationToken.None);
+        await allStarted.Task.OrTimeout();
+
+        Assert.AreEqual(before + 1 + 3, clock.Reads);
+        CollectionAssert.AreEqual(new[] { "job-held-0", "job-held-1", "job-held-2" }, tree.Snapshot().Children.Select(c => c.Name).ToArray());
+        release.TrySetResult();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task Scoped_JobAddedThroughScope_ReportsUnderTheScope()
     {
         await using var harness = new GroupHarness();

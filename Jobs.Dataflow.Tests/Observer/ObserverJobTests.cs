@@ -482,25 +482,4 @@ public sealed class ObserverJobTests
             yield return item;
         }
     }
-
-    /// <summary>A clock that counts its timestamp reads.</summary>
-    private sealed class CountingTimestamps(TimeProvider inner) : TimeProvider
-    {
-        private int _reads;
-
-        public int Reads => Volatile.Read(ref _reads);
-
-        public override long TimestampFrequency => inner.TimestampFrequency;
-
-        public override long GetTimestamp()
-        {
-            Interlocked.Increment(ref _reads);
-            return inner.GetTimestamp();
-        }
-
-        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
-
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
-            inner.CreateTimer(callback, state, dueTime, period);
-    }
 }
