@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -556,6 +557,52 @@ public sealed class JobGroupTests
         IJobGroup second = registry.NewGroup(new HealthTree());
 
         CollectionAssert.AreEqual(new[] { first, second }, registry.Groups.ToArray());
+    }
+
+    [TestMethod]
+    public async Task StopAsync_TheRegistryKeepsTheGroup_TheGroupLetsGoOfItsHealthTreeAndJobs()
+    {
+        var registry = new JobRegistry();
+        (IJobGroup group, Task running, WeakReference tree, WeakReference[] jobs) = StartGroup(registry);
+        await running.OrTimeout();
+
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        // A service that makes a group per batch of work must not keep every batch's jobs and scopes.
+        Assert.IsTrue(await tree.IsCollectedAsync(), "The stopped group lets go of the health tree it reported to.");
+        foreach (WeakReference job in jobs)
+        {
+            Assert.IsTrue(await job.IsCollectedAsync(), "The stopped group lets go of its jobs, whether they ended before the stop or by it.");
+        }
+
+        Assert.AreSame(group, registry.Groups.Single(), "The registry still lists the stopped group.");
+    }
+
+    /// <summary>
+    /// Starts a group of the registry with a job that ends by itself, one that the stop ends, and
+    /// one under a scoped group. Made here, so that nothing but the group can keep the tree and the
+    /// jobs alive; the task completes once the first and the last have ended and the second runs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (IJobGroup Group, Task Running, WeakReference Tree, WeakReference[] Jobs) StartGroup(JobRegistry registry)
+    {
+        var tree = new HealthTree();
+        IJobGroup group = registry.NewGroup(tree);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Job[] jobs =
+        [
+            Job.OneShot("ends", (_, _) => Task.CompletedTask),
+            Job.OneShot("stopped", (_, token) =>
+            {
+                started.SetResult();
+                return token.UntilCancelledAsync();
+            }),
+            Job.OneShot("scoped", (_, _) => Task.CompletedTask),
+        ];
+        group.Add(jobs[0], jobs[1]);
+        group.Scoped("batch").Add(jobs[2]);
+        Assert.IsTrue(group.StartAsync(CancellationToken.None).IsCompletedSuccessfully);
+        return (group, Task.WhenAll(started.Task, jobs[0].Completion, jobs[2].Completion), new WeakReference(tree), [.. jobs.Select(job => new WeakReference(job))]);
     }
 
     private static async Task WaitThen(CancellationToken token, CountdownEvent entered, TaskCompletionSource cancelled, Task finish)

@@ -340,6 +340,42 @@ public sealed class HealthTreeTests
     }
 
     [TestMethod]
+    public void Close_AllButAFewOfManyScopes_GivesBackTheRoomTheyTook()
+    {
+        var tree = new HealthTree();
+        var parent = HealthNode.Of(tree.NewScope("group"))!;
+        IHealth[] children = [.. Enumerable.Range(0, 10_000).Select(i => parent.NewScope("job-" + i))];
+        int grown = parent.ChildCapacity;
+
+        foreach (IHealth child in children.Skip(10))
+        {
+            child.Close();
+        }
+
+        // The scopes of a burst of short jobs are gone; the room they took must not stay with the group's scope.
+        Assert.IsGreaterThanOrEqualTo(10_000, grown);
+        Assert.IsLessThanOrEqualTo(4 * (10 + 8), parent.ChildCapacity, $"10 open scopes, room for {parent.ChildCapacity}.");
+        CollectionAssert.AreEqual(
+            Enumerable.Range(0, 10).Select(i => "job-" + i).ToArray(),
+            tree.Snapshot().Find("group")!.Children.Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
+    public void CloseChildren_ManyScopes_DropsThemAndTheirRoom()
+    {
+        var tree = new HealthTree();
+        var parent = HealthNode.Of(tree.NewScope("group"))!;
+        foreach (int i in Enumerable.Range(0, 1_000))
+        {
+            parent.NewScope("job-" + i);
+        }
+
+        parent.CloseChildren();
+
+        Assert.AreEqual(0, parent.ChildCapacity);
+    }
+
+    [TestMethod]
     public void CloseChildren_ManyScopes_DropsThemAll()
     {
         var tree = new HealthTree();

@@ -41,6 +41,10 @@ internal sealed partial class JobGroup
             _stopActive = active;
             ended = _ended.TakeAllLocked();
 
+            // The registry keeps every group it made: a stopped one lets go of the user's health
+            // tree and of its jobs (below, once the stop is over), which may be many thousands.
+            _health = NullHealth.Instance;
+
             // Requested here, under the lock, so that no later StopAsync can see the group stopped
             // before its jobs' token is cancelled. No user code runs here: CancelAsync flips the
             // token at once and runs its callbacks on the thread pool.
@@ -122,6 +126,12 @@ internal sealed partial class JobGroup
         }
         finally
         {
+            // The registry keeps the group: once the stop is over, it lets go of the jobs.
+            lock (_gate)
+            {
+                _stopActive = [];
+            }
+
             stop.TrySetResult();
         }
     }

@@ -19,13 +19,18 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly Dictionary<string, ScopedJobGroup> _scopes = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _deadline = new();
-    private readonly IHealth _health;
     private readonly ILogger _logger;
     private readonly LabelsScope? _labels;
     private readonly IJobMetrics _metrics;
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
     private State _state;
+
+    /// <summary>
+    /// The user's scope the jobs report under; a no-op one once the group stopped, so that a
+    /// stopped group (a registry keeps every group it made) holds nothing of the user's tree.
+    /// </summary>
+    private IHealth _health;
 
     /// <summary>The jobs added before the start, in the order added; <see langword="null"/> once the group started.</summary>
     private List<JobContext>? _queue = [];

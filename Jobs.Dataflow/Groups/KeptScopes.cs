@@ -16,7 +16,7 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal sealed class KeptScopes
 {
-    private readonly Dictionary<Key, Kept> _scopes = new();
+    private Dictionary<Key, Kept> _scopes = new();
 
     /// <summary>
     /// Keeps the scope of a job that ended by itself; returns the one it replaces, to be closed
@@ -40,8 +40,10 @@ internal sealed class KeptScopes
     {
         Kept[] all = [.. _scopes.Values];
 
+        // Replaced, not cleared: a group that ran thousands of distinct names would keep room for
+        // them all, and a registry keeps its stopped groups.
         // Stryker disable once Statement: a stopped group keeps no scopes; only memory tells.
-        _scopes.Clear();
+        _scopes = new();
         return all;
     }
 

@@ -4,7 +4,9 @@ namespace Jobs.Dataflow;
 internal sealed class ScopedJobGroup : IScopedJobGroup
 {
     private readonly JobGroup _group;
-    private readonly IHealth _health;
+
+    // The scope; no-op once closed, so the view (a stopped group keeps its views) holds nothing of the tree.
+    private IHealth _health;
 
     public ScopedJobGroup(JobGroup group, IHealth health)
     {
@@ -25,5 +27,8 @@ internal sealed class ScopedJobGroup : IScopedJobGroup
         {
             Log.ScopeCloseFailed(logger, ex);
         }
+
+        // Only the stop, or a view that lost the race to be made, closes it: it takes no jobs after.
+        _health = NullHealth.Instance;
     }
 }

@@ -82,6 +82,18 @@ internal sealed class HealthNode : IHealth
         }
     }
 
+    /// <summary>Gets the number of child scopes the node has room for without growing its list: what its memory is.</summary>
+    internal int ChildCapacity
+    {
+        get
+        {
+            lock (_tree.SyncRoot)
+            {
+                return _children?.Nodes.Capacity ?? 0;
+            }
+        }
+    }
+
     /// <summary>Gets the node behind <paramref name="health"/> when it is a scope of a <see cref="HealthTree"/>, its root when it is the tree; else <see langword="null"/>.</summary>
     /// <param name="health">Any scope.</param>
     /// <returns>The node, or <see langword="null"/>.</returns>
@@ -208,8 +220,8 @@ internal sealed class HealthNode : IHealth
                 child.MarkClosed();
             }
 
-            _children.Nodes.Clear();
-            _children.Closed = 0;
+            // Dropped, not cleared: a list that held thousands of job scopes keeps its array.
+            _children = null;
         }
     }
 
@@ -267,6 +279,7 @@ internal sealed class HealthNode : IHealth
         {
             children.Nodes.RemoveAll(static child => child._closed);
             children.Closed = 0;
+            children.Shrink();
         }
     }
 
@@ -329,5 +342,20 @@ internal sealed class HealthNode : IHealth
         public List<HealthNode> Nodes { get; } = [];
 
         public int Closed { get; set; }
+
+        /// <summary>
+        /// Gives back most of the list's array once it is less than a quarter full: a scope that
+        /// once held thousands of short jobs' scopes does not keep room for them all while it
+        /// holds a few. Half of the array stays free, so a list that grows again is not copied
+        /// at every compaction.
+        /// </summary>
+        public void Shrink()
+        {
+            // Stryker disable once Equality,Arithmetic : when to shrink is a matter of memory; a test bounds what is kept.
+            if (Nodes.Capacity > 4 * Nodes.Count)
+            {
+                Nodes.Capacity = 2 * Nodes.Count;
+            }
+        }
     }
 }
