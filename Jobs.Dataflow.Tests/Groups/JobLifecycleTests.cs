@@ -273,6 +273,63 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task StopAsync_FirstCallersTokenFires_LaterCallsStillWaitForTheJobs()
+    {
+        await using var harness = new GroupHarness();
+        var release = new TaskCompletionSource();
+        var entered = new TaskCompletionSource();
+        var job = Job.OneShot("slow-to-stop", async (_, token) =>
+        {
+            entered.SetResult();
+            await token.WhenCancelled();
+            await release.Task;
+        });
+        harness.Add(job);
+        await harness.StartAsync();
+        await entered.OrTimeout();
+
+        // The host stops the group with a bound; someone else stops it without one.
+        using var hostTimeout = new CancellationTokenSource();
+        Task bounded = harness.Group.StopAsync(hostTimeout.Token);
+        Task unbounded = harness.Group.StopAsync(CancellationToken.None);
+        await hostTimeout.CancelAsync();
+        await bounded.OrTimeout();
+        Task later = harness.Group.StopAsync(CancellationToken.None);
+
+        Assert.IsFalse(later.IsCompleted, "A stop after the first caller gave up still waits for the job: only its own token bounds it.");
+        Assert.IsFalse(unbounded.IsCompleted, "The first caller's token does not end another caller's wait.");
+        Assert.AreEqual("slow-to-stop", harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.StopTimedOut))["JobNames"]);
+        release.SetResult();
+        await Task.WhenAll(unbounded, later).OrTimeout();
+        Assert.IsTrue(job.Completion.IsCompleted);
+        Assert.IsEmpty(harness.Health.Tree.Snapshot().Children, "The job's scope is closed before the waiting calls return.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_TokenFiresWhenEveryJobHasEnded_LogsNoStragglers()
+    {
+        await using var harness = new GroupHarness();
+        using var callbackMayReturn = new SemaphoreSlim(0);
+        var job = Job.OneShot("done", (_, token) =>
+        {
+            // A cancellation callback the job leaves behind: the stop waits for it, not for the job.
+            token.Register(() => callbackMayReturn.Wait());
+            return Task.CompletedTask;
+        });
+        harness.Add(job);
+        await harness.StartAsync();
+        await job.Completion.OrTimeout();
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        await harness.Group.StopAsync(cancelled.Token).OrTimeout();
+        await harness.Group.StopAsync(cancelled.Token).OrTimeout();
+        callbackMayReturn.Release();
+
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.StopTimedOut)), "No job was running: there is nothing to name.");
+    }
+
+    [TestMethod]
     public async Task StopAsync_SecondCallsTokenFires_EndsADrainingJob()
     {
         await using var harness = new GroupHarness();

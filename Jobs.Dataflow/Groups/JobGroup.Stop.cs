@@ -5,7 +5,13 @@ namespace Jobs.Dataflow;
 /// <content>Stopping the group (see docs/behaviour.md#rule-5).</content>
 internal sealed partial class JobGroup
 {
+    /// <summary>The first stop's own work: over when it waited (or its caller gave up) and closed the scopes.</summary>
     private Task? _stop;
+
+    /// <summary>Completes when every job active at the stop has ended: what every later call waits for too.</summary>
+    private Task _allEnded = Task.CompletedTask;
+
+    /// <summary>The jobs active at the stop, for the names of those still running; empty once they all ended.</summary>
     private JobContext[] _stopActive = [];
 
     /// <summary>
@@ -25,7 +31,7 @@ internal sealed partial class JobGroup
         {
             if (_stop is not null)
             {
-                return WaitForStopAsync(_stop, cancellationToken);
+                return WaitForStopAsync(Task.WhenAll(_stop, _allEnded), cancellationToken);
             }
 
             _stop = stop.Task;
@@ -49,10 +55,24 @@ internal sealed partial class JobGroup
             // before its jobs' token is cancelled. No user code runs here: CancelAsync flips the
             // token at once and runs its callbacks on the thread pool.
             cancelled = CancelJobsAsync();
+            _allEnded = Task.WhenAll(CompletionsOf(active, cancelled));
             scopes = [.. _scopes.Values];
         }
 
-        return StopJobsAsync(active, ended, scopes, neverStarted, cancelled, stop, cancellationToken);
+        return StopJobsAsync(active, ended, scopes, neverStarted, stop, cancellationToken);
+    }
+
+    /// <summary>What the stop waits for: the end of every job that was active, and the cancellation of their token.</summary>
+    private static Task[] CompletionsOf(JobContext[] active, Task cancelled)
+    {
+        var waits = new Task[active.Length + 1];
+        for (int i = 0; i < active.Length; i++)
+        {
+            waits[i] = active[i].Completion;
+        }
+
+        waits[^1] = cancelled;
+        return waits;
     }
 
     private static string NamesOfActive(JobContext[] jobs)
@@ -74,7 +94,6 @@ internal sealed partial class JobGroup
         KeptScopes.Kept[] ended,
         ScopedJobGroup[] scopes,
         List<string>? neverStarted,
-        Task cancelled,
         TaskCompletionSource stop,
         CancellationToken cancellationToken)
     {
@@ -90,16 +109,10 @@ internal sealed partial class JobGroup
                 context.CompleteBlocks();
             }
 
-            var waits = new Task[active.Length + 1];
-            for (int i = 0; i < active.Length; i++)
-            {
-                waits[i] = active[i].Completion;
-            }
-
-            waits[^1] = cancelled;
+            Task allEnded = _allEnded;
             try
             {
-                await Task.WhenAll(waits).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await allEnded.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -107,7 +120,7 @@ internal sealed partial class JobGroup
                 // later registration first), so this method can return and dispose the deadline's
                 // registration before it ran: cancel it here too, or a draining job never ends.
                 CancelDeadline();
-                Log.StopTimedOut(_logger, NamesOfActive(active));
+                LogStillRunning(active);
             }
 
             // Jobs that ended by themselves kept their scopes until now (docs/behaviour.md#rule-7).
@@ -126,17 +139,23 @@ internal sealed partial class JobGroup
         }
         finally
         {
-            // The registry keeps the group: once the stop is over, it lets go of the jobs.
-            lock (_gate)
-            {
-                _stopActive = [];
-            }
-
+            // The registry keeps the group: once its jobs have ended, it lets go of them. A caller
+            // that gave up leaves them running; a later call still names them.
+            _ = _allEnded.ContinueWith(
+                static (_, state) => ((JobGroup)state!).ForgetStopActive(),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
             stop.TrySetResult();
         }
     }
 
-    /// <summary>A later <c>StopAsync</c>: waits for the first one, bounded by its own token (docs/behaviour.md#rule-5).</summary>
+    /// <summary>
+    /// A later <c>StopAsync</c>: waits for the first one's work and for every job to end, bounded
+    /// by its own token only (docs/behaviour.md#rule-5): the first caller giving up does not end
+    /// this wait.
+    /// </summary>
     private async Task WaitForStopAsync(Task stop, CancellationToken cancellationToken)
     {
         if (stop.IsCompleted)
@@ -158,7 +177,25 @@ internal sealed partial class JobGroup
                 active = _stopActive;
             }
 
-            Log.StopTimedOut(_logger, NamesOfActive(active));
+            LogStillRunning(active);
+        }
+    }
+
+    /// <summary>Logs the jobs still running when a caller's token ended its wait; none when they all ended meanwhile.</summary>
+    private void LogStillRunning(JobContext[] active)
+    {
+        string names = NamesOfActive(active);
+        if (names.Length > 0)
+        {
+            Log.StopTimedOut(_logger, names);
+        }
+    }
+
+    private void ForgetStopActive()
+    {
+        lock (_gate)
+        {
+            _stopActive = [];
         }
     }
 
