@@ -99,5 +99,33 @@ public sealed class PipelineDeadLetterTests
         Assert.AreEqual(discarded, entry["Count"]);
     }
 
+    [TestMethod]
+    public async Task StopAsync_LettersOfArrayItemsThatAreNoBatches_CountsEachAsOneItem()
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int[]>();
+        var inDeadLetter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DeadLetterFunc deadLetter = async (_, token) =>
+        {
+            inDeadLetter.TrySetResult();
+            await token.UntilCancelledAsync();
+        };
+        var options = new PipelineOptions { BoundedCapacity = 1, DeadLetter = deadLetter };
+        harness.Add(Job.Pipeline("p", channel.Reader, options)
+            .Transform<int[]>("parse", record => throw new FormatException($"bad {record[0]}"))
+            .Sink("write", (int[] _, CancellationToken _) => Task.CompletedTask));
+        await harness.StartAsync();
+
+        // Two source items, each an array of five: two items, not ten.
+        channel.Writer.TryWrite([1, 0, 0, 0, 0]);
+        channel.Writer.TryWrite([2, 0, 0, 0, 0]);
+        await inDeadLetter.Task.OrTimeout();
+        await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.PipelineItemDeadLettered) && e.Exception?.Message == "bad 2").OrTimeout();
+        await harness.StopAsync();
+
+        LogEntry entry = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(2L, entry["Count"], "An array that a source gives is one item; only a Batch stage's arrays stand for their length.");
+    }
+
     private static int Fail(int item) => throw new FormatException($"bad {item}");
 }

@@ -24,7 +24,7 @@ internal abstract class PipelineJob : Job
     private long _failed;
     private int _reportDue;
     private ITimer? _reportTimer;
-    private ActionBlock<DeadLetter>? _deadLetters;
+    private ActionBlock<QueuedLetter>? _deadLetters;
 
     protected PipelineJob(PipelineHead head)
         : base(head.Name)
@@ -77,14 +77,15 @@ internal abstract class PipelineJob : Job
     /// <param name="weight">How many source items the letter's item stands for, counted as discarded if it cannot be handed over.</param>
     public void SendDeadLetter(DeadLetter letter, long weight)
     {
-        ActionBlock<DeadLetter> block = _deadLetters!;
-        if (block.Post(letter))
+        ActionBlock<QueuedLetter> block = _deadLetters!;
+        var queued = new QueuedLetter(letter, weight);
+        if (block.Post(queued))
         {
             return;
         }
 
         // Full: the dead letter holds the failing stage back, as any slow stage does.
-        Task<bool> send = block.SendAsync(letter, StageToken);
+        Task<bool> send = block.SendAsync(queued, StageToken);
         ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing).GetAwaiter().GetResult();
         if (!send.IsCompletedSuccessfully || !send.Result)
         {
@@ -97,7 +98,7 @@ internal abstract class PipelineJob : Job
     /// <param name="weight">How many source items the letter's item stands for, counted as discarded if it cannot be handed over.</param>
     public async Task SendDeadLetterAsync(DeadLetter letter, long weight)
     {
-        Task<bool> send = _deadLetters!.SendAsync(letter, StageToken);
+        Task<bool> send = _deadLetters!.SendAsync(new QueuedLetter(letter, weight), StageToken);
         await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (!send.IsCompletedSuccessfully || !send.Result)
         {
@@ -162,8 +163,8 @@ internal abstract class PipelineJob : Job
         if (Options.DeadLetter is { } deadLetter)
         {
             WorkCounter? work = context.Work;
-            _deadLetters = new ActionBlock<DeadLetter>(
-                letter => work is null ? DeliverAsync(deadLetter, letter) : DeliverCountedAsync(deadLetter, letter, work),
+            _deadLetters = new ActionBlock<QueuedLetter>(
+                queued => work is null ? DeliverAsync(deadLetter, queued) : DeliverCountedAsync(deadLetter, queued, work),
                 new ExecutionDataflowBlockOptions { BoundedCapacity = Options.BoundedCapacity });
         }
     }
@@ -256,12 +257,12 @@ internal abstract class PipelineJob : Job
     }
 
     /// <summary>Delivers a dead letter counted as user code in flight, while a test kit tracks the job.</summary>
-    private async Task DeliverCountedAsync(DeadLetterFunc deadLetter, DeadLetter letter, WorkCounter work)
+    private async Task DeliverCountedAsync(DeadLetterFunc deadLetter, QueuedLetter queued, WorkCounter work)
     {
         work.Enter();
         try
         {
-            await DeliverAsync(deadLetter, letter).ConfigureAwait(false);
+            await DeliverAsync(deadLetter, queued).ConfigureAwait(false);
         }
         finally
         {
@@ -269,12 +270,13 @@ internal abstract class PipelineJob : Job
         }
     }
 
-    private async Task DeliverAsync(DeadLetterFunc deadLetter, DeadLetter letter)
+    private async Task DeliverAsync(DeadLetterFunc deadLetter, QueuedLetter queued)
     {
+        DeadLetter letter = queued.Letter;
         if (StageToken.IsCancellationRequested)
         {
             // A letter still queued after the stop (or the drain's deadline) is discarded, and counted.
-            Discard(letter.Item is Array batch ? batch.Length : 1);
+            Discard(queued.Weight);
             return;
         }
 
@@ -288,7 +290,7 @@ internal abstract class PipelineJob : Job
         {
             // Ended by the stop: a normal end (docs/behaviour.md#rule-6), the item counted as discarded.
             Context.EndedByCancellation(ex, StageToken);
-            Discard(letter.Item is Array batch ? batch.Length : 1);
+            Discard(queued.Weight);
         }
         catch (Exception ex)
         {
@@ -296,6 +298,13 @@ internal abstract class PipelineJob : Job
             Log.PipelineDeadLetterFailed(Context.Logger, Name, letter.Stage, ex);
         }
     }
+
+    /// <summary>
+    /// A dead letter waiting for the dead letter function, and how many source items it stands for:
+    /// a batch from the stage after a <c>Batch</c> stands for its length, any other item (an array
+    /// a user's stage made, too) for one.
+    /// </summary>
+    private readonly record struct QueuedLetter(DeadLetter Letter, long Weight);
 
     /// <summary>The feed of the first stage: a pump or a link straight into it, or a buffer in front for an observable.</summary>
     private sealed class SourceHead<T> : ISourceHead
