@@ -24,7 +24,7 @@ internal sealed class HealthNode : IHealth
 {
     // Closed children stay in the list until more than half of it is closed: closing a scope is
     // then O(1) amortized, and a group that closes thousands of job scopes at stop does not pay
-    // a List.Remove (a scan and a shift) for each.
+    // a search of the list for each.
     private const int CompactThreshold = 8;
 
     private readonly HealthNode? _parent;
@@ -32,6 +32,9 @@ internal sealed class HealthNode : IHealth
 
     // Made with the first child: most scopes (every job's) have none.
     private ChildScopes? _children;
+
+    // The next scope of the parent's list of children; guarded by the tree's lock.
+    private HealthNode? _nextSibling;
 
     // Written under the tree's lock, read by reports under the node's own: a report that races
     // the close may still land, on a node no snapshot shows again.
@@ -77,19 +80,7 @@ internal sealed class HealthNode : IHealth
         {
             lock (_tree.SyncRoot)
             {
-                return _children?.Nodes.Count ?? 0;
-            }
-        }
-    }
-
-    /// <summary>Gets the number of child scopes the node has room for without growing its list: what its memory is.</summary>
-    internal int ChildCapacity
-    {
-        get
-        {
-            lock (_tree.SyncRoot)
-            {
-                return _children?.Nodes.Capacity ?? 0;
+                return _children?.Count ?? 0;
             }
         }
     }
@@ -185,7 +176,7 @@ internal sealed class HealthNode : IHealth
             child._closed = _closed;
             if (!_closed)
             {
-                (_children ??= new()).Nodes.Add(child);
+                (_children ??= new()).Append(child);
             }
         }
 
@@ -215,12 +206,14 @@ internal sealed class HealthNode : IHealth
                 return;
             }
 
-            foreach (HealthNode child in _children.Nodes)
+            for (HealthNode? child = _children.First; child is not null;)
             {
                 child.MarkClosed();
+                HealthNode? next = child._nextSibling;
+                child._nextSibling = null;
+                child = next;
             }
 
-            // Dropped, not cleared: a list that held thousands of job scopes keeps its array.
             _children = null;
         }
     }
@@ -275,11 +268,9 @@ internal sealed class HealthNode : IHealth
         children.Closed++;
 
         // Stryker disable once Equality : when to compact is a matter of cost; the snapshot skips closed scopes either way, and a test bounds what is kept.
-        if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Nodes.Count)
+        if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Count)
         {
-            children.Nodes.RemoveAll(static child => child._closed);
-            children.Closed = 0;
-            children.Shrink();
+            children.RemoveClosed();
         }
     }
 
@@ -293,7 +284,7 @@ internal sealed class HealthNode : IHealth
         }
 
         // Stryker disable once Statement,Block : the descendants of a closed scope leave the snapshot with it; marking them only stops storing their later reports.
-        foreach (HealthNode child in _children.Nodes)
+        for (HealthNode? child = _children.First; child is not null; child = child._nextSibling)
         {
             child.MarkClosed();
         }
@@ -305,8 +296,8 @@ internal sealed class HealthNode : IHealth
     private HealthStatus SnapshotLocked(DateTimeOffset now, long nowTimestamp)
     {
         // Stryker disable once Conditional,Arithmetic : a capacity hint; the list grows as needed.
-        var children = new List<HealthStatus>(_children is null ? 0 : _children.Nodes.Count - _children.Closed);
-        foreach (HealthNode child in _children?.Nodes ?? [])
+        var children = new List<HealthStatus>(_children is null ? 0 : _children.Count - _children.Closed);
+        for (HealthNode? child = _children?.First; child is not null; child = child._nextSibling)
         {
             if (!child._closed)
             {
@@ -333,29 +324,68 @@ internal sealed class HealthNode : IHealth
     }
 
     /// <summary>
-    /// A scope's children, in the order they were created, and how many of them are closed (they
-    /// stay in the list until more than half of it is). Only scopes with children have one, so a
-    /// job's scope pays for neither.
+    /// A scope's children, in the order they were created, linked through the nodes themselves,
+    /// and how many of them are closed (they stay linked until more than half of them are). Only
+    /// scopes with children have one, so a job's scope pays for neither. A list in an array would
+    /// cost a group of 10,000 short jobs arrays of up to 128 KB, on the large object heap, only
+    /// collected by full collections. Guarded by the tree's lock.
     /// </summary>
     private sealed class ChildScopes
     {
-        public List<HealthNode> Nodes { get; } = [];
+        public HealthNode? First { get; private set; }
+
+        public int Count { get; private set; }
 
         public int Closed { get; set; }
 
-        /// <summary>
-        /// Gives back most of the list's array once it is less than a quarter full: a scope that
-        /// once held thousands of short jobs' scopes does not keep room for them all while it
-        /// holds a few. Half of the array stays free, so a list that grows again is not copied
-        /// at every compaction.
-        /// </summary>
-        public void Shrink()
+        private HealthNode? Last { get; set; }
+
+        public void Append(HealthNode child)
         {
-            // Stryker disable once Equality,Arithmetic : when to shrink is a matter of memory; a test bounds what is kept.
-            if (Nodes.Capacity > 4 * Nodes.Count)
+            if (Last is null)
             {
-                Nodes.Capacity = 2 * Nodes.Count;
+                First = child;
             }
+            else
+            {
+                Last._nextSibling = child;
+            }
+
+            Last = child;
+            Count++;
+        }
+
+        /// <summary>Unlinks every closed child; a closed one keeps no link, so holding it keeps none of its siblings alive.</summary>
+        public void RemoveClosed()
+        {
+            HealthNode? kept = null;
+            HealthNode? child = First;
+            First = null;
+            Count = 0;
+            while (child is not null)
+            {
+                HealthNode? next = child._nextSibling;
+                child._nextSibling = null;
+                if (!child._closed)
+                {
+                    if (kept is null)
+                    {
+                        First = child;
+                    }
+                    else
+                    {
+                        kept._nextSibling = child;
+                    }
+
+                    kept = child;
+                    Count++;
+                }
+
+                child = next;
+            }
+
+            Last = kept;
+            Closed = 0;
         }
     }
 }
