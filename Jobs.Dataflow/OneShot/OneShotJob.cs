@@ -170,9 +170,9 @@ internal sealed class OneShotJob : Job
         {
             // Retry at once, but not on this stack: a function that fails synchronously would
             // otherwise keep this thread pool thread in a loop forever (Retries = -1), and starve
-            // every other job of it. ForceYielding without the captured context queues the retry
-            // on the thread pool, whatever context the function left on the thread.
-            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            // every other job of it. The retry waits its turn in the pool's global queue, whatever
+            // context the function left on the thread.
+            await ThreadPoolYield.Instance;
             return !context.CancellationToken.IsCancellationRequested;
         }
 

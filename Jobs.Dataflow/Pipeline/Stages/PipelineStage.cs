@@ -354,7 +354,7 @@ internal abstract class PipelineStage
                 else
                 {
                     // Not on this stack: an item that fails at once, retried forever, must not keep the thread.
-                    await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                    await ThreadPoolYield.Instance;
                 }
             }
             catch (OperationCanceledException)
