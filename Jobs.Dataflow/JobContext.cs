@@ -195,6 +195,9 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         Exception? error = null;
         try
         {
+            // Checked again: the stop may have come while the run's collaborators ran (a slow
+            // metrics sink or activity listener). The run then ends by the stop without calling the function.
+            token.ThrowIfCancellationRequested();
             Task task = function(this, token) ?? throw NullTaskError();
             await task.ConfigureAwait(false);
         }

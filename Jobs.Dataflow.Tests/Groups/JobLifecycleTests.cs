@@ -1,5 +1,6 @@
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
+using Moq;
 
 namespace Jobs.Dataflow.Tests.Groups;
 
@@ -400,6 +401,88 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task StopAsync_StopComesWhileTheJobLogsItsStart_WarnsNamingItAndNeverCallsIt()
+    {
+        // The group's logger starts the stop while it writes the job's start: after the group
+        // checked the token, before the job's own check.
+        var stopStarted = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        IJobGroup? group = null;
+        var logs = new LogCapture();
+        var logger = new StopOnLog(logs.CreateLogger("jobs"), nameof(Log.JobStarted), () => stopStarted.SetResult(group!.StopAsync(CancellationToken.None)));
+        group = new JobRegistry().NewGroup(new HealthTree(), new JobGroupOptions { Logger = logger });
+        bool ran = false;
+        Job job = Job.OneShot("overtaken", (_, _) =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        });
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await (await stopStarted.OrTimeout()).OrTimeout();
+
+        Assert.IsFalse(ran, "No run starts after the token is cancelled.");
+        Assert.AreEqual("overtaken", logs.Entries.Single(e => e.EventId.Name == nameof(Log.JobsNeverRan))["JobNames"]);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_StopComesWhileTheJobReportsRunning_NeverCallsTheFunction()
+    {
+        // The job's own scope starts the stop while the job reports Running, just before its run.
+        var stopStarted = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        IJobGroup? group = null;
+        var scope = new Mock<IHealth>();
+        scope.Setup(s => s.Ok("Running")).Callback(() => stopStarted.TrySetResult(group!.StopAsync(CancellationToken.None)));
+        var health = new Mock<IHealth>();
+        health.Setup(h => h.NewScope("job-overtaken")).Returns(scope.Object);
+        var logs = new LogCapture();
+        group = new JobRegistry(logs.Factory).NewGroup(health.Object);
+        bool ran = false;
+        group.Add(Job.OneShot("overtaken", (_, _) =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        }));
+
+        await group.StartAsync(CancellationToken.None);
+        await (await stopStarted.OrTimeout()).OrTimeout();
+
+        Assert.IsFalse(ran, "No run starts after the token is cancelled, even once the job reported Running.");
+        Assert.AreEqual("overtaken", logs.Entries.Single(e => e.EventId.Name == nameof(Log.JobsNeverRan))["JobNames"]);
+        scope.Verify(s => s.Degraded(It.IsAny<string>(), It.IsAny<Exception?>()), Times.Never(), "An attempt the stop came before is no failure.");
+        scope.Verify(s => s.Close(), Times.Once());
+    }
+
+    [TestMethod]
+    public async Task StopAsync_StopComesWhileAFiredRunIsCounted_NeverCallsTheTimersFunction()
+    {
+        // The metrics sink starts the stop while it counts the fire, just before the timer's run.
+        var stopStarted = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        IJobGroup? group = null;
+        var metrics = new Mock<IJobMetrics>();
+        metrics.Setup(m => m.TimerTriggerStats("fired", It.IsAny<TimeSpan>(), 1)).Callback(() => stopStarted.TrySetResult(group!.StopAsync(CancellationToken.None)));
+        group = new JobRegistry(metrics: metrics.Object).NewGroup(new HealthTree());
+        var trigger = new Trigger();
+        bool ran = false;
+        group.Add(Job.Timer(
+            "fired",
+            _ =>
+            {
+                ran = true;
+                return Task.CompletedTask;
+            },
+            TimeSpan.Zero,
+            new TimerOptions { Trigger = trigger }));
+
+        await group.StartAsync(CancellationToken.None);
+        trigger.Fire();
+        await (await stopStarted.OrTimeout()).OrTimeout();
+
+        Assert.IsFalse(ran, "No run starts after the token is cancelled.");
+        metrics.Verify(m => m.JobError(It.IsAny<string>(), It.IsAny<Exception>()), Times.Never(), "A run the stop came before is no failure.");
+    }
+
+    [TestMethod]
     public async Task Scoped_SameNameTwice_ReturnsOneScope()
     {
         await using var harness = new GroupHarness();
@@ -458,6 +541,26 @@ public sealed class JobLifecycleTests
     }
 
     /// <summary>A health tree that runs an action when a given scope is created under it.</summary>
+    /// <summary>A logger that runs an action once, when it is first asked to write the event of that name.</summary>
+    private sealed class StopOnLog(ILogger inner, string eventName, Action action) : ILogger
+    {
+        private int _done;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => inner.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            inner.Log(logLevel, eventId, state, exception, formatter);
+            if (eventId.Name == eventName && Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                action();
+            }
+        }
+    }
+
     private sealed class StopOnNewScope(HealthTree tree, string scope, Action action) : IHealth
     {
         public void Ok(string status) => tree.Ok(status);

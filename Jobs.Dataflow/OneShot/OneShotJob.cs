@@ -36,8 +36,16 @@ internal sealed class OneShotJob : Job
     internal override async Task ExecuteAsync(JobContext context)
     {
         CancellationToken token = context.CancellationToken;
-        for (int attempt = 1; !token.IsCancellationRequested; attempt++)
+        for (int attempt = 1; ; attempt++)
         {
+            if (token.IsCancellationRequested)
+            {
+                // The stop came first: no attempt starts after it, and before the first the job
+                // has not run at all (the stop's warning names it).
+                context.NeverRan |= attempt == 1;
+                return;
+            }
+
             // The retry after attempt N is retry number N, so N - 1 retries are used up.
             bool last = _options.Retries != -1 && attempt > _options.Retries;
 
@@ -61,14 +69,22 @@ internal sealed class OneShotJob : Job
 
                 // Only an attempt with a timeout pays for one: a token source and a timer.
                 RunTimeout? timeout = _options.AttemptTimeout is { } limit ? new RunTimeout(limit, context.TimeProvider, token, context.Logger, Name) : null;
+                bool called = false;
                 try
                 {
+                    // Checked again: the stop may have come while the collaborators above ran (a
+                    // slow health scope, metrics sink or activity listener). The attempt then ends
+                    // by the stop without calling the function.
+                    token.ThrowIfCancellationRequested();
+                    called = true;
                     await (_fn(context.Health, timeout?.Token ?? token) ?? throw context.NullTaskError()).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
                     error = ex;
                 }
+
+                context.NeverRan |= attempt == 1 && !called;
 
                 context.Work?.Exit();
                 if (timeout is not null)
