@@ -483,6 +483,41 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task StopAsync_WhileAnEndedJobClosesTheScopeItReplaces_WaitsForTheClose()
+    {
+        // Two jobs of one name: the first ends and keeps its scope; the second, ending, replaces
+        // it, and the user's scope takes its time to close.
+        using var mayClose = new SemaphoreSlim(0);
+        var closing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tree = new HealthTree();
+        var health = new SlowFirstClose(tree, closing, mayClose);
+        var logs = new LogCapture();
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(health);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseSecond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Job first = Job.OneShot("x", (_, _) => releaseFirst.Task);
+        Job second = Job.OneShot("x", (_, _) => releaseSecond.Task);
+        group.Add(first, second);
+        await group.StartAsync(CancellationToken.None);
+        releaseFirst.SetResult();
+        await first.Completion.OrTimeout();
+        releaseSecond.SetResult();
+        await closing.OrTimeout();
+
+        // A stop whose token has fired already names what it would wait for.
+        using var fired = new CancellationTokenSource();
+        await fired.CancelAsync();
+        await group.StopAsync(fired.Token).OrTimeout();
+        LogEntry stragglers = logs.Entries.Single(e => e.EventId.Name == nameof(Log.StopTimedOut));
+        mayClose.Release();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        Assert.AreEqual("x", stragglers["JobNames"], "The second job is not over until the scope it replaced is closed.");
+        Assert.IsTrue(second.Completion.IsCompleted);
+        Assert.IsEmpty(tree.Snapshot().Children, "Every scope is closed once the stop returns.");
+    }
+
+    [TestMethod]
     public async Task Scoped_SameNameTwice_ReturnsOneScope()
     {
         await using var harness = new GroupHarness();
@@ -557,6 +592,48 @@ public sealed class JobLifecycleTests
             if (eventId.Name == eventName && Interlocked.Exchange(ref _done, 1) == 0)
             {
                 action();
+            }
+        }
+    }
+
+    /// <summary>A tree whose first scope, once asked to close, says so and waits for leave to.</summary>
+    private sealed class SlowFirstClose(HealthTree tree, TaskCompletionSource closing, SemaphoreSlim mayClose) : IHealth
+    {
+        private int _scopes;
+
+        public void Ok(string status) => tree.Ok(status);
+
+        public void Stopped(string reason) => tree.Stopped(reason);
+
+        public void Degraded(string reason, Exception? error) => tree.Degraded(reason, error);
+
+        public void Failed(string reason, Exception? error) => tree.Failed(reason, error);
+
+        public IHealth NewScope(string name)
+        {
+            IHealth created = tree.NewScope(name);
+            return Interlocked.Increment(ref _scopes) == 1 ? new SlowClose(created, closing, mayClose) : created;
+        }
+
+        public void Close() => tree.Close();
+
+        private sealed class SlowClose(IHealth inner, TaskCompletionSource closing, SemaphoreSlim mayClose) : IHealth
+        {
+            public void Ok(string status) => inner.Ok(status);
+
+            public void Stopped(string reason) => inner.Stopped(reason);
+
+            public void Degraded(string reason, Exception? error) => inner.Degraded(reason, error);
+
+            public void Failed(string reason, Exception? error) => inner.Failed(reason, error);
+
+            public IHealth NewScope(string name) => inner.NewScope(name);
+
+            public void Close()
+            {
+                closing.TrySetResult();
+                Assert.IsTrue(mayClose.Wait(Waits.Timeout), "The test lets the scope close.");
+                inner.Close();
             }
         }
     }

@@ -7,8 +7,9 @@ namespace Jobs.Dataflow;
 /// <remarks>
 /// One lock (<see cref="_gate"/>) guards the state, the queue, the set of active jobs, the scopes
 /// of jobs that ended by themselves and the scoped groups. No user code and no wait ever runs
-/// under it: jobs are launched on the thread pool, health scopes are created and closed outside
-/// it, and the token is cancelled outside it, so a job that calls <c>Add</c> from its
+/// under it: jobs are launched on the thread pool, the user's health scopes are created and closed
+/// outside it (a scope of the library's own tree runs no user code, and may be closed under it),
+/// and the token is cancelled outside it, so a job that calls <c>Add</c> from its
 /// cancellation path cannot deadlock the stop.
 /// </remarks>
 internal sealed partial class JobGroup : IJobGroup
@@ -349,18 +350,38 @@ internal sealed partial class JobGroup : IJobGroup
         KeptScopes.Kept replaced = default;
         lock (_gate)
         {
-            _active.Remove(context);
-
             // The stop marks the group stopped and cancels the jobs' token under this lock: a job
             // that ends here with the group running ended by itself.
             keepScope = _state != State.Stopped;
             if (keepScope)
             {
                 replaced = _ended.AddLocked(context.ParentHealth, context.Job, context.KeepHealth());
+                if (replaced.Scope is HealthNode node)
+                {
+                    // The library's own scope runs no user code: closed here, so that a stop that
+                    // comes next finds every scope it does not close itself closed already.
+                    node.Close();
+                    replaced = default;
+                }
+            }
+
+            if (replaced.Scope is null)
+            {
+                _active.Remove(context);
             }
         }
 
-        replaced.Close(_logger);
+        if (replaced.Scope is not null)
+        {
+            // A user's scope is closed outside the lock; the job stays active until it is, so a
+            // stop that comes meanwhile waits for it.
+            replaced.Close(_logger);
+            lock (_gate)
+            {
+                _active.Remove(context);
+            }
+        }
+
         if (!keepScope)
         {
             context.CloseHealth();
