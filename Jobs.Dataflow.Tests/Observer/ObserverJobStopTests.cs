@@ -444,6 +444,49 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    [DataRow(false, nameof(Log.ItemsDiscarded), DisplayName = "Plain stop")]
+    [DataRow(true, nameof(Log.SourceLateItem), DisplayName = "Draining stop")]
+    public async Task StopAsync_StreamBlocksInsideMoveNextAsync_EndsAfterTheGraceAndLogsTheItemItReturnsLate(bool drainOnStop, string eventName)
+    {
+        // A stream whose MoveNextAsync blocks its caller, ignoring the token, instead of returning
+        // a pending task: the stop cannot reach the pump, which is inside the call.
+        await using var harness = new GroupHarness();
+        using var unblock = new ManualResetEventSlim();
+        var stream = new BlockingStream(itemsFirst: 2, unblock);
+        var handled = new ConcurrentQueue<int>();
+        Job job = Job.Observer(
+            "stuck",
+            (int item, CancellationToken _) =>
+            {
+                handled.Enqueue(item);
+                return Task.CompletedTask;
+            },
+            stream,
+            new ObserverOptions { DrainOnStop = drainOnStop });
+        harness.Add(job);
+        await harness.StartAsync();
+        await stream.Blocking.OrTimeout();
+
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await harness.Grace.WaitForTimerAsync();
+        Assert.IsFalse(stop.IsCompleted, "The call into the source gets the grace to return.");
+        harness.Grace.Advance(TimeSpan.FromSeconds(1));
+        await stop.OrTimeout();
+        await job.Completion.OrTimeout();
+
+        Assert.AreEqual("stuck", harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.SourceNotReleased))["JobName"]);
+        if (drainOnStop)
+        {
+            CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray(), "The items taken before the stop are handled.");
+        }
+
+        // The call, left behind, returns an item nobody can handle any more.
+        unblock.Set();
+        LogEntry late = await harness.Logs.WaitForAsync(e => e.EventId.Name == eventName);
+        Assert.AreEqual("stuck", late["JobName"]);
+    }
+
+    [TestMethod]
     [DataRow(false, nameof(Log.ItemsDiscarded))]
     [DataRow(true, nameof(Log.SourceLateItem))]
     public async Task StopAsync_StreamYieldsAfterTheJobEnded_LogsTheLateItem(bool drainOnStop, string eventName)
@@ -853,6 +896,32 @@ public sealed class ObserverJobStopTests
         {
             Current = item;
             _next.TrySetResult(true);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    /// <summary>A stream that yields a few items at once, then blocks inside <c>MoveNextAsync</c> until told, and yields one more.</summary>
+    private sealed class BlockingStream(int itemsFirst, ManualResetEventSlim unblock) : IAsyncEnumerable<int>, IAsyncEnumerator<int>
+    {
+        private readonly TaskCompletionSource _blocking = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Blocking => _blocking.Task;
+
+        public int Current { get; private set; }
+
+        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            if (Current == itemsFirst)
+            {
+                _blocking.TrySetResult();
+                Assert.IsTrue(unblock.Wait(Waits.Timeout), "The test unblocks the call.");
+            }
+
+            Current++;
+            return ValueTask.FromResult(Current <= itemsFirst + 1);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -48,14 +48,14 @@ public sealed class BusyJobTests
     }
 
     [TestMethod]
-    public async Task WaitUntilIdleAsync_StreamThatBlocksItsCallerAtStart_NamesTheJobStarting()
+    public async Task WaitUntilIdleAsync_StreamThatBlocksItsCallerAtStart_NamesTheCallToTheSource()
     {
         await using var kit = NewKit();
         using var gate = new ManualResetEventSlim();
         kit.Add(Job.Observer("slow", (int _, CancellationToken _) => Task.CompletedTask, new BlockingStream(gate)));
         await kit.Group.StartAsync(CancellationToken.None);
 
-        await BusyWithAsync(kit, "observer job slow: starting");
+        await BusyWithAsync(kit, "observer job slow: in a call to its source");
         gate.Set();
         await IdleAsync(kit);
     }
@@ -176,14 +176,14 @@ public sealed class BusyJobTests
     }
 
     [TestMethod]
-    public async Task WaitUntilIdleAsync_PipelineStreamThatBlocksItsCallerAtStart_NamesTheJobStarting()
+    public async Task WaitUntilIdleAsync_PipelineStreamThatBlocksItsCallerAtStart_NamesTheCallToTheSource()
     {
         await using var kit = NewKit();
         using var gate = new ManualResetEventSlim();
         kit.Add(Job.Pipeline("slow", new BlockingStream(gate)).Sink("write", (int _, CancellationToken _) => Task.CompletedTask));
         await kit.Group.StartAsync(CancellationToken.None);
 
-        await BusyWithAsync(kit, "pipeline job slow: starting");
+        await BusyWithAsync(kit, "pipeline job slow: in a call to its source");
         gate.Set();
         await IdleAsync(kit);
     }

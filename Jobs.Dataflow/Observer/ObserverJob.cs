@@ -69,6 +69,10 @@ internal sealed class ObserverJob<T> : Job
         {
             busy.Add($"observer job {Name}: {handling} item(s) in the handler, {waiting} waiting");
         }
+        else if (_source.InSourceCall)
+        {
+            busy.Add($"observer job {Name}: in a call to its source");
+        }
         else if (!_source.IsAtRest)
         {
             busy.Add($"observer job {Name}: its source has items at hand");

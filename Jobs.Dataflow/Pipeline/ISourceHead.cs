@@ -6,6 +6,9 @@ internal interface ISourceHead
     /// <summary>Gets a value indicating whether the source has nothing at hand for the first stage (see <see cref="JobSource{T}.IsAtRest"/>).</summary>
     bool IsAtRest { get; }
 
+    /// <summary>Gets a value indicating whether the job is inside a call to its source that has not returned (see <see cref="JobSource{T}.InSourceCall"/>).</summary>
+    bool InSourceCall { get; }
+
     /// <summary>Starts the feed.</summary>
     /// <returns>A task that completes with the source's fault (or null) when it ends or is detached.</returns>
     Task<Exception?> StartAsync();

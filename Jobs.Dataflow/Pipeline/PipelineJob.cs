@@ -148,6 +148,10 @@ internal abstract class PipelineJob : Job
         {
             busy.Add($"pipeline job {Name}: dead letters wait");
         }
+        else if (Head.InSourceCall)
+        {
+            busy.Add($"pipeline job {Name}: in a call to its source");
+        }
         else if (!Head.IsAtRest)
         {
             busy.Add($"pipeline job {Name}: its source has items at hand");
@@ -339,6 +343,8 @@ internal abstract class PipelineJob : Job
         }
 
         public bool IsAtRest => _source.IsAtRest && _buffer is not { Count: > 0 };
+
+        public bool InSourceCall => _source.InSourceCall;
 
         public Task<Exception?> StartAsync() => _source.FeedAsync(_feed);
 

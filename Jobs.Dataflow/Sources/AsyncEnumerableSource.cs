@@ -19,6 +19,8 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
 
     public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true };
 
+    public override bool InSourceCall => Volatile.Read(ref _pump) is { InSourceCall: true };
+
     public override Task<Exception?> FeedAsync(SourceFeed<T> feed)
     {
         var pump = new StreamPump(_source, feed);
@@ -41,12 +43,30 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
         protected override async Task PumpAsync()
         {
             // The token reaches MoveNextAsync, so a stop ends a stream that never produces at once.
+            EnterSource();
             IAsyncEnumerator<T> enumerator = _source.GetAsyncEnumerator(Feed.StopToken);
             _enumerator = enumerator;
+            if (!LeaveSource())
+            {
+                return;
+            }
+
             while (CanTake())
             {
+                EnterSource();
                 ValueTask<bool> pull = enumerator.MoveNextAsync();
                 bool more;
+                if (!LeaveSource() && pull.IsCompleted)
+                {
+                    // The call blocked past the stop's grace, and the job left it behind.
+                    if (pull.GetAwaiter().GetResult())
+                    {
+                        Feed.LateItem();
+                    }
+
+                    return;
+                }
+
                 if (pull.IsCompleted)
                 {
                     more = pull.GetAwaiter().GetResult();

@@ -29,6 +29,12 @@ internal abstract class JobSource<T>
     public virtual bool IsAtRest => true;
 
     /// <summary>
+    /// Gets a value indicating whether the job is inside a call to its source that has not returned
+    /// (a stream's <c>MoveNextAsync</c> that blocks); read by a test kit, to say what keeps the job busy.
+    /// </summary>
+    public virtual bool InSourceCall => false;
+
+    /// <summary>
     /// Starts feeding <see cref="SourceFeed{T}.Target"/> until the source ends or the job stops,
     /// then completes the target and reports the end through <see cref="SourceFeed{T}.End"/> and
     /// <see cref="SourceFeed{T}.Released"/>. It never faults the target, because a faulted block

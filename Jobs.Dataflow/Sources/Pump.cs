@@ -32,6 +32,11 @@ namespace Jobs.Dataflow;
 /// source ignores cancellation: its item is then offered like any other, so it is handled when
 /// draining and counted as discarded otherwise. A pull that ends after the detach hands in a late
 /// item, counted.</item>
+/// <item>Inside a call to its source that blocks instead of returning a pending task (a stream's
+/// <c>MoveNextAsync</c> that ignores its token): the stop cannot reach the pump, so after the
+/// feed's grace it detaches the job from it, as from a pull that never completes. An item the call
+/// returns after that is late, counted. The pump runs on the thread pool from its start, so such a
+/// call never holds up the job's own flow.</item>
 /// </list>
 /// </remarks>
 internal abstract class Pump<T>
@@ -45,6 +50,9 @@ internal abstract class Pump<T>
 
     // No flag set: the pump runs on its own.
     private int _state;
+
+    // Set while the pump is inside a call to its source that has not returned yet (see EnterSource).
+    private volatile bool _inSourceCall;
 
     // The wait in flight as a task a test kit can see complete; only while a kit tracks the job.
     private Task<bool>? _pendingWait;
@@ -72,10 +80,17 @@ internal abstract class Pump<T>
         }
     }
 
+    /// <summary>Gets a value indicating whether the pump is inside a call to its source that has not returned (see <see cref="EnterSource"/>).</summary>
+    public bool InSourceCall => _inSourceCall;
+
     protected SourceFeed<T> Feed { get; }
 
-    /// <summary>Starts pumping on the caller's thread up to the first wait; never throws.</summary>
-    public void Start() => _ = RunAsync();
+    /// <summary>
+    /// Starts pumping on the thread pool; never throws. Not on the caller's thread: a source's own
+    /// code (a stream's <c>GetAsyncEnumerator</c>, <c>MoveNextAsync</c> or <c>DisposeAsync</c>) may
+    /// block, and the job must still see its stop.
+    /// </summary>
+    public void Start() => ThreadPool.UnsafeQueueUserWorkItem(static pump => _ = pump.RunAsync(), this, preferLocal: false);
 
     /// <summary>Takes and offers items until the source ends or <see cref="CanTake"/> says to stop.</summary>
     protected abstract Task PumpAsync();
@@ -89,6 +104,24 @@ internal abstract class Pump<T>
     /// it has fired already, runs first), and nothing may be taken once the group stops.
     /// </remarks>
     protected bool CanTake() => !Feed.StopToken.IsCancellationRequested;
+
+    /// <summary>
+    /// Marks that the pump calls into its source (user code that may block instead of returning a
+    /// pending task). A stop that still finds it there after the grace detaches the job from it
+    /// (see <see cref="DetachIfStuck"/>). Two plain writes per call, no interlocked operation.
+    /// </summary>
+    protected void EnterSource() => _inSourceCall = true;
+
+    /// <summary>
+    /// Marks that the call into the source returned. False when the job detached meanwhile (the
+    /// call took longer than the stop's grace): the pump must return, and an item the call
+    /// returned is late (see <see cref="SourceFeed{T}.LateItem"/>).
+    /// </summary>
+    protected bool LeaveSource()
+    {
+        _inSourceCall = false;
+        return (Volatile.Read(ref _state) & Detached) == 0;
+    }
 
     /// <summary>
     /// Marks that the pump is about to await its source. A stop that came while the pump was running
@@ -202,8 +235,8 @@ internal abstract class Pump<T>
     /// <summary>
     /// The group stopped. A pump that waits is detached (or given the grace) here; one that runs
     /// sees the stop itself, or in <see cref="BeginWait"/> if it was about to wait: of the two, the
-    /// one that sets its flag second acts. A running pump starts no grace: the job gives its source
-    /// the whole grace to let go once the drain is over.
+    /// one that sets its flag second acts. A running pump starts no grace (the job gives its source
+    /// the whole grace to let go once the drain is over), unless it is inside a call to its source.
     /// </summary>
     private void OnStop()
     {
@@ -211,6 +244,47 @@ internal abstract class Pump<T>
         {
             StopWhileWaiting();
         }
+        else if (_inSourceCall)
+        {
+            // Running, but inside a call to its source: it sees the stop itself once the call
+            // returns, unless it never does. The callback runs on the thread pool after the token
+            // is cancelled, long after a pump that read the token as live marked its next call.
+            Feed.GraceExpired.ContinueWith(
+                static (_, state) => ((Pump<T>)state!).DetachIfStuck(),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// The grace after the stop is over: a pump still inside a call to its source (one that blocks
+    /// and ignores the token; the pump makes at most one call after the stop) is left behind, as a
+    /// pull that never completes is. The block is
+    /// completed and the end reported, so the job ends; it names the source in a warning, as it
+    /// does every source that does not let go in time.
+    /// </summary>
+    private void DetachIfStuck()
+    {
+        if (!_inSourceCall)
+        {
+            return;
+        }
+
+        int state;
+        do
+        {
+            state = Volatile.Read(ref _state);
+            if ((state & (Detached | Ended)) != 0)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _state, state | Detached, state) != state);
+
+        Feed.CompleteTarget();
+        Feed.End(null);
     }
 
     /// <summary>The stop of a pump that waits for its source: detach at once, or, from a pull that may return an item, after the grace.</summary>

@@ -107,12 +107,28 @@ internal sealed class SourceFeed<T>
         Interlocked.Exchange(ref _graceTimer, null)?.Dispose();
     }
 
-    /// <summary>Counts one item taken from the source and not handled.</summary>
+    /// <summary>
+    /// Counts one item taken from the source and not handled. After the job logged its count (a
+    /// pump the job left behind, that let go of an item later), the item gets a log entry of its own.
+    /// </summary>
     public void Discard()
     {
         lock (_countLock)
         {
-            _discarded++;
+            if (!_discardsLogged)
+            {
+                _discarded++;
+                return;
+            }
+        }
+
+        if (Drain)
+        {
+            Log.DrainCutShort(Context.Logger, Context.JobName, 1);
+        }
+        else
+        {
+            Log.ItemsDiscarded(Context.Logger, Context.JobName, 1);
         }
     }
 
