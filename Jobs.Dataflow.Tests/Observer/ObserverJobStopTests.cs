@@ -451,8 +451,7 @@ public sealed class ObserverJobStopTests
         // A stream whose MoveNextAsync blocks its caller, ignoring the token, instead of returning
         // a pending task: the stop cannot reach the pump, which is inside the call.
         await using var harness = new GroupHarness();
-        using var unblock = new ManualResetEventSlim();
-        var stream = new BlockingStream(itemsFirst: 2, unblock);
+        using var stream = new StreamThatBlocks(itemsFirst: 2);
         var handled = new ConcurrentQueue<int>();
         Job job = Job.Observer(
             "stuck",
@@ -465,25 +464,15 @@ public sealed class ObserverJobStopTests
             new ObserverOptions { DrainOnStop = drainOnStop });
         harness.Add(job);
         await harness.StartAsync();
-        await stream.Blocking.OrTimeout();
+        await stream.StopWhileBlockedAsync(harness, job);
 
-        Task stop = harness.Group.StopAsync(CancellationToken.None);
-        await harness.Grace.WaitForTimerAsync();
-        Assert.IsFalse(stop.IsCompleted, "The call into the source gets the grace to return.");
-        harness.Grace.Advance(TimeSpan.FromSeconds(1));
-        await stop.OrTimeout();
-        await job.Completion.OrTimeout();
-
-        Assert.AreEqual("stuck", harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.SourceNotReleased))["JobName"]);
         if (drainOnStop)
         {
             CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray(), "The items taken before the stop are handled.");
         }
 
         // The call, left behind, returns an item nobody can handle any more.
-        unblock.Set();
-        LogEntry late = await harness.Logs.WaitForAsync(e => e.EventId.Name == eventName);
-        Assert.AreEqual("stuck", late["JobName"]);
+        await stream.ReturnLateAsync(harness, eventName);
     }
 
     [TestMethod]
@@ -896,32 +885,6 @@ public sealed class ObserverJobStopTests
         {
             Current = item;
             _next.TrySetResult(true);
-        }
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-    }
-
-    /// <summary>A stream that yields a few items at once, then blocks inside <c>MoveNextAsync</c> until told, and yields one more.</summary>
-    private sealed class BlockingStream(int itemsFirst, ManualResetEventSlim unblock) : IAsyncEnumerable<int>, IAsyncEnumerator<int>
-    {
-        private readonly TaskCompletionSource _blocking = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Blocking => _blocking.Task;
-
-        public int Current { get; private set; }
-
-        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) => this;
-
-        public ValueTask<bool> MoveNextAsync()
-        {
-            if (Current == itemsFirst)
-            {
-                _blocking.TrySetResult();
-                Assert.IsTrue(unblock.Wait(Waits.Timeout), "The test unblocks the call.");
-            }
-
-            Current++;
-            return ValueTask.FromResult(Current <= itemsFirst + 1);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

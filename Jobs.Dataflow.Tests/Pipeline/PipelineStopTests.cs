@@ -17,6 +17,34 @@ public sealed class PipelineStopTests
     private const string Scope = "pipeline-job-p";
 
     [TestMethod]
+    [DataRow(false, nameof(Log.ItemsDiscarded), DisplayName = "Plain stop")]
+    [DataRow(true, nameof(Log.SourceLateItem), DisplayName = "Draining stop")]
+    public async Task StopAsync_StreamBlocksInsideMoveNextAsync_EndsAfterTheGraceAndLogsTheItemItReturnsLate(bool drainOnStop, string eventName)
+    {
+        await using var harness = new GroupHarness();
+        using var stream = new StreamThatBlocks(itemsFirst: 2);
+        var sunk = new ConcurrentQueue<int>();
+        Job job = Job.Pipeline("stuck", stream, new PipelineOptions { DrainOnStop = drainOnStop })
+            .Transform("same", x => x)
+            .Sink("collect", (int item, CancellationToken _) =>
+            {
+                sunk.Enqueue(item);
+                return Task.CompletedTask;
+            });
+        harness.Add(job);
+        await harness.StartAsync();
+        await stream.StopWhileBlockedAsync(harness, job);
+
+        if (drainOnStop)
+        {
+            CollectionAssert.AreEqual(new[] { 1, 2 }, sunk.ToArray(), "The items taken before the stop reach the sink.");
+        }
+
+        // The call, left behind, returns an item nobody can handle any more.
+        await stream.ReturnLateAsync(harness, eventName);
+    }
+
+    [TestMethod]
     [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
     public async Task StopAsync_Default_CancelsTheSinksTokenAndLogsTheCountOfDiscardedItems(SourceKind kind)
     {
