@@ -401,6 +401,36 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task StopAsync_TokenFiredAlreadyAndALaunchedJobNotYetBegun_StillWarnsNamingItOnceItEnds()
+    {
+        // The stop comes during the launch, with a token that has fired: it cannot wait to see
+        // which jobs never run, so the warning comes when they have ended.
+        using var fired = new CancellationTokenSource();
+        fired.Cancel();
+        var stopStarted = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        IJobGroup? group = null;
+        var health = new StopOnNewScope(new HealthTree(), "job-overtaken", () => stopStarted.SetResult(group!.StopAsync(fired.Token)));
+        var logs = new LogCapture();
+        group = new JobRegistry(logs.Factory).NewGroup(health);
+        bool ran = false;
+        Job job = Job.OneShot("overtaken", (_, _) =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        });
+        await group.StartAsync(CancellationToken.None);
+
+        group.Add(job);
+        await (await stopStarted.OrTimeout()).OrTimeout();
+        await job.Completion.OrTimeout();
+
+        Assert.IsFalse(ran);
+        Assert.AreEqual("overtaken", logs.Entries.Single(e => e.EventId.Name == nameof(Log.StopTimedOut))["JobNames"], "When its token fired, the job had not ended.");
+        LogEntry warning = await logs.WaitForAsync(e => e.EventId.Name == nameof(Log.JobsNeverRan));
+        Assert.AreEqual("overtaken", warning["JobNames"]);
+    }
+
+    [TestMethod]
     public async Task StopAsync_StopComesWhileTheJobLogsItsStart_WarnsNamingItAndNeverCallsIt()
     {
         // The group's logger starts the stop while it writes the job's start: after the group

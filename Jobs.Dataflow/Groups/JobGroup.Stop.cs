@@ -97,6 +97,7 @@ internal sealed partial class JobGroup
         TaskCompletionSource stop,
         CancellationToken cancellationToken)
     {
+        bool waited = false;
         try
         {
             // Jobs that outlive the stop on purpose (draining observers) end when the stop's token
@@ -113,6 +114,7 @@ internal sealed partial class JobGroup
             try
             {
                 await allEnded.WaitAsync(cancellationToken).ConfigureAwait(false);
+                waited = true;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -135,18 +137,33 @@ internal sealed partial class JobGroup
                 scope.CloseScope(_logger);
             }
 
-            LogNeverRan(active, neverStarted);
+            if (waited)
+            {
+                LogNeverRan(active, neverStarted);
+            }
         }
         finally
         {
             // The registry keeps the group: once its jobs have ended, it lets go of them. A caller
-            // that gave up leaves them running; a later call still names them.
-            _ = _allEnded.ContinueWith(
-                static (_, state) => ((JobGroup)state!).ForgetStopActive(),
-                this,
-                CancellationToken.None,
-                TaskContinuationOptions.ExecuteSynchronously,
-                TaskScheduler.Default);
+            // that gave up leaves them running; a later call still names them, and which of them
+            // never ran is known only once they have ended.
+            if (waited)
+            {
+                ForgetStopActive();
+            }
+            else
+            {
+                _ = _allEnded.ContinueWith(
+                    _ =>
+                    {
+                        LogNeverRan(active, neverStarted);
+                        ForgetStopActive();
+                    },
+                    CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously,
+                    TaskScheduler.Default);
+            }
+
             stop.TrySetResult();
         }
     }

@@ -72,19 +72,21 @@ internal sealed class OneShotJob : Job
                 bool called = false;
                 try
                 {
-                    // Checked again: the stop may have come while the collaborators above ran (a
-                    // slow health scope, metrics sink or activity listener). The attempt then ends
-                    // by the stop without calling the function.
-                    token.ThrowIfCancellationRequested();
+                    // Checked again, on the token the function gets: the stop (or the attempt's
+                    // timeout) may have come while the collaborators above ran (a slow health
+                    // scope, metrics sink or activity listener). The attempt then ends without
+                    // calling the function.
+                    CancellationToken attemptToken = timeout?.Token ?? token;
+                    attemptToken.ThrowIfCancellationRequested();
                     called = true;
-                    await (_fn(context.Health, timeout?.Token ?? token) ?? throw context.NullTaskError()).ConfigureAwait(false);
+                    await (_fn(context.Health, attemptToken) ?? throw context.NullTaskError()).ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
                     error = ex;
                 }
 
-                context.NeverRan |= attempt == 1 && !called;
+                context.NeverRan |= attempt == 1 && !called && token.IsCancellationRequested;
 
                 context.Work?.Exit();
                 if (timeout is not null)
