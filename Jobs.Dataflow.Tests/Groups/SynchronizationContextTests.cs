@@ -44,18 +44,4 @@ public sealed class SynchronizationContextTests
 
         Assert.AreEqual(0, context.Posts, "The group's awaits resume on the thread pool, never on the caller's context.");
     }
-
-    /// <summary>A context that counts what is posted to it, and runs it on the thread pool.</summary>
-    private sealed class RecordingContext : SynchronizationContext
-    {
-        private int _posts;
-
-        public int Posts => Volatile.Read(ref _posts);
-
-        public override void Post(SendOrPostCallback d, object? state)
-        {
-            Interlocked.Increment(ref _posts);
-            base.Post(d, state);
-        }
-    }
 }

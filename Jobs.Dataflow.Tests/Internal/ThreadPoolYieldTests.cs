@@ -8,7 +8,7 @@ public sealed class ThreadPoolYieldTests
     [TestMethod]
     public async Task Await_OnAThreadWithASynchronizationContext_ResumesOnThePoolWithoutPostingToIt()
     {
-        var context = new CountingContext();
+        var context = new RecordingContext();
         var resumed = new TaskCompletionSource<(bool Pool, SynchronizationContext? Context)>(TaskCreationOptions.RunContinuationsAsynchronously);
 
         // What a user's function may leave behind on the thread that retries it.
@@ -30,18 +30,5 @@ public sealed class ThreadPoolYieldTests
     {
         await ThreadPoolYield.Instance;
         resumed.SetResult((Thread.CurrentThread.IsThreadPoolThread, SynchronizationContext.Current));
-    }
-
-    private sealed class CountingContext : SynchronizationContext
-    {
-        private int _posts;
-
-        public int Posts => Volatile.Read(ref _posts);
-
-        public override void Post(SendOrPostCallback d, object? state)
-        {
-            Interlocked.Increment(ref _posts);
-            base.Post(d, state);
-        }
     }
 }

@@ -358,34 +358,21 @@ internal sealed class HealthNode : IHealth
         /// <summary>Unlinks every closed child; a closed one keeps no link, so holding it keeps none of its siblings alive.</summary>
         public void RemoveClosed()
         {
-            HealthNode? kept = null;
             HealthNode? child = First;
-            First = null;
+            First = Last = null;
             Count = 0;
+            Closed = 0;
             while (child is not null)
             {
                 HealthNode? next = child._nextSibling;
                 child._nextSibling = null;
                 if (!child._closed)
                 {
-                    if (kept is null)
-                    {
-                        First = child;
-                    }
-                    else
-                    {
-                        kept._nextSibling = child;
-                    }
-
-                    kept = child;
-                    Count++;
+                    Append(child);
                 }
 
                 child = next;
             }
-
-            Last = kept;
-            Closed = 0;
         }
     }
 }

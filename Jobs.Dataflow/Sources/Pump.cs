@@ -261,30 +261,15 @@ internal abstract class Pump<T>
     /// <summary>
     /// The grace after the stop is over: a pump still inside a call to its source (one that blocks
     /// and ignores the token; the pump makes at most one call after the stop) is left behind, as a
-    /// pull that never completes is. The block is
-    /// completed and the end reported, so the job ends; it names the source in a warning, as it
+    /// pull that never completes is. The job then ends, and names the source in a warning, as it
     /// does every source that does not let go in time.
     /// </summary>
     private void DetachIfStuck()
     {
-        if (!_inSourceCall)
+        if (_inSourceCall)
         {
-            return;
+            Detach(required: 0, forbidden: Detached | Ended);
         }
-
-        int state;
-        do
-        {
-            state = Volatile.Read(ref _state);
-            if ((state & (Detached | Ended)) != 0)
-            {
-                return;
-            }
-        }
-        while (Interlocked.CompareExchange(ref _state, state | Detached, state) != state);
-
-        Feed.CompleteTarget();
-        Feed.End(null);
     }
 
     /// <summary>The stop of a pump that waits for its source: detach at once, or, from a pull that may return an item, after the grace.</summary>
@@ -315,17 +300,25 @@ internal abstract class Pump<T>
     }
 
     /// <summary>Detaches from a wait in flight: completes the block and reports the end without waiting for the source.</summary>
-    private void Detach()
+    /// <remarks>
+    /// Only a waiting pump: a running one completes the block itself once it returns. (A pump
+    /// whose wait threw returned still waiting: completing and reporting again change nothing.)
+    /// </remarks>
+    private void Detach() => Detach(required: Waiting, forbidden: Detached);
+
+    /// <summary>
+    /// Marks the pump detached when its state has the <paramref name="required"/> flags and none
+    /// of the <paramref name="forbidden"/> ones, then completes the block and reports the end
+    /// without waiting for the source.
+    /// </summary>
+    private void Detach(int required, int forbidden)
     {
         int state;
         do
         {
             state = Volatile.Read(ref _state);
-            if ((state & (Waiting | Detached)) != Waiting)
+            if ((state & required) != required || (state & forbidden) != 0)
             {
-                // Running: the pump itself completes the block once it returns. Or detached already.
-                // (A pump whose wait threw returned still waiting: completing and reporting again
-                // change nothing.)
                 return;
             }
         }

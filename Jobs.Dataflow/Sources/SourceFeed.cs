@@ -113,13 +113,9 @@ internal sealed class SourceFeed<T>
     /// </summary>
     public void Discard()
     {
-        lock (_countLock)
+        if (CountedBeforeTheLog())
         {
-            if (!_discardsLogged)
-            {
-                _discarded++;
-                return;
-            }
+            return;
         }
 
         if (Drain)
@@ -139,13 +135,9 @@ internal sealed class SourceFeed<T>
     /// </summary>
     public void LateItem()
     {
-        lock (_countLock)
+        if (CountedBeforeTheLog())
         {
-            if (!_discardsLogged)
-            {
-                _discarded++;
-                return;
-            }
+            return;
         }
 
         if (Drain)
@@ -210,6 +202,21 @@ internal sealed class SourceFeed<T>
         else
         {
             Log.ItemsDiscarded(Context.Logger, Context.JobName, discarded);
+        }
+    }
+
+    /// <summary>Counts one more discarded item, unless the job has logged its count already: false then, and the caller logs the item on its own.</summary>
+    private bool CountedBeforeTheLog()
+    {
+        lock (_countLock)
+        {
+            if (_discardsLogged)
+            {
+                return false;
+            }
+
+            _discarded++;
+            return true;
         }
     }
 }
