@@ -86,6 +86,9 @@ public abstract partial class Job
         }
     }
 
+    /// <summary>Gets a value indicating whether <see cref="Completion"/> has completed, without making its task.</summary>
+    internal bool IsCompleted => Volatile.Read(ref _completion) == Completed;
+
     /// <summary>Gets the job's kind, for the <c>job.kind</c> tag of metrics and activities (see <see cref="JobKinds"/>).</summary>
     internal abstract string Kind { get; }
 

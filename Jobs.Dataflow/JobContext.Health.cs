@@ -10,6 +10,9 @@ internal sealed partial class JobContext : IHealth
     /// <summary>The user's scope; <see langword="null"/> until it is opened, or when its creation threw.</summary>
     private IHealth? _scope;
 
+    /// <summary>Gets the job's own scope, unguarded, to be kept after the job ended; <see langword="null"/> when it could not be created.</summary>
+    public IHealth? OwnScope => _scope;
+
     /// <summary>
     /// Creates the job's own scope under the group's (or a scoped group's); a scope that cannot be
     /// created is logged. Under the library's <see cref="HealthTree"/>, the scope is the tree's node
@@ -33,9 +36,6 @@ internal sealed partial class JobContext : IHealth
             _scope = GuardedHealth.TryNewScope(_parentHealth, Job.HealthScopeName, this);
         }
     }
-
-    /// <summary>Hands over the job's scope to be kept after it ended: the user's scope and the job's name, not this context.</summary>
-    public KeptScopes.Kept KeepHealth() => new(_scope, JobName);
 
     /// <summary>Closes the job's health scope (a throwing scope is logged).</summary>
     public void CloseHealth() => ((IHealth)this).Close();

@@ -35,6 +35,8 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     private bool _blocksCompleted;
     private int _failedCollaborators;
     private bool _settled;
+    private ActiveJobs.Launch? _launch;
+    private int _launchIndex;
 
     /// <summary>Initializes a new instance of the <see cref="JobContext"/> class, for a job added to <paramref name="group"/>.</summary>
     /// <param name="job">The job.</param>
@@ -134,17 +136,30 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// </summary>
     public bool Settled => Volatile.Read(ref _settled);
 
-    /// <summary>Gets or sets the previous job in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
-    public JobContext? PreviousActive { get; set; }
-
-    /// <summary>Gets or sets the next job in the group's <see cref="ActiveJobs"/>; guarded by the group's lock.</summary>
-    public JobContext? NextActive { get; set; }
+    /// <summary>Gets the slot that keeps the job's scope once it has ended by itself, shared by the jobs of its name (see <see cref="KeptScopes"/>).</summary>
+    public KeptScopes.Slot? KeptSlot { get; private set; }
 
     /// <summary>Gets a task that completes when the job has ended and its final health is reported. It never faults.</summary>
     public Task Completion => Job.Completion;
 
     /// <summary>Gets the user's metrics sink behind the guard.</summary>
     private IJobMetrics RawMetrics => Metrics is GuardedJobMetrics guarded ? guarded.Inner : Metrics;
+
+    /// <summary>Records where the group tracks the job until it ends, and where it keeps its scope after; once, under the group's lock, before its launch.</summary>
+    /// <param name="launch">The launch that brings the job.</param>
+    /// <param name="index">The job's slot in it.</param>
+    /// <param name="keptSlot">The slot of its name's kept scope.</param>
+    public void Track(ActiveJobs.Launch launch, int index, KeptScopes.Slot keptSlot)
+    {
+        Debug.Assert(_launch is null, "A context is tracked once.");
+        _launch = launch;
+        _launchIndex = index;
+        KeptSlot = keptSlot;
+    }
+
+    /// <summary>Untracks the ended job (see <see cref="ActiveJobs.Launch.Untrack"/>): its launch when the job was the last of it to end, else null.</summary>
+    /// <returns>The launch to remove, or <see langword="null"/>.</returns>
+    public ActiveJobs.Launch? Untrack() => _launch!.Untrack(_launchIndex) ? _launch : null;
 
     /// <summary>Marks that the job has finished starting (see <see cref="Settled"/>); a test kit counts it busy until then.</summary>
     public void Settle()

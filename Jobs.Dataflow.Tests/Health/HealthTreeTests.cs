@@ -342,6 +342,86 @@ public sealed class HealthTreeTests
     }
 
     [TestMethod]
+    public async Task Close_ScopesClosedOnManyThreadsWhileOthersAreCreated_TheTreeShowsExactlyTheOpenOnesInOrder()
+    {
+        // Job scopes close without the tree's lock, on every worker at once, while the group
+        // creates the scopes of later jobs and someone takes snapshots.
+        var tree = new HealthTree();
+        const int Closers = 4;
+        const int PerCloser = 2_000;
+        IHealth[] closing = [.. Enumerable.Range(0, Closers * PerCloser).Select(i => tree.NewScope("old-" + i))];
+        using var go = new Barrier(Closers + 2);
+        Task[] closers = [.. Enumerable.Range(0, Closers).Select(c => Task.Run(() =>
+        {
+            go.SignalAndWait(Waits.Timeout);
+            for (int i = c; i < closing.Length; i += Closers)
+            {
+                closing[i].Close();
+            }
+        }))];
+        Task<string[]> creator = Task.Run(() =>
+        {
+            go.SignalAndWait(Waits.Timeout);
+            string[] names = [.. Enumerable.Range(0, 3_000).Select(i => "new-" + i)];
+            foreach (string name in names)
+            {
+                tree.NewScope(name).Ok("up");
+            }
+
+            return names;
+        });
+        Task snapshots = Task.Run(() =>
+        {
+            go.SignalAndWait(Waits.Timeout);
+            while (!creator.IsCompleted)
+            {
+                _ = tree.Snapshot();
+            }
+        });
+
+        await Task.WhenAll([.. closers, creator, snapshots]).OrTimeout();
+
+        CollectionAssert.AreEqual(creator.Result, tree.Snapshot().Children.Select(c => c.Name).ToArray(), "Every closed scope is gone, every new one is there, in the order created.");
+        Assert.IsLessThanOrEqualTo((2 * creator.Result.Length) + 8, tree.RetainedScopes, "The closed scopes were dropped as they closed.");
+        foreach (IHealth scope in closing.Take(3))
+        {
+            scope.Ok("late");
+        }
+
+        Assert.IsFalse(tree.Snapshot().Children.Any(c => c.Message == "late"), "A closed scope stays closed.");
+    }
+
+    [TestMethod]
+    public async Task Close_WhileAChildIsCreatedUnderIt_TheChildIsClosedToo()
+    {
+        // A scope without children closes without the tree's lock; a child created under it at
+        // that moment must still end up closed, as one created after the close is.
+        var tree = new HealthTree();
+        for (int round = 0; round < 2_000; round++)
+        {
+            IHealth parent = tree.NewScope("parent-" + round);
+            using var go = new Barrier(2);
+            Task close = Task.Run(() =>
+            {
+                go.SignalAndWait(Waits.Timeout);
+                parent.Close();
+            });
+            Task<IHealth> create = Task.Run(() =>
+            {
+                go.SignalAndWait(Waits.Timeout);
+                return parent.NewScope("child");
+            });
+            await Task.WhenAll(close, create).OrTimeout();
+
+            HealthNode child = HealthNode.Of(create.Result)!;
+            child.Ok("after the close");
+            Assert.AreNotEqual("after the close", child.Snapshot().Message, $"Round {round}: the child of a closed scope is closed.");
+        }
+
+        Assert.IsEmpty(tree.Snapshot().Children);
+    }
+
+    [TestMethod]
     [DataRow(false, DisplayName = "Closed one by one")]
     [DataRow(true, DisplayName = "Closed with their parent's children")]
     public async Task Close_ManyScopes_AClosedScopeSomeoneHoldsKeepsNoneOfItsSiblings(bool closeChildren)

@@ -18,7 +18,7 @@ internal sealed partial class JobGroup
                 return [];
             }
 
-            active = _active.ToArray();
+            active = _active.ToArrayLocked();
         }
 
         var busy = new List<string>();
@@ -35,7 +35,7 @@ internal sealed partial class JobGroup
     {
         lock (_gate)
         {
-            foreach (JobContext context in _active.ToArray())
+            foreach (JobContext context in _active.ToArrayLocked())
             {
                 if (string.Equals(context.JobName, name, StringComparison.Ordinal))
                 {

@@ -23,7 +23,7 @@ internal sealed partial class JobGroup
     {
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         JobContext[] active;
-        KeptScopes.Kept[] ended;
+        KeptScopes.Slot[] ended;
         Task cancelled;
         ScopedJobGroup[] scopes;
         List<string>? neverStarted = null;
@@ -43,7 +43,7 @@ internal sealed partial class JobGroup
             }
 
             _queue = null;
-            active = _active.ToArray();
+            active = _active.ToArrayLocked();
             _stopActive = active;
             ended = _ended.TakeAllLocked();
 
@@ -91,7 +91,7 @@ internal sealed partial class JobGroup
 
     private async Task StopJobsAsync(
         JobContext[] active,
-        KeptScopes.Kept[] ended,
+        KeptScopes.Slot[] ended,
         ScopedJobGroup[] scopes,
         List<string>? neverStarted,
         TaskCompletionSource stop,
@@ -127,9 +127,9 @@ internal sealed partial class JobGroup
 
             // Jobs that ended by themselves kept their scopes until now (docs/behaviour.md#rule-7).
             // Closed after the bounded wait: a user's scope that blocks cannot defeat the token.
-            foreach (KeptScopes.Kept kept in ended)
+            foreach (KeptScopes.Slot slot in ended)
             {
-                kept.Close(_logger);
+                slot.Take().Close(_logger);
             }
 
             foreach (ScopedJobGroup scope in scopes)

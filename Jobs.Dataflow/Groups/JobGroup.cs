@@ -25,7 +25,9 @@ internal sealed partial class JobGroup : IJobGroup
     private readonly IJobMetrics _metrics;
     private readonly IShutdowner? _shutdowner;
     private readonly TimeProvider _timeProvider;
-    private State _state;
+
+    // Written under the lock; read without it by a job that ends (see End).
+    private volatile State _state;
 
     /// <summary>
     /// The user's scope the jobs report under; a no-op one once the group stopped, so that a
@@ -155,10 +157,7 @@ internal sealed partial class JobGroup : IJobGroup
             _state = State.Started;
             launches = _queue!;
             _queue = null;
-            foreach (JobContext context in launches)
-            {
-                TrackLocked(context, ref replaced);
-            }
+            TrackLocked(launches, ref replaced);
         }
 
         Launch(launches, replaced);
@@ -189,14 +188,17 @@ internal sealed partial class JobGroup : IJobGroup
                         _queue!.Add(new JobContext(job, health, this));
                         break;
                     case State.Started:
-                        var context = new JobContext(job, health, this);
-                        TrackLocked(context, ref replaced);
-                        (launches ??= new(jobs.Length)).Add(context);
+                        (launches ??= new(jobs.Length)).Add(new JobContext(job, health, this));
                         break;
                     default:
                         (rejected ??= []).Add(job);
                         break;
                 }
+            }
+
+            if (launches is not null)
+            {
+                TrackLocked(launches, ref replaced);
             }
         }
 
@@ -258,18 +260,23 @@ internal sealed partial class JobGroup : IJobGroup
     }
 
     /// <summary>
-    /// Registers the job as active, so that a stop from now on waits for it, and takes the kept
-    /// scope of an earlier job of its name that it replaces (docs/behaviour.md#rule-7), to be closed
-    /// at its launch.
+    /// Registers the jobs as active, so that a stop from now on waits for them, gives each the slot
+    /// its scope is kept in once it ends, and takes the kept scope of an earlier job of its name that
+    /// it replaces (docs/behaviour.md#rule-7), to be closed at its launch.
     /// </summary>
-    private void TrackLocked(JobContext context, ref List<KeptScopes.Kept>? replaced)
+    private void TrackLocked(List<JobContext> launches, ref List<KeptScopes.Kept>? replaced)
     {
-        if (_ended.RemoveLocked(context.ParentHealth, context.Job) is { } kept)
+        ActiveJobs.Launch launch = _active.AddLocked(launches);
+        for (int i = 0; i < launches.Count; i++)
         {
-            (replaced ??= []).Add(kept);
+            JobContext context = launches[i];
+            KeptScopes.Slot slot = _ended.SlotLocked(context.ParentHealth, context.Job);
+            context.Track(launch, i, slot);
+            if (slot.Take() is { Scope: not null } kept)
+            {
+                (replaced ??= []).Add(kept);
+            }
         }
-
-        _active.Add(context);
     }
 
     /// <summary>
@@ -344,49 +351,50 @@ internal sealed partial class JobGroup : IJobGroup
     /// stop has its scope closed first, so the stop returns with every scope closed. The group's
     /// logger and the guarded scope never throw, so this always completes the job: a stop waits for it.
     /// </summary>
+    /// <remarks>
+    /// No lock, but when the job is the last of its launch to end: with many short jobs, ending is
+    /// what the group does most, on every worker at once. The job completes before it is untracked,
+    /// and closes what it closes before it completes, so a stop that finds it still tracked waits
+    /// for all of it, and one that does not finds it done.
+    /// </remarks>
     private void End(JobContext context)
     {
-        bool keepScope;
-        KeptScopes.Kept replaced = default;
-        lock (_gate)
+        // The stop marks the group stopped before it cancels the jobs' token: a job that ends here
+        // with the group running ended by itself (or the stop came just now, see below).
+        if (_state != State.Stopped)
         {
-            // The stop marks the group stopped and cancels the jobs' token under this lock: a job
-            // that ends here with the group running ended by itself.
-            keepScope = _state != State.Stopped;
-            if (keepScope)
+            KeptScopes.Slot slot = context.KeptSlot!;
+            IHealth? scope = context.OwnScope;
+            KeptScopes.Kept replaced = slot.Keep(scope);
+            if (replaced.Scope is HealthNode node)
             {
-                replaced = _ended.AddLocked(context.ParentHealth, context.Job, context.KeepHealth());
-                if (replaced.Scope is HealthNode node)
-                {
-                    // The library's own scope runs no user code: closed here, so that a stop that
-                    // comes next finds every scope it does not close itself closed already.
-                    node.Close();
-                    replaced = default;
-                }
+                // The library's own scope runs no user code.
+                node.Close();
+            }
+            else
+            {
+                replaced.Close(_logger);
             }
 
-            if (replaced.Scope is null)
+            // A stop that came meanwhile may have taken what its slot kept before this job kept its
+            // scope: the job then takes its scope back and closes it, unless the stop took it.
+            if (_state == State.Stopped && scope is not null && slot.TryTakeBack(scope))
             {
-                _active.Remove(context);
+                context.CloseHealth();
             }
         }
-
-        if (replaced.Scope is not null)
-        {
-            // A user's scope is closed outside the lock; the job stays active until it is, so a
-            // stop that comes meanwhile waits for it.
-            replaced.Close(_logger);
-            lock (_gate)
-            {
-                _active.Remove(context);
-            }
-        }
-
-        if (!keepScope)
+        else
         {
             context.CloseHealth();
         }
 
         context.Job.MarkCompleted();
+        if (context.Untrack() is { } launch)
+        {
+            lock (_gate)
+            {
+                _active.RemoveLocked(launch);
+            }
+        }
     }
 }

@@ -6,44 +6,35 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// The health scopes of jobs that ended by themselves, kept with their last status until the group
-/// stops (see docs/behaviour.md#rule-7). Guarded by the group's lock; closing happens outside it.
+/// stops (see docs/behaviour.md#rule-7): one <see cref="Slot"/> per parent scope, kind and job name.
 /// </summary>
 /// <remarks>
-/// Keyed by parent scope, kind and job name, which give the scope's name: a job added later under the same name takes its place
-/// when it is launched, so the tree shows the latest job of that name, not a pile of old ones, and a
-/// job that gave up is no longer reported once a new one of its name runs. Only the user's scope and
-/// the job's name are kept, not the job, its delegate or its source.
+/// The slots are found under the group's lock, when jobs are launched; a job that ends keeps its
+/// scope in its slot without any lock (see <see cref="Slot"/>). A job added later under the same
+/// name takes the kept scope out when it is launched, so the tree shows the latest job of that name,
+/// not a pile of old ones, and a job that gave up is no longer reported once a new one of its name
+/// runs. A slot holds only the user's scope and the job's name, not the job, its delegate or its source.
 /// </remarks>
 internal sealed class KeptScopes
 {
-    private Dictionary<Key, Kept> _scopes = new();
+    private Dictionary<Key, Slot> _slots = new();
 
-    /// <summary>
-    /// Keeps the scope of a job that ended by itself; returns the one it replaces, to be closed
-    /// (an empty <see cref="Kept"/>, whose closing does nothing, when it replaces none).
-    /// </summary>
-    public Kept AddLocked(IHealth parent, Job job, Kept kept)
+    /// <summary>Gets the slot of the job's name under <paramref name="parent"/>, made on first use; under the group's lock.</summary>
+    public Slot SlotLocked(IHealth parent, Job job)
     {
-        // One lookup: with many short jobs of one name, every job that ends replaces the last.
-        ref Kept slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_scopes, new Key(parent, job), out _);
-        Kept replaced = slot;
-        slot = kept;
-        return replaced;
+        ref Slot? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slots, new Key(parent, job), out _);
+        return slot ??= new Slot(job.Name);
     }
 
-    /// <summary>Takes the kept scope a newly launched job of the same name replaces, if any.</summary>
-    public Kept? RemoveLocked(IHealth parent, Job job) =>
-        _scopes.Remove(new Key(parent, job), out Kept kept) ? kept : null;
-
-    /// <summary>Takes every kept scope, for the stop to close.</summary>
-    public Kept[] TakeAllLocked()
+    /// <summary>Takes every slot, for the stop to close what they keep once the jobs have ended; under the group's lock.</summary>
+    public Slot[] TakeAllLocked()
     {
-        Kept[] all = [.. _scopes.Values];
+        Slot[] all = [.. _slots.Values];
 
         // Replaced, not cleared: a group that ran thousands of distinct names would keep room for
         // them all, and a registry keeps its stopped groups.
         // Stryker disable once Statement: a stopped group keeps no scopes; only memory tells.
-        _scopes = new();
+        _slots = new();
         return all;
     }
 
@@ -84,5 +75,30 @@ internal sealed class KeptScopes
 
         // The kind is left out of the hash: jobs of different kinds rarely share a name.
         public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(_parent), StringComparer.Ordinal.GetHashCode(_name));
+    }
+
+    /// <summary>
+    /// Where the jobs of one name keep their scope once they end by themselves: the last to end
+    /// keeps its scope, and closes the one it replaces.
+    /// </summary>
+    /// <remarks>
+    /// Changed by atomic exchanges, not under the group's lock, so that jobs ending at once on
+    /// many workers do not wait for each other. A job that ends as the group stops keeps its scope,
+    /// then checks whether the group stopped meanwhile, and takes the scope back to close it unless
+    /// the stop took it first (see <see cref="TryTakeBack"/>): whichever of the two comes second
+    /// sees the other, so the scope is closed, once.
+    /// </remarks>
+    internal sealed class Slot(string jobName)
+    {
+        private IHealth? _scope;
+
+        /// <summary>Keeps <paramref name="scope"/>; returns the scope it replaces, to be closed.</summary>
+        public Kept Keep(IHealth? scope) => new(Interlocked.Exchange(ref _scope, scope), jobName);
+
+        /// <summary>Takes the kept scope out, to be closed.</summary>
+        public Kept Take() => new(Interlocked.Exchange(ref _scope, null), jobName);
+
+        /// <summary>Takes <paramref name="scope"/> back, if it is still the one kept.</summary>
+        public bool TryTakeBack(IHealth scope) => Interlocked.CompareExchange(ref _scope, null, scope) == scope;
     }
 }

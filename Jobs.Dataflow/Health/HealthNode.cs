@@ -4,16 +4,20 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// One scope of a <see cref="HealthTree"/>. The tree's lock guards the shape of the tree (which
-/// scopes there are, and which are closed); each node guards its own report with itself.
+/// scopes there are); each node guards its own report with a spin lock of its own.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Every job of a group has a scope here, so a node is kept small: nothing for children until it
-/// has one, and the tree's clock is read from the tree. A node is its own report lock because
-/// jobs on many threads report to their own scopes at once: one lock for the whole tree made them
-/// wait for each other (a one-shot job reports twice per run), and a lock object per node would
-/// cost every job's scope another object. Nodes never leave the library, so nobody else can
-/// take that lock: callers of the public API hold a <see cref="HealthScope"/>.
+/// has one, and the tree's clock is read from the tree. Jobs on many threads report to their own
+/// scopes at once: one lock for the whole tree made them wait for each other (a one-shot job
+/// reports twice per run). A report only copies a few fields, so a spin lock in the node guards
+/// it: no lock object per scope, and no call into the runtime's monitor for each report.
+/// </para>
+/// <para>
+/// Closing a scope without children, such as a job's, takes no lock either: it marks the scope
+/// closed and counts it in its parent, and only the close that finds more than half of the
+/// parent's children closed takes the tree's lock, to unlink them.
 /// </para>
 /// <para>
 /// A snapshot holds the tree's lock, and each node's while it copies that node's report: it
@@ -36,11 +40,16 @@ internal sealed class HealthNode : IHealth
     // The next scope of the parent's list of children; guarded by the tree's lock.
     private HealthNode? _nextSibling;
 
-    // Written under the tree's lock, read by reports under the node's own: a report that races
-    // the close may still land, on a node no snapshot shows again.
-    private volatile bool _closed;
+    // 1 once the scope is closed: set once, by Close without the tree's lock (see there), or under
+    // it when a parent closes. A report that races the close may still land, on a node no snapshot
+    // shows again.
+    private int _closed;
 
-    // The report, guarded by the node itself.
+    // Guards the report: held only to copy its few fields in or out (and, once, to format a
+    // pending message), never around user code.
+    private SpinLock _reportLock = new(enableThreadOwnerTracking: false);
+
+    // The report, guarded by _reportLock.
     private HealthLevel _level = HealthLevel.Unknown;
 
     // With a duration, the message is the label of "LABEL (DURATION)", formatted when first read
@@ -173,28 +182,48 @@ internal sealed class HealthNode : IHealth
         lock (_tree.SyncRoot)
         {
             // A scope created under a closed parent is born closed: it can never show up in the tree.
-            child._closed = _closed;
-            if (!_closed)
+            int closed = Volatile.Read(ref _closed);
+            if (closed == 0 && _children is null)
             {
-                (_children ??= new()).Append(child);
+                // The first child: a Close racing this one (without the lock) reads _children
+                // after it marks the scope closed, and this reads _closed after it publishes
+                // _children, both behind a full fence, so one of the two sees the other.
+                Interlocked.Exchange(ref _children, new ChildScopes());
+                closed = Volatile.Read(ref _closed);
+            }
+
+            child._closed = closed;
+            if (closed == 0)
+            {
+                _children!.Append(child);
             }
         }
 
         return child;
     }
 
+    /// <summary>
+    /// Closes the scope. A scope without children, such as a job's, is closed without the tree's
+    /// lock: groups close one for every short job that ends, on every worker at once. The scope is
+    /// closed once it is marked so; a snapshot skips it and everything below it from then on, and
+    /// its descendants, if it has any, are marked under the lock.
+    /// </summary>
     public void Close()
     {
-        lock (_tree.SyncRoot)
+        if (Interlocked.CompareExchange(ref _closed, 1, 0) != 0)
         {
-            if (_closed)
-            {
-                return;
-            }
-
-            MarkClosed();
-            _parent?.ChildClosedLocked();
+            return;
         }
+
+        if (Volatile.Read(ref _children) is not null)
+        {
+            lock (_tree.SyncRoot)
+            {
+                MarkClosed();
+            }
+        }
+
+        _parent?.ChildClosed();
     }
 
     public void CloseChildren()
@@ -232,9 +261,11 @@ internal sealed class HealthNode : IHealth
 
     private void Report(HealthLevel level, string message, Exception? error, TimeSpan? duration, long timestamp)
     {
-        lock (this)
+        bool taken = false;
+        try
         {
-            if (_closed)
+            _reportLock.Enter(ref taken);
+            if (Volatile.Read(ref _closed) != 0)
             {
                 return;
             }
@@ -246,12 +277,19 @@ internal sealed class HealthNode : IHealth
             _error = error;
             _changedAt = timestamp;
         }
+        finally
+        {
+            if (taken)
+            {
+                _reportLock.Exit(useMemoryBarrier: false);
+            }
+        }
     }
 
     /// <summary>Gets the message, formatting a pending <c>LABEL (DURATION)</c> once; under the node's lock.</summary>
     private string MessageLocked()
     {
-        Debug.Assert(Monitor.IsEntered(this), "The node's lock must be held.");
+        Debug.Assert(_reportLock.IsHeld, "The node's lock must be held.");
         if (_messageHasDuration)
         {
             _message = Durations.Format(_message, _messageDuration);
@@ -261,23 +299,36 @@ internal sealed class HealthNode : IHealth
         return _message;
     }
 
-    private void ChildClosedLocked()
+    /// <summary>Counts a child that closed, and drops the closed children once they are more than half of the list.</summary>
+    private void ChildClosed()
     {
-        Debug.Assert(_tree.SyncRoot.IsHeldByCurrentThread, "The tree lock must be held.");
-        ChildScopes children = _children!;
-        children.Closed++;
+        // Read without the lock: the children may have been dropped meanwhile (the tree's Close),
+        // and then nothing needs counting.
+        if (Volatile.Read(ref _children) is not { } children)
+        {
+            return;
+        }
+
+        int closed = children.CountClosed();
 
         // Stryker disable once Equality : when to compact is a matter of cost; the snapshot skips closed scopes either way, and a test bounds what is kept.
-        if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Count)
+        if (closed >= CompactThreshold && closed * 2 > children.Count)
         {
-            children.RemoveClosed();
+            lock (_tree.SyncRoot)
+            {
+                // Another closing child may have compacted the list meanwhile.
+                if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Count)
+                {
+                    children.RemoveClosed();
+                }
+            }
         }
     }
 
     private void MarkClosed()
     {
         Debug.Assert(_tree.SyncRoot.IsHeldByCurrentThread, "The tree lock must be held.");
-        _closed = true;
+        Volatile.Write(ref _closed, 1);
         if (_children is null)
         {
             return;
@@ -296,10 +347,10 @@ internal sealed class HealthNode : IHealth
     private HealthStatus SnapshotLocked(DateTimeOffset now, long nowTimestamp)
     {
         // Stryker disable once Conditional,Arithmetic : a capacity hint; the list grows as needed.
-        var children = new List<HealthStatus>(_children is null ? 0 : _children.Count - _children.Closed);
+        var children = new List<HealthStatus>(_children is null ? 0 : Math.Max(0, _children.Count - _children.Closed));
         for (HealthNode? child = _children?.First; child is not null; child = child._nextSibling)
         {
-            if (!child._closed)
+            if (Volatile.Read(ref child._closed) == 0)
             {
                 children.Add(child.SnapshotLocked(now, nowTimestamp));
             }
@@ -309,12 +360,21 @@ internal sealed class HealthNode : IHealth
         string message;
         Exception? error;
         long changedAt;
-        lock (this)
+        bool taken = false;
+        try
         {
+            _reportLock.Enter(ref taken);
             level = _level;
             message = MessageLocked();
             error = _error;
             changedAt = _changedAt;
+        }
+        finally
+        {
+            if (taken)
+            {
+                _reportLock.Exit(useMemoryBarrier: false);
+            }
         }
 
         // A report is never later than the snapshot that reads it; the clamp only guards against
@@ -332,13 +392,24 @@ internal sealed class HealthNode : IHealth
     /// </summary>
     private sealed class ChildScopes
     {
+        // Counted by closing children without the tree's lock (see ChildClosed), reset under it.
+        private int _closed;
+
         public HealthNode? First { get; private set; }
 
+        /// <summary>Gets the number of children in the list, closed ones included; changed under the tree's lock.</summary>
         public int Count { get; private set; }
 
-        public int Closed { get; set; }
+        /// <summary>
+        /// Gets the number of closed children in the list. It may count, for a moment, a child that
+        /// closed while a compaction dropped it already: that only brings the next compaction forward.
+        /// </summary>
+        public int Closed => Volatile.Read(ref _closed);
 
         private HealthNode? Last { get; set; }
+
+        /// <summary>Counts a child that closed; returns the new count.</summary>
+        public int CountClosed() => Interlocked.Increment(ref _closed);
 
         public void Append(HealthNode child)
         {
@@ -358,15 +429,17 @@ internal sealed class HealthNode : IHealth
         /// <summary>Unlinks every closed child; a closed one keeps no link, so holding it keeps none of its siblings alive.</summary>
         public void RemoveClosed()
         {
+            // Reset first: a child that closes during the walk is counted after it, and stays
+            // linked unless the walk had not reached it yet.
+            Interlocked.Exchange(ref _closed, 0);
             HealthNode? child = First;
             First = Last = null;
             Count = 0;
-            Closed = 0;
             while (child is not null)
             {
                 HealthNode? next = child._nextSibling;
                 child._nextSibling = null;
-                if (!child._closed)
+                if (Volatile.Read(ref child._closed) == 0)
                 {
                     Append(child);
                 }
