@@ -532,6 +532,68 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    [DataRow(false, false, DisplayName = "the user's scopes, the stop after the jobs ended")]
+    [DataRow(true, false, DisplayName = "the library's tree, the stop after the jobs ended")]
+    [DataRow(false, true, DisplayName = "the user's scopes, the stop while they end")]
+    [DataRow(true, true, DisplayName = "the library's tree, the stop while they end")]
+    public async Task StopAsync_JobsOfOneNameEndingAtOnce_EveryScopeIsClosedOnceBeforeItReturns(bool libraryTree, bool stopWhileEnding)
+    {
+        // Jobs that end on several threads at once hand their kept scope to each other without a
+        // lock, and a stop may take what is kept at the same time: whatever the interleaving, the
+        // tree keeps one scope of the name until the stop, and each scope is closed exactly once,
+        // before the stop returns.
+        const int Rounds = 40;
+        const int Jobs = 24;
+        for (int round = 0; round < Rounds; round++)
+        {
+            var tree = new HealthTree();
+            var scopes = new CountedScopes(tree);
+            IJobGroup group = new JobRegistry().NewGroup(libraryTree ? tree : scopes);
+            var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var allWaiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            int waiting = 0;
+            var jobs = new Job[Jobs];
+            for (int i = 0; i < jobs.Length; i++)
+            {
+                jobs[i] = Job.OneShot("x", async (_, _) =>
+                {
+                    if (Interlocked.Increment(ref waiting) == Jobs)
+                    {
+                        allWaiting.TrySetResult();
+                    }
+
+                    await release.Task;
+                });
+            }
+
+            group.Add(jobs);
+            await group.StartAsync(CancellationToken.None);
+            await allWaiting.OrTimeout();
+
+            release.SetResult();
+            if (!stopWhileEnding)
+            {
+                await Task.WhenAll(jobs.Select(j => j.Completion)).OrTimeout();
+                Assert.HasCount(1, tree.Snapshot().Children, $"Round {round}: the tree keeps the scope of the job that ended last.");
+                if (!libraryTree)
+                {
+                    int[] closes = [.. scopes.Created.Select(s => s.Closes).Order()];
+                    CollectionAssert.AreEqual(new[] { 0 }.Concat(Enumerable.Repeat(1, Jobs - 1)).ToArray(), closes, $"Round {round}: each replaced scope is closed once.");
+                }
+            }
+
+            await group.StopAsync(CancellationToken.None).OrTimeout();
+
+            Assert.IsEmpty(tree.Snapshot().Children, $"Round {round}: every scope is closed once the stop returns.");
+            if (!libraryTree)
+            {
+                Assert.HasCount(Jobs, scopes.Created, $"Round {round}");
+                CollectionAssert.AreEqual(Enumerable.Repeat(1, Jobs).ToArray(), scopes.Created.Select(s => s.Closes).ToArray(), $"Round {round}: each scope is closed once.");
+            }
+        }
+    }
+
+    [TestMethod]
     public async Task Scoped_SameNameTwice_ReturnsOneScope()
     {
         await using var harness = new GroupHarness();
@@ -672,5 +734,53 @@ public sealed class JobLifecycleTests
         }
 
         public void Close() => tree.Close();
+    }
+
+    /// <summary>A user's health over a tree that counts how often each of its scopes is closed.</summary>
+    private sealed class CountedScopes(HealthTree tree) : IHealth
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<CountedScope> _created = new();
+
+        public IReadOnlyList<CountedScope> Created => [.. _created];
+
+        public void Ok(string status) => tree.Ok(status);
+
+        public void Stopped(string reason) => tree.Stopped(reason);
+
+        public void Degraded(string reason, Exception? error) => tree.Degraded(reason, error);
+
+        public void Failed(string reason, Exception? error) => tree.Failed(reason, error);
+
+        public IHealth NewScope(string name)
+        {
+            var created = new CountedScope(tree.NewScope(name));
+            _created.Enqueue(created);
+            return created;
+        }
+
+        public void Close() => tree.Close();
+    }
+
+    private sealed class CountedScope(IHealth inner) : IHealth
+    {
+        private int _closes;
+
+        public int Closes => Volatile.Read(ref _closes);
+
+        public void Ok(string status) => inner.Ok(status);
+
+        public void Stopped(string reason) => inner.Stopped(reason);
+
+        public void Degraded(string reason, Exception? error) => inner.Degraded(reason, error);
+
+        public void Failed(string reason, Exception? error) => inner.Failed(reason, error);
+
+        public IHealth NewScope(string name) => inner.NewScope(name);
+
+        public void Close()
+        {
+            Interlocked.Increment(ref _closes);
+            inner.Close();
+        }
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Jobs.Dataflow;
 
 /// <summary>
@@ -21,7 +23,7 @@ internal sealed class ActiveJobs
     /// <returns>The launch.</returns>
     public Launch AddLocked(List<JobContext> contexts)
     {
-        var launch = new Launch(contexts.ToArray()) { Older = _newest };
+        var launch = new Launch(contexts) { Older = _newest };
         if (_newest is null)
         {
             _oldest = launch;
@@ -72,11 +74,16 @@ internal sealed class ActiveJobs
     }
 
     /// <summary>The jobs launched together, by one start or one add after it.</summary>
-    internal sealed class Launch(JobContext[] jobs)
+    /// <remarks>
+    /// The launch takes over the group's list of the jobs, not a copy of it. A slot is set to
+    /// <see langword="null"/> when its job ends, though the list's type says otherwise: besides
+    /// this class, only the group reads the list, to launch each job, before that job can end.
+    /// Slots are read without the lock by whoever copies the jobs.
+    /// </remarks>
+    internal sealed class Launch(List<JobContext> jobs)
     {
-        // A slot is cleared when its job ends; read without the lock by whoever copies the jobs.
-        private readonly JobContext?[] _jobs = jobs;
-        private int _remaining = jobs.Length;
+        private readonly List<JobContext> _jobs = jobs;
+        private int _remaining = jobs.Count;
 
         /// <summary>Gets or sets the launch before this one; guarded by the group's lock.</summary>
         public Launch? Older { get; set; }
@@ -89,16 +96,17 @@ internal sealed class ActiveJobs
         /// <returns>Whether every job of the launch has ended.</returns>
         public bool Untrack(int index)
         {
-            Volatile.Write(ref _jobs[index], null);
+            Volatile.Write(ref CollectionsMarshal.AsSpan(_jobs)[index], null!);
             return Interlocked.Decrement(ref _remaining) == 0;
         }
 
         public void CopyTo(List<JobContext> jobs)
         {
-            for (int i = 0; i < _jobs.Length; i++)
+            Span<JobContext> slots = CollectionsMarshal.AsSpan(_jobs);
+            for (int i = 0; i < slots.Length; i++)
             {
                 // A job completes just before it leaves its slot.
-                if (Volatile.Read(ref _jobs[i]) is { Job.IsCompleted: false } context)
+                if (Volatile.Read(ref slots[i]) is { Job.IsCompleted: false } context)
                 {
                     jobs.Add(context);
                 }

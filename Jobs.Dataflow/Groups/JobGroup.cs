@@ -267,25 +267,31 @@ internal sealed partial class JobGroup : IJobGroup
     private void TrackLocked(List<JobContext> launches, ref List<KeptScopes.Kept>? replaced)
     {
         ActiveJobs.Launch launch = _active.AddLocked(launches);
+        KeptScopes.Slot? previous = null;
         for (int i = 0; i < launches.Count; i++)
         {
             JobContext context = launches[i];
             KeptScopes.Slot slot = _ended.SlotLocked(context.ParentHealth, context.Job);
             context.Track(launch, i, slot);
-            if (slot.Take() is { Scope: not null } kept)
+
+            // Jobs are often added in bulk under one name: the first of them took the kept scope.
+            if (slot != previous && slot.Take() is { Scope: not null } kept)
             {
                 (replaced ??= []).Add(kept);
             }
+
+            previous = slot;
         }
     }
 
     /// <summary>
     /// Launches tracked jobs, in the order they were added. Called outside the lock: closing and
     /// creating scopes is user code. The kept scopes the jobs replace are closed first, so the
-    /// tree never shows an old and a new scope of one name; then every job's scope is created, in
+    /// tree never shows an old and a new scope of one name; then each job's scope is created, in
     /// order, so the tree lists them in that order (a scope that cannot be created is logged, and
-    /// its job runs without one); then every job is run. Scopes first, runs second: jobs already
-    /// running would contend for the health tree's lock with the scopes still being created.
+    /// its job runs without one), and the job is queued to run right after its scope exists: on a
+    /// machine with few cores, the first jobs of a large launch run while the scopes of the last
+    /// are still being created.
     /// </summary>
     private void Launch(List<JobContext> launches, List<KeptScopes.Kept>? replaced)
     {
@@ -294,18 +300,14 @@ internal sealed partial class JobGroup : IJobGroup
             kept.Close(_logger);
         }
 
-        long? launchedAt = null;
-        foreach (JobContext context in launches)
-        {
-            context.OpenHealthScope(ref launchedAt);
-        }
-
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
         // promise cost about 250 bytes per job, and ExecuteJobAsync never faults, so nothing needs its
         // task. The context is the work item, and flows the ExecutionContext, as Task.Run did.
+        long? launchedAt = null;
         foreach (JobContext context in launches)
         {
+            context.OpenHealthScope(ref launchedAt);
             context.Schedule();
         }
     }

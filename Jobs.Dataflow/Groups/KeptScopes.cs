@@ -19,11 +19,23 @@ internal sealed class KeptScopes
 {
     private Dictionary<Key, Slot> _slots = new();
 
+    // The slot found last, and its key: jobs are often added in bulk under one name, and comparing
+    // a key costs less than hashing its name.
+    private Key _lastKey;
+    private Slot? _last;
+
     /// <summary>Gets the slot of the job's name under <paramref name="parent"/>, made on first use; under the group's lock.</summary>
     public Slot SlotLocked(IHealth parent, Job job)
     {
-        ref Slot? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slots, new Key(parent, job), out _);
-        return slot ??= new Slot(job.Name);
+        var key = new Key(parent, job);
+        if (_last is not null && key.Equals(_lastKey))
+        {
+            return _last;
+        }
+
+        ref Slot? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slots, key, out _);
+        _lastKey = key;
+        return _last = slot ??= new Slot(job.Name);
     }
 
     /// <summary>Takes every slot, for the stop to close what they keep once the jobs have ended; under the group's lock.</summary>
@@ -35,6 +47,8 @@ internal sealed class KeptScopes
         // them all, and a registry keeps its stopped groups.
         // Stryker disable once Statement: a stopped group keeps no scopes; only memory tells.
         _slots = new();
+        _lastKey = default;
+        _last = null;
         return all;
     }
 
