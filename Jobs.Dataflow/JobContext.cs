@@ -169,19 +169,20 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// Runs the job on the thread pool, in the <see cref="ExecutionContext"/> of the caller, as
-    /// <see cref="ThreadPool.QueueUserWorkItem(WaitCallback)"/> would: the context is the work item
-    /// itself, so a launch allocates nothing.
+    /// Runs the job on the thread pool, in <paramref name="executionContext"/>, as
+    /// <see cref="ThreadPool.QueueUserWorkItem(WaitCallback)"/> would in the caller's: the context
+    /// is the work item itself, so a launch allocates nothing.
     /// </summary>
-    public void Schedule()
+    /// <param name="executionContext">The caller's, captured once for every job it launches; <see langword="null"/> when its flow is suppressed.</param>
+    public void Schedule(ExecutionContext? executionContext)
     {
-        _executionContext = ExecutionContext.Capture();
+        _executionContext = executionContext;
 
         // Stryker disable once Boolean: which queue of the thread pool a job starts from changes only who runs it first.
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
-    /// <summary>Runs the job, in the execution context captured by <see cref="Schedule"/> (none when its flow was suppressed).</summary>
+    /// <summary>Runs the job, in the execution context given to <see cref="Schedule"/> (none when its flow was suppressed).</summary>
     void IThreadPoolWorkItem.Execute()
     {
         ExecutionContext? captured = _executionContext;

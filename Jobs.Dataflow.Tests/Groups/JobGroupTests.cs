@@ -183,6 +183,33 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StartAsync_HealthScopeChangesTheFlowAsItIsCreated_EveryJobRunsInTheCallersContext()
+    {
+        // A user's scope that sets an async local while the group creates it (a logging scope,
+        // an ambient transaction) changes the flow of the thread that launches the jobs.
+        var local = new AsyncLocal<string>();
+        IJobGroup group = new JobRegistry().NewGroup(new FlowChangingHealth(local));
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        using var ran = new CountdownEvent(3);
+        for (int i = 0; i < 3; i++)
+        {
+            group.Add(Job.OneShot("job-" + i, (_, _) =>
+            {
+                seen.Enqueue(local.Value);
+                ran.Signal();
+                return Task.CompletedTask;
+            }));
+        }
+
+        local.Value = "caller";
+        await group.StartAsync(CancellationToken.None);
+        Assert.IsTrue(ran.Wait(Waits.Timeout));
+        await group.StopAsync(CancellationToken.None);
+
+        CollectionAssert.AreEqual(new[] { "caller", "caller", "caller" }, seen.ToArray(), "Each job runs in the flow of the StartAsync call, not in what a scope left");
+    }
+
+    [TestMethod]
     public async Task StartAsync_CancelledToken_ThrowsAndTheGroupCanStillStart()
     {
         await using var harness = new GroupHarness();
@@ -617,6 +644,35 @@ public sealed class JobGroupTests
             cancelled.SetResult();
             await finish;
             throw;
+        }
+    }
+
+    private sealed class FlowChangingHealth(AsyncLocal<string> local) : IHealth
+    {
+        public void Ok(string status)
+        {
+        }
+
+        public void Stopped(string reason)
+        {
+        }
+
+        public void Degraded(string reason, Exception? error)
+        {
+        }
+
+        public void Failed(string reason, Exception? error)
+        {
+        }
+
+        public IHealth NewScope(string name)
+        {
+            local.Value = "changed by " + name;
+            return this;
+        }
+
+        public void Close()
+        {
         }
     }
 }

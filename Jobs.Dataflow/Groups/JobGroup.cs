@@ -295,6 +295,7 @@ internal sealed partial class JobGroup : IJobGroup
     /// </summary>
     private void Launch(List<JobContext> launches, List<KeptScopes.Kept>? replaced)
     {
+        ExecutionContext? flow = ExecutionContext.Capture();
         foreach (KeptScopes.Kept kept in replaced ?? [])
         {
             kept.Close(_logger);
@@ -303,12 +304,14 @@ internal sealed partial class JobGroup : IJobGroup
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
         // promise cost about 250 bytes per job, and ExecuteJobAsync never faults, so nothing needs its
-        // task. The context is the work item, and flows the ExecutionContext, as Task.Run did.
+        // task. The context is the work item, and flows the ExecutionContext of the caller of
+        // StartAsync or Add, as Task.Run did; captured before any scope is created, so what a
+        // user's health scope does to the flow reaches none of the jobs.
         long? launchedAt = null;
         foreach (JobContext context in launches)
         {
             context.OpenHealthScope(ref launchedAt);
-            context.Schedule();
+            context.Schedule(flow);
         }
     }
 
