@@ -11,7 +11,8 @@ namespace Jobs.Dataflow;
 /// jobs guarded by the group's lock made every ending job wait for that lock (10,000 one-shot
 /// jobs on 2 cores, see docs/benchmarks.md). Here a job that ends clears its own slot and counts
 /// down its launch; only the last job of a launch takes the lock, to drop the launch. A launch's
-/// slots are cleared as its jobs end, so it keeps 8 bytes per ended job, not the job.
+/// slots are cleared as its jobs end, so until its last job ends it keeps 8 bytes per ended job,
+/// not the job, and whoever copies the active jobs (a stop, a test kit) reads those slots too.
 /// </remarks>
 internal sealed class ActiveJobs
 {
@@ -23,6 +24,9 @@ internal sealed class ActiveJobs
     /// <returns>The launch.</returns>
     public Launch AddLocked(List<JobContext> contexts)
     {
+        // A launch keeps its list, at 8 bytes a slot, until its last job ends: not a list with room
+        // to spare (one filled job by job has up to twice the room it needs).
+        contexts.TrimExcess();
         var launch = new Launch(contexts) { Older = _newest };
         if (_newest is null)
         {
@@ -92,7 +96,7 @@ internal sealed class ActiveJobs
         public Launch? Newer { get; set; }
 
         /// <summary>Clears the slot of a job that ended; true when it was the launch's last job, which must then be removed.</summary>
-        /// <param name="index">The job's slot, given by <see cref="AddLocked"/>.</param>
+        /// <param name="index">The job's slot: its place in the list given to <see cref="AddLocked"/>.</param>
         /// <returns>Whether every job of the launch has ended.</returns>
         public bool Untrack(int index)
         {

@@ -5,12 +5,18 @@ namespace Jobs.Dataflow;
 
 /// <summary>Starts and stops a set of jobs together; created by <see cref="JobRegistry.NewGroup"/>.</summary>
 /// <remarks>
-/// One lock (<see cref="_gate"/>) guards the state, the queue, the set of active jobs, the scopes
-/// of jobs that ended by themselves and the scoped groups. No user code and no wait ever runs
-/// under it: jobs are launched on the thread pool, the user's health scopes are created and closed
-/// outside it (a scope of the library's own tree runs no user code, and may be closed under it),
-/// and the token is cancelled outside it, so a job that calls <c>Add</c> from its
-/// cancellation path cannot deadlock the stop.
+/// <para>
+/// One lock (<see cref="_gate"/>) guards changes of the state, the queue, the launches of active
+/// jobs, the slots where ended jobs keep their scopes, and the scoped groups. No user code and no
+/// wait ever runs under it: jobs are launched on the thread pool, health scopes are created and
+/// closed outside it, and the token is cancelled outside it, so a job that calls <c>Add</c> from
+/// its cancellation path cannot deadlock the stop.
+/// </para>
+/// <para>
+/// A job that ends takes no lock (see <see cref="End"/>): it reads the state, swaps its scope into
+/// its name's slot and leaves its launch with atomic operations; only the last job of a launch
+/// takes the lock, to drop the launch.
+/// </para>
 /// </remarks>
 internal sealed partial class JobGroup : IJobGroup
 {
@@ -266,6 +272,12 @@ internal sealed partial class JobGroup : IJobGroup
     /// </summary>
     private void TrackLocked(List<JobContext> launches, ref List<KeptScopes.Kept>? replaced)
     {
+        if (launches.Count == 0)
+        {
+            // A start with nothing queued: a launch without jobs would never be dropped.
+            return;
+        }
+
         ActiveJobs.Launch launch = _active.AddLocked(launches);
         KeptScopes.Slot? previous = null;
         for (int i = 0; i < launches.Count; i++)

@@ -38,7 +38,10 @@ internal sealed class KeptScopes
         return _last = slot ??= new Slot(job.Name);
     }
 
-    /// <summary>Takes every slot, for the stop to close what they keep once the jobs have ended; under the group's lock.</summary>
+    /// <summary>
+    /// Takes every slot, for the stop to close what they keep after its wait for the jobs (a job
+    /// that ends later closes its own scope); under the group's lock.
+    /// </summary>
     public Slot[] TakeAllLocked()
     {
         Slot[] all = [.. _slots.Values];

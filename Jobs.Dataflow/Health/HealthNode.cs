@@ -401,8 +401,9 @@ internal sealed class HealthNode : IHealth
         public int Count { get; private set; }
 
         /// <summary>
-        /// Gets the number of closed children in the list. It may count, for a moment, a child that
-        /// closed while a compaction dropped it already: that only brings the next compaction forward.
+        /// Gets the number of closed children in the list. It may also count, until the next
+        /// compaction, a child that closed while a compaction dropped it already: that only brings
+        /// the next compaction forward.
         /// </summary>
         public int Closed => Volatile.Read(ref _closed);
 

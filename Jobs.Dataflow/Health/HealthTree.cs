@@ -4,11 +4,11 @@ namespace Jobs.Dataflow;
 /// A thread-safe, in-memory tree of health scopes; the default <see cref="IHealth"/>.
 /// </summary>
 /// <remarks>
-/// A <see cref="Snapshot"/> is a consistent copy of the tree's shape, taken under one lock: it
-/// never shows a child whose parent was already closed. Each scope's report is copied whole, never
-/// half of one; reports to different scopes do not wait for each other, or for a snapshot, so a
-/// snapshot taken while two scopes report may show the later report of one and the earlier of
-/// the other.
+/// A <see cref="Snapshot"/> never shows a scope whose parent was closed before it began, and copies
+/// each scope's report whole, never half of one. Reports to different scopes, and the closing of
+/// scopes without children (a job's), do not wait for each other or for a snapshot, so a snapshot
+/// taken while two scopes report, or close, may show the later state of one and the earlier of the
+/// other.
 /// </remarks>
 public sealed class HealthTree : IHealth
 {
