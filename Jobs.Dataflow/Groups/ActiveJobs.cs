@@ -26,6 +26,7 @@ internal sealed class ActiveJobs
     {
         // A launch keeps its list, at 8 bytes a slot, until its last job ends: not a list with room
         // to spare (one filled job by job has up to twice the room it needs).
+        // Stryker disable once Statement : only memory tells.
         contexts.TrimExcess();
         var launch = new Launch(contexts) { Older = _newest };
         if (_newest is null)

@@ -272,6 +272,7 @@ internal sealed partial class JobGroup : IJobGroup
     /// </summary>
     private void TrackLocked(List<JobContext> launches, ref List<KeptScopes.Kept>? replaced)
     {
+        // Stryker disable once Block,Equality : an empty launch only costs memory.
         if (launches.Count == 0)
         {
             // A start with nothing queued: a launch without jobs would never be dropped.
@@ -287,6 +288,7 @@ internal sealed partial class JobGroup : IJobGroup
             context.Track(launch, i, slot);
 
             // Jobs are often added in bulk under one name: the first of them took the kept scope.
+            // Stryker disable once Logical,Equality : taking again from the same slot finds it empty.
             if (slot != previous && slot.Take() is { Scope: not null } kept)
             {
                 (replaced ??= []).Add(kept);

@@ -28,6 +28,8 @@ internal sealed class KeptScopes
     public Slot SlotLocked(IHealth parent, Job job)
     {
         var key = new Key(parent, job);
+
+        // Stryker disable once Logical,Equality,Block : without the shortcut the dictionary finds the same slot.
         if (_last is not null && key.Equals(_lastKey))
         {
             return _last;

@@ -317,6 +317,7 @@ internal sealed class HealthNode : IHealth
             lock (_tree.SyncRoot)
             {
                 // Another closing child may have compacted the list meanwhile.
+                // Stryker disable once Logical,Equality,Arithmetic : compacting again only costs time.
                 if (children.Closed >= CompactThreshold && children.Closed * 2 > children.Count)
                 {
                     children.RemoveClosed();
