@@ -136,7 +136,11 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// </summary>
     public bool Settled => Volatile.Read(ref _settled);
 
-    /// <summary>Gets the slot that keeps the job's scope once it has ended by itself, shared by the jobs of its name (see <see cref="KeptScopes"/>).</summary>
+    /// <summary>
+    /// Gets the slot that keeps the job's scope once it has ended by itself, shared by the jobs of
+    /// its name (see <see cref="KeptScopes"/>); <see langword="null"/> until it ends when the job
+    /// was launched alone of its name.
+    /// </summary>
     public KeptScopes.Slot? KeptSlot { get; private set; }
 
     /// <summary>Gets a task that completes when the job has ended and its final health is reported. It never faults.</summary>
@@ -148,8 +152,8 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
     /// <summary>Records where the group tracks the job until it ends, and where it keeps its scope after; once, under the group's lock, before its launch.</summary>
     /// <param name="launch">The launch that brings the job.</param>
     /// <param name="index">The job's slot in it.</param>
-    /// <param name="keptSlot">The slot of its name's kept scope.</param>
-    public void Track(ActiveJobs.Launch launch, int index, KeptScopes.Slot keptSlot)
+    /// <param name="keptSlot">The slot of its name's kept scope, if it has one yet.</param>
+    public void Track(ActiveJobs.Launch launch, int index, KeptScopes.Slot? keptSlot)
     {
         Debug.Assert(_launch is null, "A context is tracked once.");
         _launch = launch;

@@ -594,6 +594,35 @@ public sealed class JobLifecycleTests
     }
 
     [TestMethod]
+    public async Task StartAsync_LongLivedJobsOfDistinctNames_HoldNoSlotForAScopeTheyNeverKeep()
+    {
+        // A scope is kept only once its job ends by itself; timers of distinct names that run until
+        // the stop never need a place for one, and jobs of one name launched together share one.
+        var tree = new HealthTree();
+        IJobGroup group = new JobRegistry().NewGroup(tree);
+        for (int i = 0; i < 50; i++)
+        {
+            group.Add(Job.OneShot("service-" + i, (_, token) => token.WhenCancelled()));
+        }
+
+        var ended = new Job[20];
+        for (int i = 0; i < ended.Length; i++)
+        {
+            ended[i] = Job.OneShot("batch", (_, _) => Task.CompletedTask);
+        }
+
+        Job lone = Job.OneShot("lone", (_, _) => Task.CompletedTask);
+        group.Add(ended);
+        group.Add(lone);
+        await group.StartAsync(CancellationToken.None);
+        await Task.WhenAll([.. ended.Select(j => j.Completion), lone.Completion]).OrTimeout();
+
+        Assert.AreEqual(2, ((JobGroup)group).KeptSlots, "One slot for the batch, one made when the lone job ended.");
+        CollectionAssert.IsSubsetOf(new[] { "job-batch", "job-lone" }, tree.Snapshot().Children.Select(c => c.Name).ToArray());
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
     public async Task Scoped_SameNameTwice_ReturnsOneScope()
     {
         await using var harness = new GroupHarness();

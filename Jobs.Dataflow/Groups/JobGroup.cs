@@ -14,8 +14,8 @@ namespace Jobs.Dataflow;
 /// </para>
 /// <para>
 /// A job that ends takes no lock (see <see cref="End"/>): it reads the state, swaps its scope into
-/// its name's slot and leaves its launch with atomic operations; only the last job of a launch
-/// takes the lock, to drop the launch.
+/// its name's slot and leaves its launch with atomic operations. Only the last job of a launch
+/// takes the lock, to drop the launch, and a job launched alone of its name, to find its slot.
 /// </para>
 /// </remarks>
 internal sealed partial class JobGroup : IJobGroup
@@ -69,6 +69,18 @@ internal sealed partial class JobGroup : IJobGroup
 
     /// <summary>Gets the group's labels; null when it has none.</summary>
     internal LabelsScope? Labels => _labels;
+
+    /// <summary>Gets the number of slots the group holds for the scopes of jobs that end by themselves (see <see cref="KeptScopes"/>).</summary>
+    internal int KeptSlots
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _ended.CountLocked;
+            }
+        }
+    }
 
     /// <summary>Gets the shutdowner jobs with <c>ShutdownOnError</c> call; null when none is configured.</summary>
     internal IShutdowner? Shutdowner => _shutdowner;
@@ -284,12 +296,18 @@ internal sealed partial class JobGroup : IJobGroup
         for (int i = 0; i < launches.Count; i++)
         {
             JobContext context = launches[i];
-            KeptScopes.Slot slot = _ended.SlotLocked(context.ParentHealth, context.Job);
+
+            // Jobs of one name launched together (often in bulk) end at once, and hand their kept
+            // scope to each other through a slot made now, so that ending takes no lock. A job
+            // alone of its name gets one when it ends by itself (see End): a slot per name would
+            // cost every long-lived job of a distinct name (a timer) memory it never uses.
+            bool namesakeNext = i + 1 < launches.Count && KeptScopes.ShareSlot(context, launches[i + 1]);
+            KeptScopes.Slot? slot = _ended.SlotLocked(context.ParentHealth, context.Job, create: namesakeNext);
             context.Track(launch, i, slot);
 
-            // Jobs are often added in bulk under one name: the first of them took the kept scope.
+            // The first job of a run of one name takes the kept scope it replaces.
             // Stryker disable once Logical,Equality : taking again from the same slot finds it empty.
-            if (slot != previous && slot.Take() is { Scope: not null } kept)
+            if (slot is not null && slot != previous && slot.Take() is { Scope: not null } kept)
             {
                 (replaced ??= []).Add(kept);
             }
@@ -371,8 +389,9 @@ internal sealed partial class JobGroup : IJobGroup
     /// logger and the guarded scope never throw, so this always completes the job: a stop waits for it.
     /// </summary>
     /// <remarks>
-    /// No lock, but when the job is the last of its launch to end: with many short jobs, ending is
-    /// what the group does most, on every worker at once. The job completes before it is untracked,
+    /// No lock, but when the job is the last of its launch to end, or was launched alone of its
+    /// name and needs a slot for its scope: with many short jobs, ending is what the group does
+    /// most, on every worker at once. The job completes before it is untracked,
     /// and closes what it closes before it completes, so a stop that finds it still tracked waits
     /// for all of it, and one that does not finds it done.
     /// </remarks>
@@ -380,9 +399,8 @@ internal sealed partial class JobGroup : IJobGroup
     {
         // The stop marks the group stopped before it cancels the jobs' token: a job that ends here
         // with the group running ended by itself (or the stop came just now, see below).
-        if (_state != State.Stopped)
+        if (_state != State.Stopped && (context.KeptSlot ?? SlotOfLoneJob(context)) is { } slot)
         {
-            KeptScopes.Slot slot = context.KeptSlot!;
             IHealth? scope = context.OwnScope;
             KeptScopes.Kept replaced = slot.Keep(scope);
             if (replaced.Scope is HealthNode node)
@@ -414,6 +432,19 @@ internal sealed partial class JobGroup : IJobGroup
             {
                 _active.RemoveLocked(launch);
             }
+        }
+    }
+
+    /// <summary>
+    /// Gets the slot for the scope of a job that was launched alone of its name and ended by
+    /// itself; <see langword="null"/> when the group stopped meanwhile (the job then closes its
+    /// scope). Made under the lock, before the stop takes the slots, so the stop closes what it keeps.
+    /// </summary>
+    private KeptScopes.Slot? SlotOfLoneJob(JobContext context)
+    {
+        lock (_gate)
+        {
+            return _state == State.Stopped ? null : _ended.SlotLocked(context.ParentHealth, context.Job, create: true);
         }
     }
 }

@@ -24,8 +24,18 @@ internal sealed class KeptScopes
     private Key _lastKey;
     private Slot? _last;
 
-    /// <summary>Gets the slot of the job's name under <paramref name="parent"/>, made on first use; under the group's lock.</summary>
-    public Slot SlotLocked(IHealth parent, Job job)
+    /// <summary>Gets the number of slots; under the group's lock.</summary>
+    public int CountLocked => _slots.Count;
+
+    /// <summary>Gets whether two jobs keep their scopes in one slot: same parent scope, kind and name.</summary>
+    public static bool ShareSlot(JobContext first, JobContext second) =>
+        new Key(first.ParentHealth, first.Job).Equals(new Key(second.ParentHealth, second.Job));
+
+    /// <summary>
+    /// Gets the slot of the job's name under <paramref name="parent"/>; one that does not exist yet
+    /// is made when <paramref name="create"/> is true, else <see langword="null"/>. Under the group's lock.
+    /// </summary>
+    public Slot? SlotLocked(IHealth parent, Job job, bool create)
     {
         var key = new Key(parent, job);
 
@@ -33,6 +43,11 @@ internal sealed class KeptScopes
         if (_last is not null && key.Equals(_lastKey))
         {
             return _last;
+        }
+
+        if (!create)
+        {
+            return _slots.GetValueOrDefault(key);
         }
 
         ref Slot? slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_slots, key, out _);
