@@ -422,6 +422,45 @@ public sealed class HealthTreeTests
     }
 
     [TestMethod]
+    [DataRow(1, DisplayName = "in random order")]
+    [DataRow(2, DisplayName = "newest first")]
+    public void Close_ScopesCloseInAnyOrderWhileOthersAreCreated_TheTreeStaysSmallAndInOrder(int order)
+    {
+        // Closed scopes are unlinked from the front of their parent's list, where the first jobs
+        // to end sit; scopes that close in another order must still go, and the open ones stay
+        // linked, in the order created, with new ones appended after a compaction.
+        var tree = new HealthTree();
+        var random = new Random(12345);
+        var open = new List<(string Name, IHealth Scope)>();
+        for (int i = 0; i < 4_000; i++)
+        {
+            string name = "job-" + i;
+            open.Add((name, tree.NewScope(name)));
+            int closes = i % 3 == 0 ? 0 : random.Next(0, 3);
+            for (int c = 0; c < closes && open.Count > 0; c++)
+            {
+                int index = order == 1 ? random.Next(open.Count) : open.Count - 1;
+                open[index].Scope.Close();
+                open.RemoveAt(index);
+            }
+
+            Assert.IsLessThanOrEqualTo((2 * open.Count) + 8, tree.RetainedScopes, $"After {i + 1} scopes, {open.Count} of them open.");
+        }
+
+        CollectionAssert.AreEqual(open.Select(o => o.Name).ToArray(), tree.Snapshot().Children.Select(c => c.Name).ToArray());
+
+        // Newest first: the compaction that finds them all closed unlinks the last child too.
+        for (int i = open.Count - 1; i >= 0; i--)
+        {
+            open[i].Scope.Close();
+        }
+
+        Assert.IsLessThanOrEqualTo(8, tree.RetainedScopes);
+        tree.NewScope("later").Ok("shows");
+        CollectionAssert.AreEqual(new[] { "later" }, tree.Snapshot().Children.Select(c => c.Name).ToArray());
+    }
+
+    [TestMethod]
     [DataRow(false, DisplayName = "Closed one by one")]
     [DataRow(true, DisplayName = "Closed with their parent's children")]
     public async Task Close_ManyScopes_AClosedScopeSomeoneHoldsKeepsNoneOfItsSiblings(bool closeChildren)
