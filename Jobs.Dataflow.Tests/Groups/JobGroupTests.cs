@@ -647,32 +647,13 @@ public sealed class JobGroupTests
         }
     }
 
-    private sealed class FlowChangingHealth(AsyncLocal<string> local) : IHealth
+    /// <summary>Reports nowhere; creating a scope sets an async local, on the caller's flow.</summary>
+    private sealed class FlowChangingHealth(AsyncLocal<string> local) : ForwardingHealth(NullHealth.Instance)
     {
-        public void Ok(string status)
-        {
-        }
-
-        public void Stopped(string reason)
-        {
-        }
-
-        public void Degraded(string reason, Exception? error)
-        {
-        }
-
-        public void Failed(string reason, Exception? error)
-        {
-        }
-
-        public IHealth NewScope(string name)
+        public override IHealth NewScope(string name)
         {
             local.Value = "changed by " + name;
             return this;
-        }
-
-        public void Close()
-        {
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -702,58 +703,32 @@ public sealed class JobLifecycleTests
     }
 
     /// <summary>A tree whose first scope, once asked to close, says so and waits for leave to.</summary>
-    private sealed class SlowFirstClose(HealthTree tree, TaskCompletionSource closing, SemaphoreSlim mayClose) : IHealth
+    private sealed class SlowFirstClose(HealthTree tree, TaskCompletionSource closing, SemaphoreSlim mayClose) : ForwardingHealth(tree)
     {
         private int _scopes;
 
-        public void Ok(string status) => tree.Ok(status);
-
-        public void Stopped(string reason) => tree.Stopped(reason);
-
-        public void Degraded(string reason, Exception? error) => tree.Degraded(reason, error);
-
-        public void Failed(string reason, Exception? error) => tree.Failed(reason, error);
-
-        public IHealth NewScope(string name)
+        public override IHealth NewScope(string name)
         {
-            IHealth created = tree.NewScope(name);
+            IHealth created = base.NewScope(name);
             return Interlocked.Increment(ref _scopes) == 1 ? new SlowClose(created, closing, mayClose) : created;
         }
 
-        public void Close() => tree.Close();
-
-        private sealed class SlowClose(IHealth inner, TaskCompletionSource closing, SemaphoreSlim mayClose) : IHealth
+        private sealed class SlowClose(IHealth inner, TaskCompletionSource closing, SemaphoreSlim mayClose) : ForwardingHealth(inner)
         {
-            public void Ok(string status) => inner.Ok(status);
-
-            public void Stopped(string reason) => inner.Stopped(reason);
-
-            public void Degraded(string reason, Exception? error) => inner.Degraded(reason, error);
-
-            public void Failed(string reason, Exception? error) => inner.Failed(reason, error);
-
-            public IHealth NewScope(string name) => inner.NewScope(name);
-
-            public void Close()
+            public override void Close()
             {
                 closing.TrySetResult();
                 Assert.IsTrue(mayClose.Wait(Waits.Timeout), "The test lets the scope close.");
-                inner.Close();
+                base.Close();
             }
         }
     }
 
-    private sealed class StopOnNewScope(HealthTree tree, string scope, Action action) : IHealth
+    private sealed class StopOnNewScope(HealthTree tree, string scope, Action action) : ForwardingHealth(tree)
     {
-        public void Ok(string status) => tree.Ok(status);
-
-        public void Stopped(string reason) => tree.Stopped(reason);
-
-        public void Degraded(string reason, Exception? error) => tree.Degraded(reason, error);
-
-        public IHealth NewScope(string name)
+        public override IHealth NewScope(string name)
         {
-            IHealth created = tree.NewScope(name);
+            IHealth created = base.NewScope(name);
             if (name == scope)
             {
                 action();
@@ -761,55 +736,33 @@ public sealed class JobLifecycleTests
 
             return created;
         }
-
-        public void Close() => tree.Close();
     }
 
     /// <summary>A user's health over a tree that counts how often each of its scopes is closed.</summary>
-    private sealed class CountedScopes(HealthTree tree) : IHealth
+    private sealed class CountedScopes(HealthTree tree) : ForwardingHealth(tree)
     {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<CountedScope> _created = new();
+        private readonly ConcurrentQueue<CountedScope> _created = new();
 
         public IReadOnlyList<CountedScope> Created => [.. _created];
 
-        public void Ok(string status) => tree.Ok(status);
-
-        public void Stopped(string reason) => tree.Stopped(reason);
-
-        public void Degraded(string reason, Exception? error) => tree.Degraded(reason, error);
-
-        public void Failed(string reason, Exception? error) => tree.Failed(reason, error);
-
-        public IHealth NewScope(string name)
+        public override IHealth NewScope(string name)
         {
-            var created = new CountedScope(tree.NewScope(name));
+            var created = new CountedScope(base.NewScope(name));
             _created.Enqueue(created);
             return created;
         }
-
-        public void Close() => tree.Close();
     }
 
-    private sealed class CountedScope(IHealth inner) : IHealth
+    private sealed class CountedScope(IHealth inner) : ForwardingHealth(inner)
     {
         private int _closes;
 
         public int Closes => Volatile.Read(ref _closes);
 
-        public void Ok(string status) => inner.Ok(status);
-
-        public void Stopped(string reason) => inner.Stopped(reason);
-
-        public void Degraded(string reason, Exception? error) => inner.Degraded(reason, error);
-
-        public void Failed(string reason, Exception? error) => inner.Failed(reason, error);
-
-        public IHealth NewScope(string name) => inner.NewScope(name);
-
-        public void Close()
+        public override void Close()
         {
             Interlocked.Increment(ref _closes);
-            inner.Close();
+            base.Close();
         }
     }
 }
