@@ -51,13 +51,7 @@ public class OneShotBenchmarks
     public async Task OneShotJobs()
     {
         Task allRan = Arm();
-        IJobGroup group = _registry.NewGroup(new HealthTree());
-        var jobs = new Job[Count];
-        for (int i = 0; i < jobs.Length; i++)
-        {
-            jobs[i] = Job.OneShot("one-shot", _fn);
-        }
-
+        (IJobGroup group, Job[] jobs) = NewGroupAndJobs();
         group.Add(jobs);
         await group.StartAsync(CancellationToken.None);
         await allRan;
@@ -74,13 +68,7 @@ public class OneShotBenchmarks
         Task allRan = Arm();
         var marks = new long[6];
         marks[0] = Stopwatch.GetTimestamp();
-        IJobGroup group = _registry.NewGroup(new HealthTree());
-        var jobs = new Job[Count];
-        for (int i = 0; i < jobs.Length; i++)
-        {
-            jobs[i] = Job.OneShot("one-shot", _fn);
-        }
-
+        (IJobGroup group, Job[] jobs) = NewGroupAndJobs();
         marks[1] = Stopwatch.GetTimestamp();
         group.Add(jobs);
         marks[2] = Stopwatch.GetTimestamp();
@@ -98,6 +86,19 @@ public class OneShotBenchmarks
         }
 
         return phases;
+    }
+
+    /// <summary>Creates a group reporting to a new tree, and the jobs to add to it.</summary>
+    private (IJobGroup Group, Job[] Jobs) NewGroupAndJobs()
+    {
+        IJobGroup group = _registry.NewGroup(new HealthTree());
+        var jobs = new Job[Count];
+        for (int i = 0; i < jobs.Length; i++)
+        {
+            jobs[i] = Job.OneShot("one-shot", _fn);
+        }
+
+        return (group, jobs);
     }
 
     private Task Arm()
