@@ -18,11 +18,12 @@ namespace Jobs.Dataflow;
 /// </para>
 /// <para>
 /// A group may run thousands of short jobs, so one context is all a job costs the group: it is the
-/// job's guarded health scope and its thread-pool work item too, what every job of the group shares
-/// is read from the group instead of being copied in, and the group tracks the job through it.
+/// job's guarded health scope too, what every job of the group shares is read from the group
+/// instead of being copied in, and the group tracks the job through it. The thread pool runs jobs
+/// launched together in runs (see <see cref="LaunchRun"/>), not one work item each.
 /// </para>
 /// </remarks>
-internal sealed partial class JobContext : IThreadPoolWorkItem
+internal sealed partial class JobContext
 {
     // The bits of _failedCollaborators: which of the user's collaborators have failed before.
     private const int HealthScopeFailed = 1;
@@ -30,7 +31,6 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
 
     private readonly JobGroup _group;
     private readonly IHealth _parentHealth;
-    private ExecutionContext? _executionContext;
     private List<IDataflowBlock>? _blocks;
     private bool _blocksCompleted;
     private int _failedCollaborators;
@@ -172,34 +172,8 @@ internal sealed partial class JobContext : IThreadPoolWorkItem
         _group.Tracker?.Touch();
     }
 
-    /// <summary>
-    /// Runs the job on the thread pool, in <paramref name="executionContext"/>, as
-    /// <see cref="ThreadPool.QueueUserWorkItem(WaitCallback)"/> would in the caller's: the context
-    /// is the work item itself, so a launch allocates nothing.
-    /// </summary>
-    /// <param name="executionContext">The caller's, captured once for every job it launches; <see langword="null"/> when its flow is suppressed.</param>
-    public void Schedule(ExecutionContext? executionContext)
-    {
-        _executionContext = executionContext;
-
-        // Stryker disable once Boolean: which queue of the thread pool a job starts from changes only who runs it first.
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-    }
-
-    /// <summary>Runs the job, in the execution context given to <see cref="Schedule"/> (none when its flow was suppressed).</summary>
-    void IThreadPoolWorkItem.Execute()
-    {
-        ExecutionContext? captured = _executionContext;
-        _executionContext = null;
-        if (captured is null)
-        {
-            _group.ExecuteJob(this);
-        }
-        else
-        {
-            ExecutionContext.Run(captured, static state => ((JobContext)state!)._group.ExecuteJob((JobContext)state!), this);
-        }
-    }
+    /// <summary>Executes the job; called on the thread pool by the run it was launched in (see <see cref="LaunchRun"/>).</summary>
+    public void Execute() => _group.ExecuteJob(this);
 
     /// <summary>
     /// Runs the job's function once: returns what it threw (a <see langword="null"/> task counts

@@ -153,6 +153,123 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StartAsync_ManyJobsAndTheFirstBlocksItsThread_EveryJobAfterItRunsMeanwhile()
+    {
+        await using var harness = new GroupHarness();
+        const int Count = 100;
+        using var othersRan = new CountdownEvent(Count - 1);
+        bool sawThemRun = false;
+        Job blocking = Job.OneShot("blocking", (_, _) =>
+        {
+            // Holds its thread until every job launched after it has run.
+            sawThemRun = othersRan.Wait(Waits.Timeout);
+            return Task.CompletedTask;
+        });
+        harness.Add(blocking);
+        for (int i = 1; i < Count; i++)
+        {
+            harness.Add(Job.OneShot("quick", (_, _) =>
+            {
+                othersRan.Signal();
+                return Task.CompletedTask;
+            }));
+        }
+
+        await harness.StartAsync();
+
+        await blocking.Completion.OrTimeout();
+        Assert.IsTrue(sawThemRun, "A job that blocks its thread holds back none of the jobs launched after it.");
+    }
+
+    [TestMethod]
+    public async Task Add_SeveralJobsBlockTheirThreads_EveryJobAfterThemRunsMeanwhile()
+    {
+        // More blocked threads than cores: the jobs after them run once the pool adds a thread.
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        int blocking = Environment.ProcessorCount + 1;
+        const int Quick = 60;
+        using var quickRan = new CountdownEvent(Quick);
+        int sawThemRun = 0;
+        var jobs = new List<Job>();
+        for (int i = 0; i < blocking; i++)
+        {
+            jobs.Add(Job.OneShot("blocking", (_, _) =>
+            {
+                if (quickRan.Wait(Waits.Timeout))
+                {
+                    Interlocked.Increment(ref sawThemRun);
+                }
+
+                return Task.CompletedTask;
+            }));
+        }
+
+        for (int i = 0; i < Quick; i++)
+        {
+            jobs.Add(Job.OneShot("quick", (_, _) =>
+            {
+                quickRan.Signal();
+                return Task.CompletedTask;
+            }));
+        }
+
+        harness.Group.Add([.. jobs]);
+
+        await Task.WhenAll(jobs.Select(j => j.Completion)).OrTimeout();
+        Assert.AreEqual(blocking, sawThemRun, "Every blocked job saw the jobs after it run.");
+    }
+
+    [TestMethod]
+    [DataRow(false, DisplayName = "flow captured")]
+    [DataRow(true, DisplayName = "flow suppressed")]
+    public async Task StartAsync_JobsLeaveAnAsyncLocalAndASynchronizationContextBehind_NoOtherJobSeesThem(bool suppressFlow)
+    {
+        // Jobs launched together may share a thread: none may start in what another one left.
+        await using var harness = new GroupHarness();
+        var local = new AsyncLocal<string>();
+        const int Count = 100;
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string? Local, SynchronizationContext? Context)>();
+        var jobs = new Job[Count];
+        for (int i = 0; i < Count; i++)
+        {
+            jobs[i] = Job.OneShot("leaves-its-context", (_, _) =>
+            {
+                seen.Enqueue((local.Value, SynchronizationContext.Current));
+                local.Value = "left by a job";
+                SynchronizationContext.SetSynchronizationContext(new SynchronizationContext());
+                return Task.CompletedTask;
+            });
+        }
+
+        harness.Group.Add(jobs);
+        local.Value = "caller";
+        Task start;
+        if (suppressFlow)
+        {
+            using (ExecutionContext.SuppressFlow())
+            {
+                start = harness.Group.StartAsync(CancellationToken.None);
+            }
+        }
+        else
+        {
+            start = harness.Group.StartAsync(CancellationToken.None);
+        }
+
+        await start;
+        await Task.WhenAll(jobs.Select(j => j.Completion)).OrTimeout();
+
+        Assert.HasCount(Count, seen);
+        string? expected = suppressFlow ? null : "caller";
+        foreach ((string? value, SynchronizationContext? context) in seen)
+        {
+            Assert.AreEqual(expected, value, "Each job starts in the flow of the StartAsync call.");
+            Assert.IsNull(context, "Each job starts without a synchronization context.");
+        }
+    }
+
+    [TestMethod]
     public async Task StartAsync_CallersExecutionContext_FlowsIntoTheJobsAsWithTaskRun()
     {
         await using var harness = new GroupHarness();

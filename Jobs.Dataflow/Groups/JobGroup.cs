@@ -242,7 +242,7 @@ internal sealed partial class JobGroup : IJobGroup
         // measurement with the group's labels; IJobMetrics itself carries neither.
         _metrics is MeterJobMetrics meter ? meter.ForJob(job.Kind, _labels) : _metrics;
 
-    /// <summary>Executes a launched job; called on the thread pool by its context (see <see cref="Launch"/>).</summary>
+    /// <summary>Executes a launched job; called on the thread pool by its run (see <see cref="Launch"/>).</summary>
     internal void ExecuteJob(JobContext context) => _ = ExecuteJobAsync(context);
 
     /// <summary>Claims every job for this group, or none: a job added before (here or elsewhere, or twice in this call) throws.</summary>
@@ -321,9 +321,9 @@ internal sealed partial class JobGroup : IJobGroup
     /// creating scopes is user code. The kept scopes the jobs replace are closed first, so the
     /// tree never shows an old and a new scope of one name; then each job's scope is created, in
     /// order, so the tree lists them in that order (a scope that cannot be created is logged, and
-    /// its job runs without one), and the job is queued to run right after its scope exists: on a
-    /// machine with few cores, the first jobs of a large launch run while the scopes of the last
-    /// are still being created.
+    /// its job runs without one), and the jobs are queued in runs right after their scopes exist:
+    /// on a machine with few cores, the first jobs of a large launch run while the scopes of the
+    /// last are still being created.
     /// </summary>
     private void Launch(List<JobContext> launches, List<KeptScopes.Kept>? replaced)
     {
@@ -336,14 +336,19 @@ internal sealed partial class JobGroup : IJobGroup
         // The job's own code, even its synchronous start, runs on the thread pool: StartAsync and
         // Add return without waiting for it. Not Task.Run: its closure, delegate, task and unwrap
         // promise cost about 250 bytes per job, and ExecuteJobAsync never faults, so nothing needs its
-        // task. The context is the work item, and flows the ExecutionContext of the caller of
-        // StartAsync or Add, as Task.Run did; captured before any scope is created, so what a
-        // user's health scope does to the flow reaches none of the jobs.
+        // task. Consecutive jobs run in one work item (see LaunchRun), in the ExecutionContext of the
+        // caller of StartAsync or Add, as with Task.Run; captured before any scope is created, so
+        // what a user's health scope does to the flow reaches none of the jobs.
         long? launchedAt = null;
-        foreach (JobContext context in launches)
+        for (int start = 0; start < launches.Count; start += LaunchRun.MaxJobs)
         {
-            context.OpenHealthScope(ref launchedAt);
-            context.Schedule(flow);
+            int end = Math.Min(start + LaunchRun.MaxJobs, launches.Count);
+            for (int i = start; i < end; i++)
+            {
+                launches[i].OpenHealthScope(ref launchedAt);
+            }
+
+            LaunchRun.Queue(launches, start, end, flow);
         }
     }
 
