@@ -380,7 +380,7 @@ public sealed class JobLifecycleTests
     public async Task StopAsync_StopBeginsBeforeALaunchedJobRuns_WarnsNamingIt(bool tokenFired)
     {
         // The group's health scope starts the stop while the job is being launched: after the
-        // group tracked it, before its work item runs. A stop whose token has fired cannot wait to
+        // group tracked it, before its run executes it. A stop whose token has fired cannot wait to
         // see which jobs never run.
         using var stopToken = new CancellationTokenSource();
         if (tokenFired)

@@ -82,8 +82,8 @@ internal sealed class ActiveJobs
     /// <remarks>
     /// The launch takes over the group's list of the jobs, not a copy of it. A slot is set to
     /// <see langword="null"/> when its job ends, though the list's type says otherwise: besides
-    /// this class, only the group reads the list, to launch each job, before that job can end.
-    /// Slots are read without the lock by whoever copies the jobs.
+    /// this class, only the group and the runs it launches read the list, each slot once, before
+    /// its job runs, so never a cleared one. Slots are read without the lock by whoever copies the jobs.
     /// </remarks>
     internal sealed class Launch(List<JobContext> jobs)
     {
