@@ -14,6 +14,9 @@ switch (args.FirstOrDefault())
     case "loop":
         await ProfileLoop.RunAsync(args, Console.Out);
         break;
+    case "pairs":
+        InterleavedPairs.Run(args, Console.Out);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(IdleTimers).Assembly).Run(args, new BenchmarkConfig());
         break;
