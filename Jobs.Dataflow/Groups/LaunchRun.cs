@@ -38,8 +38,9 @@ namespace Jobs.Dataflow;
 internal sealed class LaunchRun : IThreadPoolWorkItem
 {
     /// <summary>
-    /// The most jobs in one run. Longer runs keep more jobs on one core; the benchmark gained
-    /// little beyond 32, and a run of a job that blocks waits for its helper to come round.
+    /// The most jobs in one run. Longer runs keep more jobs on one core, but the benchmark gained
+    /// little beyond 32, and the longer the run, the more jobs wait behind one that blocks until
+    /// its helper comes round.
     /// </summary>
     public const int MaxJobs = 32;
 
