@@ -47,6 +47,7 @@ internal abstract class Pump<T>
     private const int Ended = 8;
 
     private readonly bool _pullTakesItems;
+    private readonly ReusableSend<T> _send;
 
     // No flag set: the pump runs on its own.
     private int _state;
@@ -61,6 +62,7 @@ internal abstract class Pump<T>
     {
         Feed = feed;
         _pullTakesItems = pullTakesItems;
+        _send = new ReusableSend<T>(feed.Target, feed.SendToken);
     }
 
     /// <summary>
@@ -166,13 +168,15 @@ internal abstract class Pump<T>
     /// wait was cancelled, the block completed) is counted as discarded.
     /// </summary>
     /// <remarks>
-    /// One <c>SendAsync</c>, never a <c>Post</c> first: when the block is full, as it is whenever
-    /// the handler is slower than the source, the pump would pay a declined offer for every item.
+    /// One offer, never a <c>Post</c> first: when the block is full, as it is whenever the handler
+    /// is slower than the source, the pump would pay a declined offer for every item. The wait for
+    /// room is the pump's own reusable one (see <see cref="ReusableSend{T}"/>), so it allocates
+    /// nothing.
     /// </remarks>
     protected ValueTask OfferAsync(T item)
     {
         Feed.Admit?.Invoke(item);
-        Task<bool> send = Feed.Target.SendAsync(item, Feed.SendToken);
+        ValueTask<bool> send = _send.SendAsync(item);
 
         // Stryker disable once Statement,Block: an item the block took at once would be awaited in the helper instead: only speed tells.
         if (send.IsCompletedSuccessfully && send.Result)
@@ -202,6 +206,9 @@ internal abstract class Pump<T>
             }
         }
 
+        // No send waits any more: the pump awaited its last one.
+        _send.Dispose();
+
         // Idempotent: after a detach, the block is completed and the end reported already.
         Feed.CompleteTarget();
         Feed.End(fault);
@@ -222,11 +229,9 @@ internal abstract class Pump<T>
     /// <summary>Waits for a send the block had no room for; counts the item as discarded unless the block took it.</summary>
     /// <remarks>Pooled: under backpressure, every wait would otherwise box a new state machine.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WhenSentAsync(Task<bool> send)
+    private async ValueTask WhenSentAsync(ValueTask<bool> send)
     {
-        // SuppressThrowing is for a plain Task only: a cancelled wait is an item not accepted.
-        await ((Task)send).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (!send.IsCompletedSuccessfully || !send.Result)
+        if (!await send.ConfigureAwait(false))
         {
             Feed.Discard();
         }
