@@ -129,6 +129,78 @@ public sealed class ReusableSendTests
     }
 
     [TestMethod]
+    public async Task SendAsync_TheBlockThrowsFromItsFirstOffer_CompletesAtOnceWithFalse()
+    {
+        var target = new ScriptedTarget { ThrowsOnDirectOffers = true };
+        var send = new ReusableSend<int>(target, CancellationToken.None);
+
+        ValueTask<bool> sent = send.SendAsync(1);
+
+        Assert.IsTrue(sent.IsCompletedSuccessfully);
+        Assert.IsFalse(await sent);
+        Assert.AreEqual(0, target.Offers);
+    }
+
+    [TestMethod]
+    public async Task SendAsync_TheTokenIsCancelledDuringTheFirstOffer_CompletesWithFalseAndWaitsForNothing()
+    {
+        using var cancellation = new CancellationTokenSource();
+        var target = new ScriptedTarget { OnDirectOffer = cancellation.Cancel };
+        var send = new ReusableSend<int>(target, cancellation.Token);
+
+        Assert.IsFalse(await send.SendAsync(1).AsTask().OrTimeout());
+        Assert.AreEqual(0, target.Offers, "The item was offered for later after the cancellation.");
+    }
+
+    [TestMethod]
+    public async Task SendAsync_TheBlockFaultsWhileItWaits_CompletesWithFalse()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var block = new ActionBlock<int>(
+            async _ =>
+            {
+                await gate.Task;
+                throw new InvalidOperationException("The handler failed.");
+            },
+            new ExecutionDataflowBlockOptions { BoundedCapacity = 1 });
+        var send = new ReusableSend<int>(block, new CancellationTokenSource().Token);
+        Assert.IsTrue(await send.SendAsync(1));
+        ValueTask<bool> sent = send.SendAsync(2);
+        Assert.IsFalse(sent.IsCompleted, "The block is full.");
+
+        gate.SetResult();
+
+        Assert.IsFalse(await sent.AsTask().OrTimeout());
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => block.Completion.OrTimeout());
+    }
+
+    [TestMethod]
+    public async Task SendAsync_CancellationRacesTheBlockTakingTheItem_TheWaitSaysTrueExactlyWhenTheBlockGotIt()
+    {
+        for (int round = 0; round < 2_000; round++)
+        {
+            var block = new BufferBlock<int>(new DataflowBlockOptions { BoundedCapacity = 1 });
+            using var cancellation = new CancellationTokenSource();
+            var send = new ReusableSend<int>(block, cancellation.Token);
+            Assert.IsTrue(await send.SendAsync(1));
+            ValueTask<bool> sent = send.SendAsync(2);
+
+            Task cancel = Task.Run(cancellation.Cancel);
+            Assert.AreEqual(1, await block.ReceiveAsync().OrTimeout());
+            await cancel.OrTimeout();
+            bool taken = await sent.AsTask().OrTimeout();
+            block.Complete();
+            var rest = new List<int>();
+            while (await block.OutputAvailableAsync().OrTimeout())
+            {
+                rest.Add(block.Receive());
+            }
+
+            Assert.AreEqual(taken, rest.Contains(2), $"Round {round}: the wait said {taken}.");
+        }
+    }
+
+    [TestMethod]
     public async Task ConsumeMessage_TheBlockCallsInsideItsLock_TheWaitResumesOutsideIt()
     {
         var target = new ScriptedTarget();
@@ -227,6 +299,21 @@ public sealed class ReusableSendTests
     }
 
     [TestMethod]
+    public async Task ReleaseReservation_OfAnOfferWhoseWaitEnded_DoesNothing()
+    {
+        var target = new ScriptedTarget();
+        using var cancellation = new CancellationTokenSource();
+        var send = new ReusableSend<int>(target, cancellation.Token);
+        ValueTask<bool> sent = send.SendAsync(3);
+        await cancellation.CancelAsync();
+        Assert.IsFalse(await sent.AsTask().OrTimeout());
+
+        target.Release(target.LastHeader);
+
+        Assert.AreEqual(1, target.Offers, "An item whose wait ended was offered again.");
+    }
+
+    [TestMethod]
     public void ReleaseReservation_NotReserved_Throws()
     {
         var target = new ScriptedTarget();
@@ -282,6 +369,10 @@ public sealed class ReusableSendTests
 
         public bool Throws { get; init; }
 
+        public bool ThrowsOnDirectOffers { get; init; }
+
+        public Action? OnDirectOffer { get; init; }
+
         public DataflowMessageHeader LastHeader { get; private set; }
 
         public int Offers => Volatile.Read(ref _offers);
@@ -297,7 +388,8 @@ public sealed class ReusableSendTests
 
             if (source is null)
             {
-                return DataflowMessageStatus.Declined;
+                OnDirectOffer?.Invoke();
+                return ThrowsOnDirectOffers ? throw new InvalidOperationException("A faulty block.") : DataflowMessageStatus.Declined;
             }
 
             _source = source;

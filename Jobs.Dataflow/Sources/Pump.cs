@@ -5,13 +5,13 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Pulls a source (a stream, a channel) and offers each item to the handler's bounded block. A
-/// full block pauses the pump in <c>SendAsync</c> with the item in its hand: backpressure.
+/// full block pauses the pump with the item in its hand until the block takes it: backpressure.
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
 /// <para>
 /// Items go over in runs: while the source has items at hand (a channel's <c>TryRead</c>, a
-/// stream's <c>MoveNextAsync</c> that completes at once) and the block has room (a <c>SendAsync</c> that completes at once), the
+/// stream's <c>MoveNextAsync</c> that completes at once) and the block has room (an offer it takes at once), the
 /// pump moves them in a plain loop, without an await, a task or an interlocked operation per item.
 /// It awaits only when the block is full or the source has nothing at hand.
 /// </para>
@@ -178,9 +178,14 @@ internal abstract class Pump<T>
         Feed.Admit?.Invoke(item);
         ValueTask<bool> send = _send.SendAsync(item);
 
-        // Stryker disable once Statement,Block: an item the block took at once would be awaited in the helper instead: only speed tells.
-        if (send.IsCompletedSuccessfully && send.Result)
+        // Stryker disable once Statement,Block: a send that completed at once would be awaited in the helper instead: only speed tells.
+        if (send.IsCompletedSuccessfully)
         {
+            if (!send.Result)
+            {
+                Feed.Discard();
+            }
+
             return ValueTask.CompletedTask;
         }
 

@@ -5,7 +5,7 @@ namespace Jobs.Dataflow;
 
 /// <summary>
 /// Sends items into one bounded block, one at a time, and waits for room without allocating: what
-/// <c>DataflowBlock.SendAsync</c> does, for a sender that sends many items in turn (a pump).
+/// <c>DataflowBlock.SendAsync</c> with a token does, for a sender that sends many items in turn (a pump).
 /// </summary>
 /// <typeparam name="T">The type of the items.</typeparam>
 /// <remarks>
@@ -23,9 +23,15 @@ namespace Jobs.Dataflow;
 /// room), or reserves it and then consumes or releases it, or releases it because it completes.
 /// A released item is offered again, off the block's call, and a block that declines it for good
 /// ends the wait with false. Cancellation ends a wait with false unless the block holds a
-/// reservation, which it then honours. Each offer has an id of its own, kept with the state in one
-/// word, so a block that comes back for an earlier offer (it kept a postponed header that was
-/// cancelled meanwhile) never takes the item of a later one.
+/// reservation: the block then decides, and a release after the cancellation ends the wait with
+/// false. Each offer has an id of its own, kept with the state in one word, so a block that comes
+/// back with the header of an earlier offer (a late offer again after a release) never takes the
+/// item of a later one; and since a block keeps one postponed header per source, an offer again
+/// that lands after a later offer is followed by that later offer once more.
+/// </para>
+/// <para>
+/// Unlike <c>SendAsync</c>'s source, it has no finalizer: a block that drops a postponed offer
+/// without consuming or releasing it (no block of the library does) leaves the wait to the token.
 /// </para>
 /// <para>
 /// Not thread-safe on the sender's side: one send at a time, and the next only once the wait of
@@ -105,7 +111,10 @@ internal sealed class ReusableSend<T> : ISourceBlock<T>, IValueTaskSource<bool>
         _item = item;
         _wait.Reset();
         long id = (Volatile.Read(ref _word) >> IdShift) + 1;
-        Volatile.Write(ref _word, (id << IdShift) | Offered);
+
+        // A full fence: the token is read below only once the state says Offered, so of this
+        // thread and the token's callback, at least one sees the other and ends the wait.
+        Interlocked.Exchange(ref _word, (id << IdShift) | Offered);
 
         // A cancellation that came before the state said Offered found nothing to cancel.
         if (_token.IsCancellationRequested)
@@ -154,6 +163,13 @@ internal sealed class ReusableSend<T> : ISourceBlock<T>, IValueTaskSource<bool>
     /// <inheritdoc/>
     void ISourceBlock<T>.ReleaseReservation(DataflowMessageHeader messageHeader, ITargetBlock<T> target)
     {
+        long word = Volatile.Read(ref _word);
+        if ((word >> IdShift) != messageHeader.Id || (word & StateMask) == Done)
+        {
+            // The wait of that offer has ended (as SendAsync's source, a release then does nothing).
+            return;
+        }
+
         long reserved = (messageHeader.Id << IdShift) | Reserved;
         if (Interlocked.CompareExchange(ref _word, (messageHeader.Id << IdShift) | Offered, reserved) != reserved)
         {
@@ -209,11 +225,27 @@ internal sealed class ReusableSend<T> : ISourceBlock<T>, IValueTaskSource<bool>
             status = DataflowMessageStatus.DecliningPermanently;
         }
 
-        // Accepted: the block consumed it, and that ended the wait. Postponed: it will come back.
-        // NotAvailable: a cancellation ended the wait before the block could consume it.
-        if (status is DataflowMessageStatus.Declined or DataflowMessageStatus.DecliningPermanently)
+        switch (status)
         {
-            End((id << IdShift) | Offered);
+            case DataflowMessageStatus.Accepted:
+                // The block consumed the item, and that ended the wait.
+                break;
+            case DataflowMessageStatus.Postponed:
+                // The block will come back for the item. It keeps one header per source: if this
+                // was an offer again, late, and a later offer is waiting now, its header may have
+                // been replaced by this one, so the later offer is made once more.
+                long word = Volatile.Read(ref _word);
+                if ((word >> IdShift) > id && (word & StateMask) == Offered)
+                {
+                    Offer(word >> IdShift);
+                }
+
+                break;
+            default:
+                // Declined, or NotAvailable (a cancellation ended the wait before the block could
+                // consume the item, and then this changes nothing).
+                End((id << IdShift) | Offered);
+                break;
         }
     }
 
