@@ -152,6 +152,45 @@ public sealed class ObserverJobSourceTests
     }
 
     [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task Run_HandlerSlowerThanTheSource_PullsAgainOnlyOnceTheBlockDrainedByHalf(SourceKind kind)
+    {
+        // A block of 9 (the capacity and the item in the handler): the pump that found it full
+        // waits until the handler started 4 more items, not for the first free slot.
+        const int Capacity = 8;
+        const int Block = Capacity + 1;
+        await using var harness = new GroupHarness();
+        var pulls = new CountingStream(1_000);
+        var started = new SemaphoreSlim(0);
+        var finish = new SemaphoreSlim(0);
+        ObserverFunc<int> fn = async (_, _) =>
+        {
+            started.Release();
+            await finish.WaitAsync();
+        };
+        var options = new ObserverOptions { BoundedCapacity = Capacity };
+        harness.Add(kind == SourceKind.Channel ? Job.Observer("obs", fn, pulls.AsChannel(), options) : Job.Observer("obs", fn, pulls, options));
+
+        await harness.StartAsync();
+        await started.WaitOrTimeout();
+        await pulls.WaitForPulledAsync(Block + 1);
+        for (int i = 0; i < 3; i++)
+        {
+            finish.Release();
+            await started.WaitOrTimeout();
+        }
+
+        int pulledWhileDraining = pulls.Pulled;
+        finish.Release();
+        await started.WaitOrTimeout();
+        await pulls.WaitForPulledAsync(Block + 2);
+        finish.Release(1_000);
+
+        Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the block drained by half.");
+    }
+
+    [TestMethod]
     public async Task Run_BlockSourceWithHandlerBlocked_LeavesTheRestInTheSource()
     {
         const int Capacity = 4;

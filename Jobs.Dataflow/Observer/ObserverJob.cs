@@ -21,6 +21,9 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal sealed class ObserverJob<T> : Job
 {
+    /// <summary>The least capacity of the handler's block for which a pump waits for it to drain by half.</summary>
+    internal const int MinRoomCapacity = 4;
+
     /// <summary>The least time between two <c>OK</c> health reports (docs/behaviour.md#rule-29).</summary>
     internal static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
@@ -41,6 +44,7 @@ internal sealed class ObserverJob<T> : Job
     private ITimer? _reportTimer;
     private ActionBlock<T>? _action;
     private BufferBlock<T>? _buffer;
+    private HandlerRoom? _room;
 
     public ObserverJob(string name, ObserverFunc<T> fn, JobSource<T> source, ObserverOptions options)
         : base(name)
@@ -110,7 +114,15 @@ internal sealed class ObserverJob<T> : Job
 
         Volatile.Write(ref _action, action);
 
-        _feed = new SourceFeed<T>(context, target, drain);
+        // A pump that finds the block full waits until it drained by half (see HandlerRoom), if the
+        // block holds enough for half of it to be a run worth waking for.
+        int capacity = ActionCapacity(_options, _source.FeedsHandlerDirectly);
+        if (_source.IsPumped && capacity >= MinRoomCapacity)
+        {
+            _room = new HandlerRoom(capacity / 2, _parallel, drain ? context.StopDeadline : context.CancellationToken);
+        }
+
+        _feed = new SourceFeed<T>(context, target, drain) { Room = _room };
         if (_source.GroupCompletesTarget)
         {
             context.Own(target);
@@ -125,6 +137,9 @@ internal sealed class ObserverJob<T> : Job
         Task<Exception?> ended = _source.FeedAsync(_feed);
         context.Settle();
         await action.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // The block starts no more items: a pump waiting for it to drain stops waiting.
+        _room?.Close();
         Exception? fault = await ended.ConfigureAwait(false);
         await _feed.WaitForReleaseAsync().ConfigureAwait(false);
         _reportTimer.Dispose();
@@ -179,6 +194,7 @@ internal sealed class ObserverJob<T> : Job
     /// <summary>The action block's delegate: handles one item, or skips and counts it after a stop.</summary>
     private Task HandleAsync(T item)
     {
+        _room?.Started();
         if (_handlerToken.IsCancellationRequested)
         {
             // No item starts once the handler's token is cancelled (docs/behaviour.md#rule-5); it is

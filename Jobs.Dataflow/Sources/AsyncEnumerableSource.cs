@@ -17,6 +17,8 @@ internal sealed class AsyncEnumerableSource<T> : JobSource<T>
     // the pump resumed through the thread pool per item (see docs/benchmarks.md).
     public override bool FeedsHandlerDirectly => true;
 
+    public override bool IsPumped => true;
+
     public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true };
 
     public override bool InSourceCall => Volatile.Read(ref _pump) is { InSourceCall: true };

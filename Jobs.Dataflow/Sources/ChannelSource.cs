@@ -23,6 +23,8 @@ internal sealed class ChannelSource<T> : JobSource<T>
 
     public override bool FeedsHandlerDirectly => true;
 
+    public override bool IsPumped => true;
+
     // A channel wakes its pending reader on the thread pool: until then the pump still waits,
     // with an item in the channel. The channel itself says whether it holds one.
     public override bool IsAtRest => Volatile.Read(ref _pump) is { IsAtRest: true } && !HasItemAtHand(_reader);

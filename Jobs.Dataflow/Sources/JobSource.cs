@@ -15,6 +15,13 @@ internal abstract class JobSource<T>
     public virtual bool FeedsHandlerDirectly => false;
 
     /// <summary>
+    /// Gets a value indicating whether a pump pulls the source: it then waits for room in a full
+    /// block, and can wait for the block to drain by half if the handler counts what it starts
+    /// (see <see cref="SourceFeed{T}.Room"/>).
+    /// </summary>
+    public virtual bool IsPumped => false;
+
+    /// <summary>
     /// Gets a value indicating whether the group may complete the fed block when it stops. Not for
     /// pumps and pushes: they may hold an item taken from the source while they wait for room, and
     /// complete the block themselves once it is delivered (or discarded).

@@ -48,6 +48,10 @@ internal abstract class Pump<T>
 
     private readonly bool _pullTakesItems;
     private readonly ReusableSend<T> _send;
+    private readonly HandlerRoom? _room;
+
+    // The items the block took from this pump: the room's wait counts from it.
+    private long _sent;
 
     // No flag set: the pump runs on its own.
     private int _state;
@@ -63,6 +67,7 @@ internal abstract class Pump<T>
         Feed = feed;
         _pullTakesItems = pullTakesItems;
         _send = new ReusableSend<T>(feed.Target, feed.SendToken);
+        _room = feed.Room;
     }
 
     /// <summary>
@@ -168,28 +173,47 @@ internal abstract class Pump<T>
     /// wait was cancelled, the block completed) is counted as discarded.
     /// </summary>
     /// <remarks>
+    /// <para>
     /// One offer, never a <c>Post</c> first: when the block is full, as it is whenever the handler
     /// is slower than the source, the pump would pay a declined offer for every item. The wait for
     /// room is the pump's own reusable one (see <see cref="ReusableSend{T}"/>), so it allocates
     /// nothing.
+    /// </para>
+    /// <para>
+    /// When the handler counts what it starts (<see cref="SourceFeed{T}.Room"/>, an observer's), a
+    /// full block is left to drain by half before the pump runs again: the block still takes the
+    /// item the pump holds as soon as it has a slot, but the pump wakes once per half block instead
+    /// of once per item.
+    /// </para>
     /// </remarks>
     protected ValueTask OfferAsync(T item)
     {
         Feed.Admit?.Invoke(item);
-        ValueTask<bool> send = _send.SendAsync(item);
-
-        // Stryker disable once Statement,Block: a send that completed at once would be awaited in the helper instead: only speed tells.
-        if (send.IsCompletedSuccessfully)
+        DataflowMessageStatus offered = _send.TryOffer(item);
+        if (offered == DataflowMessageStatus.Accepted)
         {
-            if (!send.Result)
-            {
-                Feed.Discard();
-            }
-
+            _sent++;
             return ValueTask.CompletedTask;
         }
 
-        return WhenSentAsync(send);
+        if (offered != DataflowMessageStatus.Declined)
+        {
+            Feed.Discard();
+            return ValueTask.CompletedTask;
+        }
+
+        // Full. The room's wait is armed before the item is offered again (see HandlerRoom).
+        ValueTask<bool> room = _room?.WaitAsync(_sent - _room.Half) ?? ValueTask.FromResult(true);
+        ValueTask<bool> send = _send.WaitForRoomAsync(item);
+
+        // Stryker disable once Statement,Block: a send that completed at once would be awaited in the helper instead: only speed tells.
+        if (send.IsCompletedSuccessfully && (_room is null || _room.TryDisarm()))
+        {
+            Sent(send.Result);
+            return ValueTask.CompletedTask;
+        }
+
+        return WhenSentAsync(room, send);
     }
 
     private async Task RunAsync()
@@ -213,6 +237,7 @@ internal abstract class Pump<T>
 
         // No send waits any more: the pump awaited its last one.
         _send.Dispose();
+        _room?.Dispose();
 
         // Idempotent: after a detach, the block is completed and the end reported already.
         Feed.CompleteTarget();
@@ -231,12 +256,27 @@ internal abstract class Pump<T>
         Feed.Released();
     }
 
-    /// <summary>Waits for a send the block had no room for; counts the item as discarded unless the block took it.</summary>
+    /// <summary>
+    /// Waits for a send the block had no room for, and for the block to drain by half if the
+    /// handler counts what it starts; counts the item as discarded unless the block took it.
+    /// </summary>
     /// <remarks>Pooled: under backpressure, every wait would otherwise box a new state machine.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WhenSentAsync(ValueTask<bool> send)
+    private async ValueTask WhenSentAsync(ValueTask<bool> room, ValueTask<bool> send)
     {
-        if (!await send.ConfigureAwait(false))
+        // False (cancelled, or the block completed): the send ends too, and tells what became of the item.
+        await room.ConfigureAwait(false);
+        Sent(await send.ConfigureAwait(false));
+    }
+
+    /// <summary>Counts an item the block took, or counts it as discarded.</summary>
+    private void Sent(bool taken)
+    {
+        if (taken)
+        {
+            _sent++;
+        }
+        else
         {
             Feed.Discard();
         }

@@ -79,28 +79,51 @@ internal sealed class ReusableSend<T> : ISourceBlock<T>, IValueTaskSource<bool>
     /// </summary>
     /// <param name="item">The item.</param>
     /// <returns>Whether the block took the item. Never faults: a block that throws declined the item.</returns>
-    public ValueTask<bool> SendAsync(T item)
+    public ValueTask<bool> SendAsync(T item) => TryOffer(item) switch
+    {
+        DataflowMessageStatus.Accepted => new ValueTask<bool>(true),
+        DataflowMessageStatus.Declined => WaitForRoomAsync(item),
+        _ => new ValueTask<bool>(false),
+    };
+
+    /// <summary>Offers <paramref name="item"/> to the block once, without waiting.</summary>
+    /// <param name="item">The item.</param>
+    /// <returns>
+    /// <see cref="DataflowMessageStatus.Accepted"/>: the block took it; <see cref="DataflowMessageStatus.Declined"/>:
+    /// it is full (see <see cref="WaitForRoomAsync"/>); <see cref="DataflowMessageStatus.DecliningPermanently"/>:
+    /// it takes nothing more, threw, or the token was cancelled.
+    /// </returns>
+    public DataflowMessageStatus TryOffer(T item)
     {
         if (_token.IsCancellationRequested)
         {
-            return new ValueTask<bool>(false);
+            return DataflowMessageStatus.DecliningPermanently;
         }
 
-        DataflowMessageStatus status;
         try
         {
-            status = _target.OfferMessage(DirectHeader, item, source: null, consumeToAccept: false);
+            return _target.OfferMessage(DirectHeader, item, source: null, consumeToAccept: false) switch
+            {
+                DataflowMessageStatus.Accepted => DataflowMessageStatus.Accepted,
+                DataflowMessageStatus.Declined => DataflowMessageStatus.Declined,
+                _ => DataflowMessageStatus.DecliningPermanently,
+            };
         }
         catch (Exception)
         {
-            return new ValueTask<bool>(false);
+            return DataflowMessageStatus.DecliningPermanently;
         }
+    }
 
-        if (status != DataflowMessageStatus.Declined)
-        {
-            return new ValueTask<bool>(status == DataflowMessageStatus.Accepted);
-        }
-
+    /// <summary>
+    /// Offers <paramref name="item"/> to a block that was full a moment ago, which keeps the offer and
+    /// comes back for the item when it has room: completes with true when the block took the item,
+    /// false when the wait was cancelled or the block completed first.
+    /// </summary>
+    /// <param name="item">The item.</param>
+    /// <returns>Whether the block took the item. Never faults: a block that throws declined the item.</returns>
+    public ValueTask<bool> WaitForRoomAsync(T item)
+    {
         // Full: the block must come back for the item when it has room.
         if (!_registered)
         {

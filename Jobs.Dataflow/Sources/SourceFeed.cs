@@ -56,6 +56,12 @@ internal sealed class SourceFeed<T>
     /// </summary>
     public Predicate<T>? Admit { get; init; }
 
+    /// <summary>
+    /// Gets the handler's count of the items it starts, which a pump waits on to let a full block
+    /// drain by half, or <see langword="null"/> (a pipeline's first stage counts nothing).
+    /// </summary>
+    public HandlerRoom? Room { get; init; }
+
     /// <summary>Gets a value indicating whether a stop drains what was taken (<see cref="ObserverOptions.DrainOnStop"/>).</summary>
     public bool Drain { get; }
 
