@@ -372,6 +372,69 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task StopAsync_DefaultWhilePumpWaitsForTheBlockToDrain_LogsTheCountOfDiscardedItems(SourceKind kind)
+    {
+        // Capacity 8: item 1 is in the handler, items 2 to 9 fill the block, and item 10 is in the
+        // pump's hand while it waits for the block to drain by half.
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(20);
+        var handler = new GatedHandler();
+        harness.Add(source.CreateJob(kind, "obs", handler.UntilCancelled, new ObserverOptions { BoundedCapacity = 8 }));
+
+        await harness.StartAsync();
+        await Task.WhenAll(source.WaitForTakenAsync(10), handler.WaitForFirstAsync()).OrTimeout();
+        await harness.StopAsync();
+
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+        LogEntry discarded = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(9L, discarded["Count"]);
+        Assert.AreEqual(10, source.Taken);
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task StopAsync_DrainOnStopWhilePumpWaitsForTheBlockToDrain_HandlesEveryTakenItem(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(20);
+        var handler = new GatedHandler();
+        (Job witness, Task witnessRunning, Task cancelled) = CancellationWitness();
+        harness.Add(source.CreateJob(kind, "obs", handler.UntilReleased, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 8 }), witness);
+
+        await harness.StartAsync();
+        await Task.WhenAll(source.WaitForTakenAsync(10), handler.WaitForFirstAsync(), witnessRunning).OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+        handler.Release();
+        await stop.OrTimeout();
+
+        CollectionAssert.AreEqual(Enumerable.Range(1, 10).ToArray(), handler.FinishedItems, "An item taken before the stop was lost.");
+        Assert.AreEqual(10, source.Taken, "The pump must not take more from the source once stopped.");
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainCutShortWhilePumpWaitsForTheBlockToDrain_WarnsWithTheCountOfDiscardedItems()
+    {
+        await using var harness = new GroupHarness();
+        var source = new CountingSource(20);
+        var handler = new GatedHandler();
+        harness.Add(source.CreateJob(SourceKind.AsyncEnumerable, "obs", handler.UntilCancelled, new ObserverOptions { DrainOnStop = true, BoundedCapacity = 8 }));
+
+        await harness.StartAsync();
+        await Task.WhenAll(source.WaitForTakenAsync(10), handler.WaitForFirstAsync()).OrTimeout();
+        using var expired = new CancellationTokenSource();
+        await expired.CancelAsync();
+        await harness.Group.StopAsync(expired.Token).OrTimeout();
+
+        LogEntry cutShort = await harness.Logs.WaitForAsync(e => e.EventId.Name == nameof(Log.DrainCutShort));
+        Assert.AreEqual(LogLevel.Warning, cutShort.Level);
+        Assert.AreEqual(9L, cutShort["Count"]);
+    }
+
+    [TestMethod]
     public async Task StopAsync_DrainCutShortByTheStopToken_WarnsWithTheCountOfDiscardedItems()
     {
         await using var harness = new GroupHarness();

@@ -85,6 +85,24 @@ public sealed class HandlerRoomTests
     }
 
     [TestMethod]
+    public async Task TryDisarm_RacingTheHandler_EitherDisarmsOrTheWaitEnds()
+    {
+        var room = new HandlerRoom(half: 2, parallel: false, CancellationToken.None);
+        for (int round = 1; round <= 5_000; round++)
+        {
+            ValueTask<bool> wait = room.WaitAsync(round);
+            Task handler = Task.Run(room.Started);
+            bool disarmed = room.TryDisarm();
+            await handler.OrTimeout();
+
+            if (!disarmed)
+            {
+                Assert.IsTrue(await wait.AsTask().OrTimeout(), $"Round {round}: not disarmed, yet the wait did not end with room.");
+            }
+        }
+    }
+
+    [TestMethod]
     public async Task Started_OnSeveralThreadsAtOnce_EndsTheWaitOnceWhenAllStarted()
     {
         const int Threads = 2;

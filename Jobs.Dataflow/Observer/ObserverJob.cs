@@ -114,10 +114,14 @@ internal sealed class ObserverJob<T> : Job
 
         Volatile.Write(ref _action, action);
 
-        // A pump that finds the block full waits until it drained by half (see HandlerRoom), if the
-        // block holds enough for half of it to be a run worth waking for.
+        // A pump that finds the block full waits until half its items have started (see
+        // HandlerRoom), if half the block is a run worth waking for: a block of at least 4, and
+        // fewer handlers in parallel than half of it (with more, items start as they arrive).
         int capacity = ActionCapacity(_options, _source.FeedsHandlerDirectly);
-        if (_source.IsPumped && capacity >= MinRoomCapacity)
+        int parallelism = _options.MaxDegreeOfParallelism;
+
+        // Stryker disable once Equality,Logical: below the bounds, the wait ends at once or nearly: only the number of wake-ups tells.
+        if (_source.IsPumped && capacity >= MinRoomCapacity && parallelism != DataflowBlockOptions.Unbounded && parallelism < capacity / 2)
         {
             _room = new HandlerRoom(capacity / 2, _parallel, drain ? context.StopDeadline : context.CancellationToken);
         }
@@ -138,7 +142,8 @@ internal sealed class ObserverJob<T> : Job
         context.Settle();
         await action.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-        // The block starts no more items: a pump waiting for it to drain stops waiting.
+        // The block starts no more items. Only the pump completes it, so a pump still waiting for
+        // room means the block faulted (a bug of the library): let the pump go.
         _room?.Close();
         Exception? fault = await ended.ConfigureAwait(false);
         await _feed.WaitForReleaseAsync().ConfigureAwait(false);
