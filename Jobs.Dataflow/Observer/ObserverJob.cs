@@ -123,7 +123,8 @@ internal sealed class ObserverJob<T> : Job
         // Stryker disable once Equality,Logical: below the bounds, the wait ends at once or nearly: only the number of wake-ups tells.
         if (_source.IsPumped && capacity >= MinRoomCapacity && parallelism != DataflowBlockOptions.Unbounded && parallelism < capacity / 2)
         {
-            _room = new HandlerRoom(capacity / 2, _parallel, drain ? context.StopDeadline : context.CancellationToken);
+            // The handler's token is the pump's send token: the stop's, or its deadline when draining.
+            _room = new HandlerRoom(capacity / 2, _parallel, _handlerToken);
         }
 
         _feed = new SourceFeed<T>(context, target, drain) { Room = _room };
