@@ -131,6 +131,12 @@ internal sealed partial class JobContext
     public WorkCounter? Work => _group.Tracker?.CounterFor(this);
 
     /// <summary>
+    /// Gets the task scheduler for the job's blocks: the default one, or the one that counts their
+    /// tasks while a test kit tracks the group (see <see cref="WorkScheduler"/>).
+    /// </summary>
+    public TaskScheduler BlockScheduler => Work?.Scheduler ?? TaskScheduler.Default;
+
+    /// <summary>
     /// Gets a value indicating whether the job has finished starting: it set up its blocks and
     /// timers and now waits for time, its source or its trigger (see <see cref="Settle"/>).
     /// </summary>

@@ -341,6 +341,33 @@ public sealed class BusyJobTests
         await IdleAsync(kit);
     }
 
+    [TestMethod]
+    [DataRow("observer")]
+    [DataRow("pipeline")]
+    public async Task WaitUntilIdleAsync_UserCodeStartedATaskInsideABlock_NamesTheBlocksUntilTheTaskRan(string kind)
+    {
+        // The handler returns at once, but the task it started runs on the block's scheduler: the
+        // job's work goes on, and the kit must not call it idle.
+        await using var kit = NewKit();
+        var channel = Channel.CreateUnbounded<int>();
+        var release = new TaskCompletionSource();
+        ObserverFunc<int> startsATask = (_, _) =>
+        {
+            _ = Task.Factory.StartNew(() => release.Task.Wait());
+            return Task.CompletedTask;
+        };
+        kit.Add(kind == "observer"
+            ? Job.Observer("work", startsATask, channel.Reader)
+            : Job.Pipeline("work", channel.Reader).Sink("write", startsATask));
+        await kit.Group.StartAsync(CancellationToken.None);
+
+        channel.Writer.TryWrite(1);
+
+        await BusyWithAsync(kit, $"{kind} job work: its blocks are passing items on");
+        release.SetResult();
+        await IdleAsync(kit);
+    }
+
     private static JobTestKit NewKit() => new(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(100) });
 
     /// <summary>Waits until the kit says idle; its own timeout is short for the waits that must fail, so it may take several tries.</summary>

@@ -14,7 +14,14 @@ internal sealed class WorkCounter
     public WorkCounter(IdleTracker tracker)
     {
         _tracker = tracker;
+        Scheduler = new WorkScheduler(tracker);
     }
+
+    /// <summary>Gets the scheduler of the job's blocks, which counts their tasks (see <see cref="WorkScheduler"/>).</summary>
+    public WorkScheduler Scheduler { get; }
+
+    /// <summary>Gets a value indicating whether a task of the job's blocks is queued or running: an item is on its way.</summary>
+    public bool Moving => Scheduler.Tasks > 0;
 
     /// <summary>Gets the calls in flight.</summary>
     public long InFlight => Interlocked.Read(ref _inFlight);
@@ -76,6 +83,89 @@ internal sealed class WorkCounter
     {
         Interlocked.Decrement(ref _inFlight);
         _tracker.Touch();
+    }
+
+    /// <summary>
+    /// Calls asynchronous user code counted as in flight (<see cref="Enter"/>, <see cref="Exit"/>),
+    /// for a block to await: the count ends once the call's task has completed and what the block
+    /// runs synchronously on its completion (taking its result, queueing its next task) has run.
+    /// Ending it before the block saw the result would leave the item unseen in between.
+    /// </summary>
+    /// <typeparam name="TArg">The type of the call's argument.</typeparam>
+    /// <param name="call">The call.</param>
+    /// <param name="arg">Its argument.</param>
+    /// <returns>The call's task, or one that completes as it does; faulted when the call threw.</returns>
+    public Task CountAsync<TArg>(Func<TArg, Task> call, TArg arg)
+    {
+        Enter();
+        Task task;
+        try
+        {
+            task = call(arg);
+        }
+        catch (Exception ex)
+        {
+            task = Task.FromException(ex);
+        }
+
+        if (task.IsCompleted)
+        {
+            // The block takes the result on the thread that called it, inside one of its counted tasks.
+            Exit();
+            return task;
+        }
+
+        // The block's continuations run synchronously as this one completes its task, before Exit.
+        var done = new TaskCompletionSource();
+        task.ContinueWith(
+            static (completed, state) =>
+            {
+                var (counter, done) = ((WorkCounter, TaskCompletionSource))state!;
+                done.SetFromTask(completed);
+                counter.Exit();
+            },
+            (this, done),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return done.Task;
+    }
+
+    /// <inheritdoc cref="CountAsync{TArg}(Func{TArg, Task}, TArg)"/>
+    /// <typeparam name="TArg">The type of the call's argument.</typeparam>
+    /// <typeparam name="TResult">The type of the call's result.</typeparam>
+    public Task<TResult> CountAsync<TArg, TResult>(Func<TArg, Task<TResult>> call, TArg arg)
+    {
+        Enter();
+        Task<TResult> task;
+        try
+        {
+            task = call(arg);
+        }
+        catch (Exception ex)
+        {
+            task = Task.FromException<TResult>(ex);
+        }
+
+        if (task.IsCompleted)
+        {
+            Exit();
+            return task;
+        }
+
+        var done = new TaskCompletionSource<TResult>();
+        task.ContinueWith(
+            static (completed, state) =>
+            {
+                var (counter, done) = ((WorkCounter, TaskCompletionSource<TResult>))state!;
+                done.SetFromTask(completed);
+                counter.Exit();
+            },
+            (this, done),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return done.Task;
     }
 
     /// <summary>Awaits a delay on the group's clock (inside a call in flight, or between calls): the job waits on time meanwhile, and a test kit may advance the clock.</summary>

@@ -58,7 +58,7 @@ internal sealed class ObserverJob<T> : Job
 
     private protected override string HealthScopePrefix => "observer-job-";
 
-    /// <summary>Busy while starting, while items wait in its blocks or in the handler, and while its source has items at hand.</summary>
+    /// <summary>Busy while starting, while items wait in its blocks or in the handler or a block passes one on, and while its source has items at hand.</summary>
     internal override void DescribeBusy(JobContext context, List<string> busy)
     {
         if (!context.Settled)
@@ -72,6 +72,10 @@ internal sealed class ObserverJob<T> : Job
         if (waiting > 0 || handling > 0)
         {
             busy.Add($"observer job {Name}: {handling} item(s) in the handler, {waiting} waiting");
+        }
+        else if (context.Work is { Moving: true })
+        {
+            busy.Add($"observer job {Name}: its blocks are passing items on");
         }
         else if (_source.InSourceCall)
         {
@@ -99,12 +103,13 @@ internal sealed class ObserverJob<T> : Job
         {
             BoundedCapacity = ActionCapacity(_options, _source.FeedsHandlerDirectly),
             MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism,
+            TaskScheduler = context.BlockScheduler,
         });
 
         ITargetBlock<T> target = action;
         if (!_source.FeedsHandlerDirectly)
         {
-            var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = _options.BoundedCapacity });
+            var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = _options.BoundedCapacity, TaskScheduler = context.BlockScheduler });
 
             // Propagating is safe here: the sources only ever complete the buffer, never fault it.
             buffer.LinkTo(action, PropagateCompletion);
@@ -211,25 +216,14 @@ internal sealed class ObserverJob<T> : Job
 
         if (_context.Work is { } work)
         {
-            return HandleCountedAsync(item, work);
+            // Counted as user code in flight while a test kit tracks the job; allocates per item, so only then.
+            return work.CountAsync(static state => state.Job.HandleUncountedAsync(state.Item), (Job: this, Item: item));
         }
 
-        return _options.TraceItems ? HandleTracedAsync(item) : HandleCoreAsync(item);
+        return HandleUncountedAsync(item);
     }
 
-    /// <summary>Handles an item counted as user code in flight, while a test kit tracks the job; allocates per item, so only then.</summary>
-    private async Task HandleCountedAsync(T item, WorkCounter work)
-    {
-        work.Enter();
-        try
-        {
-            await (_options.TraceItems ? HandleTracedAsync(item) : HandleCoreAsync(item)).ConfigureAwait(false);
-        }
-        finally
-        {
-            work.Exit();
-        }
-    }
+    private Task HandleUncountedAsync(T item) => _options.TraceItems ? HandleTracedAsync(item) : HandleCoreAsync(item);
 
     /// <summary>
     /// Handles an item inside its own activity. Being an async method, it keeps the activity as

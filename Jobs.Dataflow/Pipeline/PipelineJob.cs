@@ -119,7 +119,7 @@ internal abstract class PipelineJob : Job
         }
     }
 
-    /// <summary>Busy while starting, while its source has items at hand, and while items wait in a stage or a stage's function or the dead letter runs.</summary>
+    /// <summary>Busy while starting, while its source has items at hand, and while items wait in a stage, a stage's function or the dead letter runs, or a block passes items on.</summary>
     internal override void DescribeBusy(JobContext context, List<string> busy)
     {
         if (!context.Settled)
@@ -148,6 +148,10 @@ internal abstract class PipelineJob : Job
         {
             busy.Add($"pipeline job {Name}: dead letters wait");
         }
+        else if (context.Work is { Moving: true })
+        {
+            busy.Add($"pipeline job {Name}: its blocks are passing items on");
+        }
         else if (Head.InSourceCall)
         {
             busy.Add($"pipeline job {Name}: in a call to its source");
@@ -167,9 +171,10 @@ internal abstract class PipelineJob : Job
         if (Options.DeadLetter is { } deadLetter)
         {
             WorkCounter? work = context.Work;
+            Func<QueuedLetter, Task> deliver = queued => DeliverAsync(deadLetter, queued);
             _deadLetters = new ActionBlock<QueuedLetter>(
-                queued => work is null ? DeliverAsync(deadLetter, queued) : DeliverCountedAsync(deadLetter, queued, work),
-                new ExecutionDataflowBlockOptions { BoundedCapacity = Options.BoundedCapacity });
+                work is null ? deliver : queued => work.CountAsync(deliver, queued),
+                new ExecutionDataflowBlockOptions { BoundedCapacity = Options.BoundedCapacity, TaskScheduler = context.BlockScheduler });
         }
     }
 
@@ -261,19 +266,6 @@ internal abstract class PipelineJob : Job
     }
 
     /// <summary>Delivers a dead letter counted as user code in flight, while a test kit tracks the job.</summary>
-    private async Task DeliverCountedAsync(DeadLetterFunc deadLetter, QueuedLetter queued, WorkCounter work)
-    {
-        work.Enter();
-        try
-        {
-            await DeliverAsync(deadLetter, queued).ConfigureAwait(false);
-        }
-        finally
-        {
-            work.Exit();
-        }
-    }
-
     private async Task DeliverAsync(DeadLetterFunc deadLetter, QueuedLetter queued)
     {
         DeadLetter letter = queued.Letter;
@@ -330,7 +322,7 @@ internal abstract class PipelineJob : Job
             else
             {
                 // An observable pushes: a bounded buffer in front of the first stage blocks its OnNext while full.
-                var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = job.Options.BoundedCapacity });
+                var buffer = new BufferBlock<T>(new DataflowBlockOptions { BoundedCapacity = job.Options.BoundedCapacity, TaskScheduler = context.BlockScheduler });
                 _ = admit is null ? buffer.LinkTo(target, PropagateCompletion) : buffer.LinkTo(target, PropagateCompletion, admit);
                 _feed = new SourceFeed<T>(context, buffer, job.Options.DrainOnStop);
                 _buffer = buffer;

@@ -63,6 +63,7 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
         _block = new BatchBlock<T>(size, new GroupingDataflowBlockOptions
         {
             BoundedCapacity = capacity == DataflowBlockOptions.Unbounded ? capacity : Math.Max(size, capacity),
+            TaskScheduler = job.Context.BlockScheduler,
         });
 
         if (maxDelay > TimeSpan.Zero)

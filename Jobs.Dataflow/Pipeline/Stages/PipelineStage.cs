@@ -91,6 +91,7 @@ internal abstract class PipelineStage
             : (int)Math.Min((long)Capacity + Options.MaxDegreeOfParallelism, int.MaxValue),
         MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism,
         EnsureOrdered = Options.EnsureOrdered,
+        TaskScheduler = Job.Context.BlockScheduler,
     };
 
     /// <summary>Gets the stage's capacity: its own, or the pipeline's.</summary>
@@ -187,18 +188,7 @@ internal abstract class PipelineStage
             return invoke;
         }
 
-        return async item =>
-        {
-            work.Enter();
-            try
-            {
-                return await invoke(item).ConfigureAwait(false);
-            }
-            finally
-            {
-                work.Exit();
-            }
-        };
+        return item => work.CountAsync(invoke, item);
     }
 
     /// <summary>Returns the sink's delegate, counted as <see cref="Counted{TItem, TResult}"/> does.</summary>
@@ -209,18 +199,7 @@ internal abstract class PipelineStage
             return invoke;
         }
 
-        return async item =>
-        {
-            work.Enter();
-            try
-            {
-                await invoke(item).ConfigureAwait(false);
-            }
-            finally
-            {
-                work.Exit();
-            }
-        };
+        return item => work.CountAsync(invoke, item);
     }
 
     /// <summary>Skips an item once the stage's token is cancelled (a stop), counting it as discarded.</summary>
