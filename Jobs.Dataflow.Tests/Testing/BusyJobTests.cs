@@ -353,7 +353,7 @@ public sealed class BusyJobTests
         var release = new TaskCompletionSource();
         ObserverFunc<int> startsATask = (_, _) =>
         {
-            _ = Task.Factory.StartNew(() => release.Task.Wait());
+            _ = Task.Factory.StartNew(() => release.Task.Wait(Waits.Timeout));
             return Task.CompletedTask;
         };
         kit.Add(kind == "observer"

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Jobs.Dataflow.Testing;
 using Jobs.Dataflow.Tests.TestUtilities;
 
 namespace Jobs.Dataflow.Tests.Testing;
@@ -90,6 +93,78 @@ public sealed class WorkSchedulerTests
     }
 
     [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public async Task UserCodeInABlock_RunsOnTheJobsSchedulerOnlyUnderAKit(bool underAKit)
+    {
+        // Every block user code runs in: the handler, a stage's function, the sink, the dead letter.
+        var schedulers = new ConcurrentDictionary<string, TaskScheduler>();
+        var channel = Channel.CreateUnbounded<int>();
+        var pipe = Channel.CreateUnbounded<int>();
+        Job observer = Job.Observer(
+            "observer",
+            (int _, CancellationToken _) =>
+            {
+                schedulers["handler"] = TaskScheduler.Current;
+                return Task.CompletedTask;
+            },
+            channel.Reader);
+        Job pipeline = Job.Pipeline(
+                "pipeline",
+                pipe.Reader,
+                new PipelineOptions
+                {
+                    DeadLetter = (_, _) =>
+                    {
+                        schedulers["dead letter"] = TaskScheduler.Current;
+                        return Task.CompletedTask;
+                    },
+                })
+            .Transform("map", (int x) =>
+            {
+                schedulers["stage"] = TaskScheduler.Current;
+                return x;
+            })
+            .Sink("write", (int x, CancellationToken _) =>
+            {
+                schedulers["sink"] = TaskScheduler.Current;
+                return x == 2 ? throw new IOException("disk") : Task.CompletedTask;
+            });
+
+        await using var kit = new JobTestKit();
+        await using var harness = new GroupHarness();
+        if (underAKit)
+        {
+            kit.Add(observer);
+            kit.Add(pipeline);
+            await kit.StartAsync();
+        }
+        else
+        {
+            harness.Add(observer);
+            harness.Add(pipeline);
+            await harness.StartAsync();
+        }
+
+        channel.Writer.TryWrite(1);
+        channel.Writer.Complete();
+        pipe.Writer.TryWrite(1);
+        pipe.Writer.TryWrite(2);
+        pipe.Writer.Complete();
+        await observer.Completion.OrTimeout();
+        await pipeline.Completion.OrTimeout();
+
+        // The harness tracks idleness too when the suite runs with tracking on everywhere.
+        bool tracked = underAKit || GroupHarness.TracksIdle;
+        CollectionAssert.AreEquivalent(new[] { "handler", "stage", "sink", "dead letter" }, schedulers.Keys.ToArray());
+        foreach ((string where, TaskScheduler scheduler) in schedulers)
+        {
+            Assert.AreEqual(tracked, scheduler is WorkScheduler, $"The {where} ran on {scheduler.GetType().Name}.");
+            Assert.AreEqual(!tracked, ReferenceEquals(scheduler, TaskScheduler.Default), $"Untracked, the {where} runs on the default scheduler.");
+        }
+    }
+
+    [TestMethod]
     public async Task CountAsync_CallCompletesLater_CountEndsOnlyAfterTheBlocksContinuationRan()
     {
         var counter = new WorkCounter(new IdleTracker());
@@ -132,16 +207,41 @@ public sealed class WorkSchedulerTests
     }
 
     [TestMethod]
-    public async Task CountAsync_CallThrowsAtOnce_ReturnsItFaultedAndEndsTheCount()
+    public void CountAsync_CallThrowsAtOnce_ThrowsToTheBlockAndEndsTheCount()
+    {
+        // A block skips an item whose delegate throws a cancellation at once, and faults on any
+        // other error: it must see the throw itself, not a task that stands for it.
+        var counter = new WorkCounter(new IdleTracker());
+
+        Assert.ThrowsExactly<OperationCanceledException>(() => counter.CountAsync<int, int>(static _ => throw new OperationCanceledException(), 0));
+        Assert.ThrowsExactly<InvalidOperationException>(() => counter.CountAsync<int>(static _ => throw new InvalidOperationException("boom"), 0));
+        Assert.AreEqual(0, counter.InFlight);
+    }
+
+    [TestMethod]
+    public void CountAsync_CallReturnsNull_ReturnsNullAndEndsTheCount()
     {
         var counter = new WorkCounter(new IdleTracker());
 
-        Task<int> counted = counter.CountAsync<int, int>(static _ => throw new InvalidOperationException("boom"), 0);
-        Task plain = counter.CountAsync<int>(static _ => throw new InvalidOperationException("boom"), 0);
+        Assert.IsNull(counter.CountAsync<int, int>(static _ => null!, 0));
+        Assert.IsNull(counter.CountAsync<int>(static _ => null!, 0));
+        Assert.AreEqual(0, counter.InFlight, "A null task ends the call: the count must not stay up.");
+    }
 
-        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => counted);
-        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => plain);
-        Assert.AreEqual(0, counter.InFlight);
+    [TestMethod]
+    public async Task Tasks_ATaskQueuedThenWaitedFor_RunsInlineAndIsCountedUntilItsWorkItemRan()
+    {
+        // Wait on a queued task: the waiting thread may run it, and the pool's work item finds it done.
+        var scheduler = new WorkScheduler(new IdleTracker());
+        using var hold = new ManualResetEventSlim();
+        Task blocker = Task.Factory.StartNew(hold.Wait, CancellationToken.None, TaskCreationOptions.None, scheduler);
+        Task queued = Task.Factory.StartNew(() => { }, CancellationToken.None, TaskCreationOptions.None, scheduler);
+
+        Assert.IsTrue(queued.Wait(Waits.Timeout), "A queued task waited for must run.");
+        hold.Set();
+        await blocker.OrTimeout();
+
+        Assert.IsTrue(SpinWait.SpinUntil(() => scheduler.Tasks == 0, Waits.Timeout), "Every task queued, however it ran, is no longer counted.");
     }
 
     [TestMethod]

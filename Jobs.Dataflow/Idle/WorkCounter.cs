@@ -94,7 +94,12 @@ internal sealed class WorkCounter
     /// <typeparam name="TArg">The type of the call's argument.</typeparam>
     /// <param name="call">The call.</param>
     /// <param name="arg">Its argument.</param>
-    /// <returns>The call's task, or one that completes as it does; faulted when the call threw.</returns>
+    /// <returns>The call's task, or one that completes as it does.</returns>
+    /// <remarks>
+    /// The block sees what it would see without the count: a call that throws throws to it, and a
+    /// null task reaches it as null. The block's continuation is counted when the task's runtime runs
+    /// it inline, as it does unless the completing thread's stack is nearly exhausted.
+    /// </remarks>
     public Task CountAsync<TArg>(Func<TArg, Task> call, TArg arg)
     {
         Enter();
@@ -103,16 +108,17 @@ internal sealed class WorkCounter
         {
             task = call(arg);
         }
-        catch (Exception ex)
+        catch
         {
-            task = Task.FromException(ex);
+            Exit();
+            throw;
         }
 
-        if (task.IsCompleted)
+        if (task is null || task.IsCompleted)
         {
             // The block takes the result on the thread that called it, inside one of its counted tasks.
             Exit();
-            return task;
+            return task!;
         }
 
         // The block's continuations run synchronously as this one completes its task, before Exit.
@@ -142,15 +148,16 @@ internal sealed class WorkCounter
         {
             task = call(arg);
         }
-        catch (Exception ex)
-        {
-            task = Task.FromException<TResult>(ex);
-        }
-
-        if (task.IsCompleted)
+        catch
         {
             Exit();
-            return task;
+            throw;
+        }
+
+        if (task is null || task.IsCompleted)
+        {
+            Exit();
+            return task!;
         }
 
         var done = new TaskCompletionSource<TResult>();

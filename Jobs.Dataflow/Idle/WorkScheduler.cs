@@ -36,22 +36,37 @@ internal sealed class WorkScheduler : TaskScheduler
     /// <summary>Queues a task to the thread pool, or to a thread of its own when it asks to run long.</summary>
     protected override void QueueTask(Task task)
     {
+        // Counted first: the task may run and end before the queueing returns.
         Entered();
-        if ((task.CreationOptions & TaskCreationOptions.LongRunning) != 0)
+        try
         {
-            new Thread(() => Run(task)) { IsBackground = true }.UnsafeStart();
-            return;
+            if ((task.CreationOptions & TaskCreationOptions.LongRunning) != 0)
+            {
+                new Thread(() => Run(task)) { IsBackground = true }.UnsafeStart();
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(_run, task, preferLocal: false);
+            }
         }
-
-        ThreadPool.UnsafeQueueUserWorkItem(_run, task, preferLocal: false);
+        catch
+        {
+            // Never queued: the block that started it faults with the error.
+            Left();
+            throw;
+        }
     }
 
-    /// <summary>Runs a task on the calling thread, counted while it runs; never one already queued (the pool has it).</summary>
+    /// <summary>
+    /// Runs a task on the calling thread (a wait on it, a continuation that asks to run
+    /// synchronously), counted while it runs. One already queued is counted until its work item
+    /// has run: that work item then finds it done.
+    /// </summary>
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
     {
         if (taskWasPreviouslyQueued)
         {
-            return false;
+            return TryExecuteTask(task);
         }
 
         Entered();

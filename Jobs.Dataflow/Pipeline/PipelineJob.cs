@@ -265,7 +265,7 @@ internal abstract class PipelineJob : Job
         _reportTimer?.Change(ReportInterval, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>Delivers a dead letter counted as user code in flight, while a test kit tracks the job.</summary>
+    /// <summary>Delivers a dead letter, or counts it as discarded after the stop; never throws.</summary>
     private async Task DeliverAsync(DeadLetterFunc deadLetter, QueuedLetter queued)
     {
         DeadLetter letter = queued.Letter;
