@@ -69,6 +69,35 @@ public sealed class PipelineBatchTests
     }
 
     [TestMethod]
+    public async Task Batch_FullWhileTheStageBeforeItKeepsOffering_CountsEachItemOnceInAndOut()
+    {
+        // A full block postpones an offer, and the stage before it offers the same item again each
+        // time it has a new output: the counts on the links must not count an item twice.
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var handler = new GatedHandler();
+        harness.Add(Job.Pipeline("p", channel.Reader, new PipelineOptions { BoundedCapacity = 1 })
+            .Transform("inc", x => x + 1)
+            .Batch("batch", 2)
+            .Sink("collect", (int[] batch, CancellationToken token) => handler.UntilReleased(batch.Length, token)));
+
+        await harness.StartAsync();
+        for (int i = 0; i < 40; i++)
+        {
+            channel.Writer.TryWrite(i);
+        }
+
+        await handler.WaitForFirstAsync();
+        handler.Release();
+        channel.Writer.Complete();
+        await harness.WaitForEndAsync("p");
+
+        Assert.AreEqual(40, handler.FinishedItems.Sum());
+        await harness.Health.WaitForAsync("pipeline-job-p/stage-batch", HealthLevel.Stopped, "Completed [out 40, failed 0]");
+        await harness.Health.WaitForAsync("pipeline-job-p/stage-collect", HealthLevel.Stopped, "Completed [out 20, failed 0]");
+    }
+
+    [TestMethod]
     public async Task Batch_PartialBatch_LeavesMaxDelayAfterItsFirstItemArrived()
     {
         await using var harness = new GroupHarness();
