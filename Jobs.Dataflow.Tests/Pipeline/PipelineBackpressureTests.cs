@@ -174,6 +174,60 @@ public sealed class PipelineBackpressureTests
         CollectionAssert.AreEqual(Enumerable.Range(1, 20).ToArray(), handler.FinishedItems);
     }
 
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable, "sink")]
+    [DataRow(SourceKind.Channel, "sink")]
+    [DataRow(SourceKind.AsyncEnumerable, "transform")]
+    [DataRow(SourceKind.Channel, "many")]
+    public async Task Run_FirstStageSlowerThanTheSource_PullsAgainOnlyOnceItsBlockDrainedByHalf(SourceKind kind, string first)
+    {
+        // A first block of 9 (the capacity and the item its function works on): the pump that found
+        // it full waits until the function started 4 more items, not for the first free slot.
+        const int StageCapacity = 8;
+        const int Block = StageCapacity + 1;
+        await using var harness = new GroupHarness();
+        var pulls = new CountingSource(1_000);
+        var started = new SemaphoreSlim(0);
+        var finish = new SemaphoreSlim(0);
+        Func<int, CancellationToken, Task<int>> slow = async (x, _) =>
+        {
+            started.Release();
+            await finish.WaitAsync();
+            return x;
+        };
+        Pipeline<int> pipeline = kind == SourceKind.Channel
+            ? Job.Pipeline("p", pulls.AsChannel(), new PipelineOptions { BoundedCapacity = StageCapacity })
+            : Job.Pipeline("p", pulls, new PipelineOptions { BoundedCapacity = StageCapacity });
+        harness.Add(first switch
+        {
+            "sink" => pipeline.Sink("slow", (x, token) => slow(x, token)),
+            "transform" => pipeline.Transform("slow", slow).Sink("fast", (_, _) => Task.CompletedTask),
+            _ => pipeline.TransformMany("slow", x =>
+            {
+                started.Release();
+                finish.Wait(Waits.Timeout);
+                return new[] { x };
+            }).Sink("fast", (_, _) => Task.CompletedTask),
+        });
+
+        await harness.StartAsync();
+        await started.WaitOrTimeout();
+        await pulls.WaitForPulledAsync(Block + 1);
+        for (int i = 0; i < 3; i++)
+        {
+            finish.Release();
+            await started.WaitOrTimeout();
+        }
+
+        int pulledWhileDraining = pulls.Pulled;
+        finish.Release();
+        await started.WaitOrTimeout();
+        await pulls.WaitForPulledAsync(Block + 2);
+        finish.Release(1_000);
+
+        Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the first stage's block drained by half.");
+    }
+
     /// <summary>Items 0 to N-1 as a stream or a channel, counting how far the job has pulled it.</summary>
     private sealed class CountingSource(int count) : IAsyncEnumerable<int>
     {

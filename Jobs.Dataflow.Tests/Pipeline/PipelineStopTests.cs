@@ -181,6 +181,76 @@ public sealed class PipelineStopTests
     }
 
     [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task StopAsync_DefaultWhilePumpWaitsForTheFirstStageToDrain_CountsEveryTakenItem(SourceKind kind)
+    {
+        // Capacity 8: item 1 is in the sink's function, items 2 to 9 fill its block, and item 10 is
+        // in the pump's hand while it waits for the block to drain by half.
+        await using var harness = new GroupHarness();
+        var stream = new YieldCounter(20);
+        var handler = new GatedHandler();
+        var options = new PipelineOptions { BoundedCapacity = 8 };
+        Pipeline<int> pipeline = kind == SourceKind.Channel ? Job.Pipeline("p", stream.AsChannel(), options) : Job.Pipeline("p", stream, options);
+        harness.Add(pipeline.Sink("collect", handler.UntilCancelled));
+
+        await harness.StartAsync();
+        await Task.WhenAll(handler.WaitForFirstAsync(), stream.WaitForYieldedAsync(10)).OrTimeout();
+        await harness.StopAsync();
+
+        CollectionAssert.AreEqual(new[] { 1 }, handler.Entered.ToArray());
+        Assert.AreEqual(10, stream.Yielded, "The pump must not take more once the first stage is full.");
+        LogEntry discarded = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(10L, discarded["Count"], "Every item taken from the source and not handled is counted once.");
+    }
+
+    [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task StopAsync_DrainOnStopWhilePumpWaitsForTheFirstStageToDrain_HandlesEveryTakenItem(SourceKind kind)
+    {
+        await using var harness = new GroupHarness();
+        var stream = new YieldCounter(20);
+        var handler = new GatedHandler();
+        (Job witness, Task witnessRunning, Task cancelled) = CancellationWitness();
+        var options = new PipelineOptions { DrainOnStop = true, BoundedCapacity = 8 };
+        Pipeline<int> pipeline = kind == SourceKind.Channel ? Job.Pipeline("p", stream.AsChannel(), options) : Job.Pipeline("p", stream, options);
+        harness.Add(pipeline.Sink("collect", handler.UntilReleased), witness);
+
+        await harness.StartAsync();
+        await Task.WhenAll(handler.WaitForFirstAsync(), stream.WaitForYieldedAsync(10), witnessRunning).OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        await cancelled.OrTimeout();
+        handler.Release();
+        await stop.OrTimeout();
+
+        CollectionAssert.AreEqual(Enumerable.Range(1, 10).ToArray(), handler.FinishedItems, "An item taken before the stop was lost.");
+        Assert.AreEqual(10, stream.Yielded, "The pump must not take more from the source once stopped.");
+        Assert.IsTrue(handler.Finished.All(f => !f.Cancelled));
+    }
+
+    [TestMethod]
+    public async Task StopAsync_DrainCutShortWhilePumpWaitsForTheFirstStageToDrain_WarnsWithTheCountOfEveryTakenItem()
+    {
+        await using var harness = new GroupHarness();
+        var stream = new YieldCounter(20);
+        var handler = new GatedHandler();
+        harness.Add(Job.Pipeline("p", stream, new PipelineOptions { DrainOnStop = true, BoundedCapacity = 8 }).Sink("collect", handler.UntilCancelled));
+
+        await harness.StartAsync();
+        await Task.WhenAll(handler.WaitForFirstAsync(), stream.WaitForYieldedAsync(10)).OrTimeout();
+        using var expired = new CancellationTokenSource();
+        await expired.CancelAsync();
+        await harness.Group.StopAsync(expired.Token).OrTimeout();
+
+        await harness.WaitForEndAsync("p");
+        LogEntry cutShort = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.DrainCutShort));
+        Assert.AreEqual(LogLevel.Warning, cutShort.Level);
+        Assert.AreEqual(10L, cutShort["Count"]);
+        Assert.AreEqual(10, stream.Yielded);
+    }
+
+    [TestMethod]
     [DynamicData(nameof(TestSource.AllKinds), typeof(TestSource))]
     public async Task StopAsync_DrainOnStop_EveryTakenItemReachesTheSinkOrTheDeadLetterWithLiveTokens(SourceKind kind)
     {

@@ -63,8 +63,12 @@ internal abstract class PipelineJob : Job
     }
 
     /// <summary>Makes <paramref name="target"/>, the first stage's block, what the source feeds.</summary>
-    public void SetHead<T>(JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit) =>
-        Head = new SourceHead<T>(this, source, target, admit);
+    public void SetHead<T>(JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit)
+    {
+        // Called right after the first stage was added: a pump waits on what its block starts.
+        HandlerRoom? room = source.IsPumped ? _stages[0].OpenRoom() : null;
+        Head = new SourceHead<T>(this, source, target, admit, room);
+    }
 
     /// <summary>Counts items a stop kept from reaching the sink.</summary>
     public void Discard(long items) => Interlocked.Add(ref _discarded, items);
@@ -311,13 +315,13 @@ internal abstract class PipelineJob : Job
         private readonly SourceFeed<T> _feed;
         private readonly BufferBlock<T>? _buffer;
 
-        public SourceHead(PipelineJob job, JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit)
+        public SourceHead(PipelineJob job, JobSource<T> source, ITargetBlock<T> target, Predicate<T>? admit, HandlerRoom? room)
         {
             _source = source;
             JobContext context = job.Context;
             if (source.FeedsHandlerDirectly)
             {
-                _feed = new SourceFeed<T>(context, target, job.Options.DrainOnStop) { Admit = admit };
+                _feed = new SourceFeed<T>(context, target, job.Options.DrainOnStop) { Admit = admit, Room = room };
             }
             else
             {

@@ -32,6 +32,10 @@ internal sealed class PipelineJob<T> : PipelineJob
         Task<Exception?> ended = Head.StartAsync();
         context.Settle();
         await sink.Block.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // The first stage starts no more items (its completion reached the sink). Only the pump
+        // completes it, so a pump still waiting for room means a block faulted: let the pump go.
+        Stages[0].CloseRoom();
         Exception? fault = await ended.ConfigureAwait(false);
         await Head.WaitForReleaseAsync().ConfigureAwait(false);
         await CloseAsync().ConfigureAwait(false);

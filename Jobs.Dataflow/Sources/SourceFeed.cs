@@ -57,8 +57,9 @@ internal sealed class SourceFeed<T>
     public Predicate<T>? Admit { get; init; }
 
     /// <summary>
-    /// Gets the handler's count of the items it starts, which a pump waits on to let a full block
-    /// drain by half, or <see langword="null"/> (a pipeline's first stage counts nothing).
+    /// Gets the count of the items the fed block starts (an observer's handler, a pipeline's first
+    /// stage), which a pump waits on to let a full block drain by half, or <see langword="null"/>
+    /// (a batch stage, or a block that runs as many items in parallel as half of it holds).
     /// </summary>
     public HandlerRoom? Room { get; init; }
 

@@ -96,6 +96,9 @@ internal sealed class BatchStage<T> : PipelineStage<T, T[]>, IBatchTimer
 
     public override bool GivesBatches => true;
 
+    // Items arrive on the link, as they are offered, not as a function starts them.
+    protected override bool CountsStarts => false;
+
     private long Pending => Interlocked.Read(ref _arrived) - Interlocked.Read(ref _left);
 
     /// <summary>Disposes the timer; called when the job ends.</summary>

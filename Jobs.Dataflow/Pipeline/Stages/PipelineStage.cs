@@ -22,6 +22,7 @@ internal abstract class PipelineStage
     // Orders the stage's health writes: a report must not cover the Degraded of a failure that
     // came while it was written (docs/behaviour.md#rule-38).
     private readonly Lock _healthLock = new();
+    private HandlerRoom? _room;
     private long _in;
     private long _out;
     private long _failed;
@@ -86,16 +87,50 @@ internal abstract class PipelineStage
     /// </summary>
     protected ExecutionDataflowBlockOptions BlockOptions => new()
     {
-        BoundedCapacity = Capacity == DataflowBlockOptions.Unbounded || Options.MaxDegreeOfParallelism == DataflowBlockOptions.Unbounded
-            ? Capacity
-            : (int)Math.Min((long)Capacity + Options.MaxDegreeOfParallelism, int.MaxValue),
+        BoundedCapacity = Bound,
         MaxDegreeOfParallelism = Options.MaxDegreeOfParallelism,
         EnsureOrdered = Options.EnsureOrdered,
         TaskScheduler = Job.Context.BlockScheduler,
     };
 
+    /// <summary>Gets a value indicating whether the stage's function counts each item as its block starts it (<see cref="CountIn"/>); a batch stage has no function.</summary>
+    protected virtual bool CountsStarts => true;
+
     /// <summary>Gets the stage's capacity: its own, or the pipeline's.</summary>
     protected int Capacity => Options.BoundedCapacity ?? Job.Options.BoundedCapacity;
+
+    /// <summary>Gets the bound of a block that calls the stage's function: its capacity plus its parallelism (see <see cref="BlockOptions"/>).</summary>
+    private int Bound => Capacity == DataflowBlockOptions.Unbounded || Options.MaxDegreeOfParallelism == DataflowBlockOptions.Unbounded
+        ? Capacity
+        : (int)Math.Min((long)Capacity + Options.MaxDegreeOfParallelism, int.MaxValue);
+
+    /// <summary>
+    /// Opens the count of the items the stage's block starts, for the pump of a pulled source that
+    /// feeds it, as an observer's handler does (see <see cref="HandlerRoom"/>): the pump then waits
+    /// for a full block to drain by half instead of waking for every slot. Only a stage whose
+    /// function counts each item as it starts it opens one, and only for a block of at least
+    /// <see cref="ObserverJob{T}.MinRoomCapacity"/> with fewer items in parallel than half of it.
+    /// Called once, while the blocks are built, before any item.
+    /// </summary>
+    /// <returns>The count, or <see langword="null"/> when the stage opens none.</returns>
+    public HandlerRoom? OpenRoom()
+    {
+        int bound = Bound;
+        int parallelism = Options.MaxDegreeOfParallelism;
+
+        // Stryker disable once Equality,Logical: below the bounds, the wait ends at once or nearly: only the number of wake-ups tells.
+        if (!CountsStarts || bound < ObserverJob<object>.MinRoomCapacity || parallelism == DataflowBlockOptions.Unbounded || parallelism >= bound / 2)
+        {
+            return null;
+        }
+
+        // The stage's token is the pump's send token: the stop's, or its deadline when draining.
+        _room = new HandlerRoom(bound / 2, _parallel, Job.StageToken);
+        return _room;
+    }
+
+    /// <summary>Ends a pump's wait for room for good: the stage's block starts no more items (see <see cref="HandlerRoom.Close"/>).</summary>
+    public void CloseRoom() => _room?.Close();
 
     /// <summary>Opens the stage's health scope and the observation of its queue.</summary>
     public void Open(IHealth pipelineHealth)
@@ -145,9 +180,10 @@ internal abstract class PipelineStage
         FlushItems();
     }
 
-    /// <summary>Counts one item entering the stage.</summary>
+    /// <summary>Counts one item entering the stage: its block started it, to work on it or to skip it after a stop.</summary>
     protected void CountIn()
     {
+        _room?.Started();
         if (_parallel)
         {
             Interlocked.Increment(ref _in);
