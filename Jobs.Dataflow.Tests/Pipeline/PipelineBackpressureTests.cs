@@ -178,6 +178,7 @@ public sealed class PipelineBackpressureTests
     [DataRow(SourceKind.AsyncEnumerable, "sink")]
     [DataRow(SourceKind.Channel, "sink")]
     [DataRow(SourceKind.AsyncEnumerable, "transform")]
+    [DataRow(SourceKind.Channel, "transform-sync")]
     [DataRow(SourceKind.Channel, "many")]
     public async Task Run_FirstStageSlowerThanTheSource_PullsAgainOnlyOnceItsBlockDrainedByHalf(SourceKind kind, string first)
     {
@@ -202,6 +203,12 @@ public sealed class PipelineBackpressureTests
         {
             "sink" => pipeline.Sink("slow", (x, token) => slow(x, token)),
             "transform" => pipeline.Transform("slow", slow).Sink("fast", (_, _) => Task.CompletedTask),
+            "transform-sync" => pipeline.Transform("slow", x =>
+            {
+                started.Release();
+                finish.Wait(Waits.Timeout);
+                return x;
+            }).Sink("fast", (_, _) => Task.CompletedTask),
             _ => pipeline.TransformMany("slow", x =>
             {
                 started.Release();
@@ -226,6 +233,30 @@ public sealed class PipelineBackpressureTests
         finish.Release(1_000);
 
         Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the first stage's block drained by half.");
+    }
+
+    [TestMethod]
+    public async Task Run_FirstStageRetriesWhileThePumpWaitsForItToDrain_EveryItemArrivesCountedInOnce()
+    {
+        const int Count = 300;
+        await using var harness = new GroupHarness();
+        var pulls = new CountingSource(Count);
+        var failedOnce = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
+        var sunk = new System.Collections.Concurrent.ConcurrentQueue<int>();
+        harness.Add(Job.Pipeline("p", pulls, new PipelineOptions { BoundedCapacity = 8 })
+            .Transform("flaky", x => x % 3 == 0 && failedOnce.TryAdd(x, true) ? throw new IOException("once") : x, new StageOptions { Retries = 1 })
+            .Sink("collect", (x, _) =>
+            {
+                sunk.Enqueue(x);
+                return Task.CompletedTask;
+            }));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("p");
+
+        CollectionAssert.AreEquivalent(Enumerable.Range(0, Count).ToArray(), sunk.ToArray());
+        Assert.AreEqual(100, failedOnce.Count);
+        Assert.AreEqual((long)Count, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineCompleted))["In"]);
     }
 
     /// <summary>Items 0 to N-1 as a stream or a channel, counting how far the job has pulled it.</summary>

@@ -230,6 +230,40 @@ public sealed class PipelineStopTests
     }
 
     [TestMethod]
+    public async Task StopAsync_FirstStageIgnoresTheStopWhilePumpWaitsForItToDrain_LetsTheSourceGoAtOnce()
+    {
+        // The sink's function ignores the stop: its block starts nothing more until it returns, so
+        // only the stop's token can end the pump's wait for the block to drain.
+        await using var harness = new GroupHarness();
+        var stream = new YieldCounter(20);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Add(Job.Pipeline("p", stream, new PipelineOptions { BoundedCapacity = 8 }).Sink("collect", async (_, _) =>
+        {
+            entered.TrySetResult();
+            await release.Task;
+        }));
+
+        await harness.StartAsync();
+        await Task.WhenAll(entered.Task, stream.WaitForYieldedAsync(10)).OrTimeout();
+        Task stop = harness.Group.StopAsync(CancellationToken.None);
+        try
+        {
+            await stream.Released.OrTimeout();
+            Assert.IsFalse(stop.IsCompleted, "The stop waits for the function that ignores it.");
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        await stop.OrTimeout();
+        LogEntry discarded = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.ItemsDiscarded));
+        Assert.AreEqual(9L, discarded["Count"], "Items 2 to 9 skipped by the sink and item 10 in the pump's hand.");
+        Assert.AreEqual(10, stream.Yielded);
+    }
+
+    [TestMethod]
     public async Task StopAsync_DrainCutShortWhilePumpWaitsForTheFirstStageToDrain_WarnsWithTheCountOfEveryTakenItem()
     {
         await using var harness = new GroupHarness();
@@ -472,9 +506,13 @@ public sealed class PipelineStopTests
     private sealed class YieldCounter(int count) : IAsyncEnumerable<int>
     {
         private readonly SemaphoreSlim _tookOne = new(0);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _yielded;
 
         public int Yielded => Volatile.Read(ref _yielded);
+
+        /// <summary>Gets a task that completes when the job let go of the stream (disposed its enumerator).</summary>
+        public Task Released => _released.Task;
 
         private bool HasMore => Yielded < count;
 
@@ -508,10 +546,17 @@ public sealed class PipelineStopTests
 
         private async IAsyncEnumerable<int> YieldAsync([EnumeratorCancellation] CancellationToken cancellationToken)
         {
-            await Task.Yield();
-            while (!cancellationToken.IsCancellationRequested && TryTake(out int item))
+            try
             {
-                yield return item;
+                await Task.Yield();
+                while (!cancellationToken.IsCancellationRequested && TryTake(out int item))
+                {
+                    yield return item;
+                }
+            }
+            finally
+            {
+                _released.TrySetResult();
             }
         }
 

@@ -33,9 +33,12 @@ internal sealed class PipelineJob<T> : PipelineJob
         context.Settle();
         await sink.Block.Completion.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-        // The first stage starts no more items (its completion reached the sink). Only the pump
-        // completes it, so a pump still waiting for room means a block faulted: let the pump go.
+        // Normally the first stage completed before the sink did, and the pump has let go. Only a
+        // block that faulted (a bug of the library) ends the sink first, with the pump perhaps
+        // still waiting for the first stage to drain or to take its item: end both waits, so the
+        // pump discards its item, counted, and returns.
         Stages[0].CloseRoom();
+        Stages[0].Block.Complete();
         Exception? fault = await ended.ConfigureAwait(false);
         await Head.WaitForReleaseAsync().ConfigureAwait(false);
         await CloseAsync().ConfigureAwait(false);

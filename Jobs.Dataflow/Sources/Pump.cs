@@ -180,7 +180,7 @@ internal abstract class Pump<T>
     /// nothing.
     /// </para>
     /// <para>
-    /// When the handler counts what it starts (<see cref="SourceFeed{T}.Room"/>, an observer's), a
+    /// When the handler counts what it starts (<see cref="SourceFeed{T}.Room"/>: an observer's, or a pipeline's first stage's), a
     /// full block is left to drain by half before the pump runs again: the block still takes the
     /// item the pump holds as soon as it has a slot, but the pump wakes once per half block instead
     /// of once per item.
