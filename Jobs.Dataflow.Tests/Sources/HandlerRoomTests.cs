@@ -125,4 +125,28 @@ public sealed class HandlerRoomTests
         Assert.IsTrue(await wait.AsTask().OrTimeout());
         Assert.IsTrue(room.WaitAsync(Threads * Each).IsCompleted, "A started item was lost to a race.");
     }
+
+    [TestMethod]
+    [DataRow(3, 1)]
+    [DataRow(9, -1)]
+    [DataRow(9, 4)]
+    [DataRow(8, 4)]
+    public void ForBlock_BlockTooSmallOrTooParallel_OpensNoCount(int bound, int parallelism)
+    {
+        // A block of 3, or one that starts half its items at once or more: the pump's wait for half
+        // of it would end at once or nearly, so it waits per slot instead.
+        Assert.IsNull(HandlerRoom.ForBlock(bound, parallelism, CancellationToken.None));
+    }
+
+    [TestMethod]
+    [DataRow(4, 1, 2)]
+    [DataRow(65, 1, 32)]
+    [DataRow(9, 3, 4)]
+    public void ForBlock_BlockWorthWaitingFor_WaitsForHalfOfIt(int bound, int parallelism, int half)
+    {
+        HandlerRoom? room = HandlerRoom.ForBlock(bound, parallelism, CancellationToken.None);
+
+        Assert.IsNotNull(room);
+        Assert.AreEqual(half, room.Half);
+    }
 }

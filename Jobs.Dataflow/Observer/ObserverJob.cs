@@ -21,9 +21,6 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal sealed class ObserverJob<T> : Job
 {
-    /// <summary>The least capacity of the handler's block for which a pump waits for it to drain by half.</summary>
-    internal const int MinRoomCapacity = 4;
-
     /// <summary>The least time between two <c>OK</c> health reports (docs/behaviour.md#rule-29).</summary>
     internal static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(10);
 
@@ -120,16 +117,11 @@ internal sealed class ObserverJob<T> : Job
         Volatile.Write(ref _action, action);
 
         // A pump that finds the block full waits until half its items have started (see
-        // HandlerRoom), if half the block is a run worth waking for: a block of at least 4, and
-        // fewer handlers in parallel than half of it (with more, items start as they arrive).
-        int capacity = ActionCapacity(_options, _source.FeedsHandlerDirectly);
-        int parallelism = _options.MaxDegreeOfParallelism;
-
-        // Stryker disable once Equality,Logical: below the bounds, the wait ends at once or nearly: only the number of wake-ups tells.
-        if (_source.IsPumped && capacity >= MinRoomCapacity && parallelism != DataflowBlockOptions.Unbounded && parallelism < capacity / 2)
+        // HandlerRoom), when that pays. The handler's token is the pump's send token: the stop's,
+        // or its deadline when draining.
+        if (_source.IsPumped)
         {
-            // The handler's token is the pump's send token: the stop's, or its deadline when draining.
-            _room = new HandlerRoom(capacity / 2, _parallel, _handlerToken);
+            _room = HandlerRoom.ForBlock(ActionCapacity(_options, _source.FeedsHandlerDirectly), _options.MaxDegreeOfParallelism, _handlerToken);
         }
 
         _feed = new SourceFeed<T>(context, target, drain) { Room = _room };

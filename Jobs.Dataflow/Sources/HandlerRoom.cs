@@ -1,3 +1,4 @@
+using System.Threading.Tasks.Dataflow;
 using System.Threading.Tasks.Sources;
 
 namespace Jobs.Dataflow;
@@ -29,6 +30,9 @@ namespace Jobs.Dataflow;
 /// </remarks>
 internal sealed class HandlerRoom : IValueTaskSource<bool>
 {
+    /// <summary>The least bound of a block for which a pump waits for it to drain by half.</summary>
+    internal const int MinBlock = 4;
+
     private readonly bool _parallel;
     private readonly CancellationToken _token;
     private ManualResetValueTaskSourceCore<bool> _wait = new() { RunContinuationsAsynchronously = true };
@@ -53,6 +57,26 @@ internal sealed class HandlerRoom : IValueTaskSource<bool>
 
     /// <summary>Gets how many items the block must drain, from full, before a wait ends.</summary>
     public int Half { get; }
+
+    /// <summary>
+    /// Opens a count for a block of <paramref name="bound"/> items that starts up to
+    /// <paramref name="parallelism"/> at once, if half the block is a run worth waking for: a block
+    /// of at least <see cref="MinBlock"/>, and fewer items in parallel than half of it (with more,
+    /// items start as they arrive).
+    /// </summary>
+    /// <param name="bound">The block's bound, counting the items it works on.</param>
+    /// <param name="parallelism">The block's parallelism, or <see cref="DataflowBlockOptions.Unbounded"/>.</param>
+    /// <param name="cancellationToken">Ends a wait with false: the pump's send token.</param>
+    /// <returns>The count, or <see langword="null"/> when the wait would not pay.</returns>
+    public static HandlerRoom? ForBlock(int bound, int parallelism, CancellationToken cancellationToken)
+    {
+        if (bound < MinBlock || parallelism == DataflowBlockOptions.Unbounded || parallelism >= bound / 2)
+        {
+            return null;
+        }
+
+        return new HandlerRoom(bound / 2, parallelism != 1, cancellationToken);
+    }
 
     /// <summary>The handler's block started an item (to handle it, or to skip it after a stop).</summary>
     public void Started()

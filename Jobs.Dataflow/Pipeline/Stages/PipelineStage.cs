@@ -108,24 +108,14 @@ internal abstract class PipelineStage
     /// Opens the count of the items the stage's block starts, for the pump of a pulled source that
     /// feeds it, as an observer's handler does (see <see cref="HandlerRoom"/>): the pump then waits
     /// for a full block to drain by half instead of waking for every slot. Only a stage whose
-    /// function counts each item as it starts it opens one, and only for a block of at least
-    /// <see cref="ObserverJob{T}.MinRoomCapacity"/> with fewer items in parallel than half of it.
-    /// Called once, while the blocks are built, before any item.
+    /// function counts each item as it starts it opens one, and only when the wait pays (see
+    /// <see cref="HandlerRoom.ForBlock"/>). Called once, while the blocks are built, before any item.
     /// </summary>
     /// <returns>The count, or <see langword="null"/> when the stage opens none.</returns>
     public HandlerRoom? OpenRoom()
     {
-        int bound = Bound;
-        int parallelism = Options.MaxDegreeOfParallelism;
-
-        // Stryker disable once Equality,Logical: below the bounds, the wait ends at once or nearly: only the number of wake-ups tells.
-        if (!CountsStarts || bound < ObserverJob<object>.MinRoomCapacity || parallelism == DataflowBlockOptions.Unbounded || parallelism >= bound / 2)
-        {
-            return null;
-        }
-
         // The stage's token is the pump's send token: the stop's, or its deadline when draining.
-        _room = new HandlerRoom(bound / 2, _parallel, Job.StageToken);
+        _room = CountsStarts ? HandlerRoom.ForBlock(Bound, Options.MaxDegreeOfParallelism, Job.StageToken) : null;
         return _room;
     }
 
