@@ -102,23 +102,10 @@ internal sealed class WorkCounter
     /// </remarks>
     public Task CountAsync<TArg>(Func<TArg, Task> call, TArg arg)
     {
-        Enter();
-        Task task;
-        try
+        Task task = Call(call, arg);
+        if (EndedAtOnce(task))
         {
-            task = call(arg);
-        }
-        catch
-        {
-            Exit();
-            throw;
-        }
-
-        if (task is null || task.IsCompleted)
-        {
-            // The block takes the result on the thread that called it, inside one of its counted tasks.
-            Exit();
-            return task!;
+            return task;
         }
 
         // The block's continuations run synchronously as this one completes its task, before Exit.
@@ -142,22 +129,10 @@ internal sealed class WorkCounter
     /// <typeparam name="TResult">The type of the call's result.</typeparam>
     public Task<TResult> CountAsync<TArg, TResult>(Func<TArg, Task<TResult>> call, TArg arg)
     {
-        Enter();
-        Task<TResult> task;
-        try
+        Task<TResult> task = Call(call, arg);
+        if (EndedAtOnce(task))
         {
-            task = call(arg);
-        }
-        catch
-        {
-            Exit();
-            throw;
-        }
-
-        if (task is null || task.IsCompleted)
-        {
-            Exit();
-            return task!;
+            return task;
         }
 
         var done = new TaskCompletionSource<TResult>();
@@ -200,5 +175,36 @@ internal sealed class WorkCounter
 
             _tracker.Touch();
         }
+    }
+
+    /// <summary>Enters, then makes the call; a call that throws is exited and rethrown, as the block would see it.</summary>
+    private TTask Call<TArg, TTask>(Func<TArg, TTask> call, TArg arg)
+        where TTask : Task
+    {
+        Enter();
+        try
+        {
+            return call(arg);
+        }
+        catch
+        {
+            Exit();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Exits a call whose task is null or complete: the block takes that result on the thread
+    /// that called it, inside one of its counted tasks. False for a task still running.
+    /// </summary>
+    private bool EndedAtOnce(Task? task)
+    {
+        if (task is null || task.IsCompleted)
+        {
+            Exit();
+            return true;
+        }
+
+        return false;
     }
 }
