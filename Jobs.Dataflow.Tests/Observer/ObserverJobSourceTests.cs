@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
@@ -121,7 +120,7 @@ public sealed class ObserverJobSourceTests
         const int Capacity = 4;
         const int Slack = 2; // the item in the handler and the one the pump holds while the block is full
         await using var harness = new GroupHarness();
-        var pulls = new CountingStream(100);
+        var pulls = new PulledItems(100);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int handledCount = 0;
@@ -161,7 +160,7 @@ public sealed class ObserverJobSourceTests
         const int Capacity = 8;
         const int Block = Capacity + 1;
         await using var harness = new GroupHarness();
-        var pulls = new CountingStream(1_000);
+        var pulls = new PulledItems(1_000);
         var started = new SemaphoreSlim(0);
         var finish = new SemaphoreSlim(0);
         ObserverFunc<int> fn = async (_, _) =>
@@ -173,19 +172,7 @@ public sealed class ObserverJobSourceTests
         harness.Add(kind == SourceKind.Channel ? Job.Observer("obs", fn, pulls.AsChannel(), options) : Job.Observer("obs", fn, pulls, options));
 
         await harness.StartAsync();
-        await started.WaitOrTimeout();
-        await pulls.WaitForPulledAsync(Block + 1);
-        for (int i = 0; i < 3; i++)
-        {
-            finish.Release();
-            await started.WaitOrTimeout();
-        }
-
-        int pulledWhileDraining = pulls.Pulled;
-        finish.Release();
-        await started.WaitOrTimeout();
-        await pulls.WaitForPulledAsync(Block + 2);
-        finish.Release(1_000);
+        int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block);
 
         Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the block drained by half.");
     }
@@ -274,67 +261,6 @@ public sealed class ObserverJobSourceTests
         var faulted = new TaskCompletionSource();
         faulted.SetException(errors);
         return faulted.Task;
-    }
-
-    /// <summary>An endless-enough stream that counts how far the job has pulled it.</summary>
-    private sealed class CountingStream(int count) : IAsyncEnumerable<int>
-    {
-        private readonly SemaphoreSlim _pulled = new(0);
-        private int _pulledCount;
-
-        public int Pulled => Volatile.Read(ref _pulledCount);
-
-        public async Task WaitForPulledAsync(int atLeast)
-        {
-            while (Pulled < atLeast)
-            {
-                await _pulled.WaitOrTimeout();
-            }
-        }
-
-        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
-            ProduceAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
-
-        /// <summary>A channel whose reader counts each item read from it.</summary>
-        public System.Threading.Channels.ChannelReader<int> AsChannel() => new CountingReader(this, count);
-
-        private async IAsyncEnumerable<int> ProduceAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                Pull();
-                yield return i;
-            }
-
-            await Task.CompletedTask;
-        }
-
-        private void Pull()
-        {
-            Interlocked.Increment(ref _pulledCount);
-            _pulled.Release();
-        }
-
-        private sealed class CountingReader(CountingStream stream, int count) : System.Threading.Channels.ChannelReader<int>
-        {
-            private int _next;
-
-            public override bool TryRead(out int item)
-            {
-                if (_next >= count)
-                {
-                    item = 0;
-                    return false;
-                }
-
-                item = _next++;
-                stream.Pull();
-                return true;
-            }
-
-            public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) =>
-                new(_next < count);
-        }
     }
 
     /// <summary>A source block that offers nothing and ends as it is told: its completion, or a link that throws.</summary>

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 
@@ -66,7 +64,7 @@ public sealed class PipelineBackpressureTests
     public async Task Run_SlowSinkWithSmallCapacities_PullsTheSourceOnlyTheStagesCapacitiesAhead(SourceKind kind)
     {
         await using var harness = new GroupHarness();
-        var source = new CountingSource(Items);
+        var source = new PulledItems(Items);
         var entered = new SemaphoreSlim(0);
         var gate = new SemaphoreSlim(0);
         int handled = 0;
@@ -187,7 +185,7 @@ public sealed class PipelineBackpressureTests
         const int StageCapacity = 8;
         const int Block = StageCapacity + 1;
         await using var harness = new GroupHarness();
-        var pulls = new CountingSource(1_000);
+        var pulls = new PulledItems(1_000);
         var started = new SemaphoreSlim(0);
         var finish = new SemaphoreSlim(0);
         Func<int, CancellationToken, Task<int>> slow = async (x, _) =>
@@ -218,19 +216,7 @@ public sealed class PipelineBackpressureTests
         });
 
         await harness.StartAsync();
-        await started.WaitOrTimeout();
-        await pulls.WaitForPulledAsync(Block + 1);
-        for (int i = 0; i < 3; i++)
-        {
-            finish.Release();
-            await started.WaitOrTimeout();
-        }
-
-        int pulledWhileDraining = pulls.Pulled;
-        finish.Release();
-        await started.WaitOrTimeout();
-        await pulls.WaitForPulledAsync(Block + 2);
-        finish.Release(1_000);
+        int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block);
 
         Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the first stage's block drained by half.");
     }
@@ -240,7 +226,7 @@ public sealed class PipelineBackpressureTests
     {
         const int Count = 300;
         await using var harness = new GroupHarness();
-        var pulls = new CountingSource(Count);
+        var pulls = new PulledItems(Count);
         var failedOnce = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
         var sunk = new System.Collections.Concurrent.ConcurrentQueue<int>();
         harness.Add(Job.Pipeline("p", pulls, new PipelineOptions { BoundedCapacity = 8 })
@@ -257,67 +243,5 @@ public sealed class PipelineBackpressureTests
         CollectionAssert.AreEquivalent(Enumerable.Range(0, Count).ToArray(), sunk.ToArray());
         Assert.AreEqual(100, failedOnce.Count);
         Assert.AreEqual((long)Count, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.PipelineCompleted))["In"]);
-    }
-
-    /// <summary>Items 0 to N-1 as a stream or a channel, counting how far the job has pulled it.</summary>
-    private sealed class CountingSource(int count) : IAsyncEnumerable<int>
-    {
-        private readonly SemaphoreSlim _pulled = new(0);
-        private int _pulledCount;
-
-        public int Pulled => Volatile.Read(ref _pulledCount);
-
-        private int Count => count;
-
-        public async Task WaitForPulledAsync(int atLeast)
-        {
-            while (Pulled < atLeast)
-            {
-                await _pulled.WaitOrTimeout();
-            }
-        }
-
-        public IAsyncEnumerator<int> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
-            ProduceAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
-
-        /// <summary>A channel whose reader counts each item read from it.</summary>
-        public ChannelReader<int> AsChannel() => new Reader(this);
-
-        private async IAsyncEnumerable<int> ProduceAsync([EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                Pull();
-                yield return i;
-            }
-
-            await Task.CompletedTask;
-        }
-
-        private void Pull()
-        {
-            Interlocked.Increment(ref _pulledCount);
-            _pulled.Release();
-        }
-
-        private sealed class Reader(CountingSource source) : ChannelReader<int>
-        {
-            private int _next;
-
-            public override bool TryRead(out int item)
-            {
-                if (_next >= source.Count)
-                {
-                    item = 0;
-                    return false;
-                }
-
-                item = _next++;
-                source.Pull();
-                return true;
-            }
-
-            public override ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken = default) => new(_next < source.Count);
-        }
     }
 }
