@@ -172,9 +172,12 @@ public sealed class ObserverJobSourceTests
         harness.Add(kind == SourceKind.Channel ? Job.Observer("obs", fn, pulls.AsChannel(), options) : Job.Observer("obs", fn, pulls, options));
 
         await harness.StartAsync();
-        int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block);
+        int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block, harness.Logs);
 
         Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the block drained by half.");
+        LogEntry paused = harness.Logs.Entries.First(entry => entry.EventId.Id == 77);
+        Assert.AreEqual(LogLevel.Trace, paused.Level);
+        Assert.AreEqual("obs", paused.Fields["JobName"]);
     }
 
     [TestMethod]

@@ -216,7 +216,7 @@ public sealed class PipelineBackpressureTests
         });
 
         await harness.StartAsync();
-        int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block);
+        int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block, harness.Logs);
 
         Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the first stage's block drained by half.");
     }

@@ -9,6 +9,8 @@ namespace Jobs.Dataflow.Tests.TestUtilities;
 /// </summary>
 internal sealed class PulledItems(int count) : IAsyncEnumerable<int>
 {
+    private const int SourcePausedEventId = 77;
+
     private readonly SemaphoreSlim _pulled = new(0);
     private int _pulledCount;
 
@@ -27,14 +29,17 @@ internal sealed class PulledItems(int count) : IAsyncEnumerable<int>
     /// <summary>
     /// Drives a job whose first block holds <paramref name="block"/> items, each of which signals
     /// <paramref name="started"/> as its function starts and waits for <paramref name="finish"/>:
-    /// once the pump found the block full, lets 3 items finish and returns how many items the job
-    /// pulled meanwhile; then lets one more finish, sees the pump pull again, and lets the rest go.
+    /// once the pump found the block full and said so in <paramref name="logs"/> (it armed its wait
+    /// before: a slot freed earlier would let it take its item at once and pull one more), lets 3
+    /// items finish and returns how many items the job pulled meanwhile; then lets one more finish,
+    /// sees the pump pull again, and lets the rest go.
     /// </summary>
     /// <returns>The items pulled while the block had drained by 3 only: <paramref name="block"/> + 1 (its items and the one in the pump's hand) when the pump waits for half of a block of 9.</returns>
-    public async Task<int> PulledWhileTheBlockDrainsAsync(SemaphoreSlim started, SemaphoreSlim finish, int block)
+    public async Task<int> PulledWhileTheBlockDrainsAsync(SemaphoreSlim started, SemaphoreSlim finish, int block, LogCapture logs)
     {
         await started.WaitOrTimeout();
         await WaitForPulledAsync(block + 1);
+        await logs.WaitForAsync(entry => entry.EventId.Id == SourcePausedEventId).OrTimeout();
         for (int i = 0; i < 3; i++)
         {
             finish.Release();

@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 76, Level = LogLevel.Warning, Message = "Job {JobName} stopped an observable that kept pushing inside its Subscribe call after the job detached, by throwing OperationCanceledException from OnNext")]
     public static partial void SourceStoppedRunawaySubscribe(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 77, Level = LogLevel.Trace, Message = "Job {JobName} pauses its source: the block it feeds is full, and it takes the next item once the block has made room")]
+    public static partial void SourcePaused(ILogger logger, string jobName);
 }

@@ -213,6 +213,8 @@ internal abstract class Pump<T>
             return ValueTask.CompletedTask;
         }
 
+        // After the arm: whoever reads this may let the block drain, and the pump counts it.
+        Log.SourcePaused(Feed.Context.Logger, Feed.Context.JobName);
         return WhenSentAsync(room, send);
     }
 
