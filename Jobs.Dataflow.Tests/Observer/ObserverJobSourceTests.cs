@@ -181,6 +181,42 @@ public sealed class ObserverJobSourceTests
     }
 
     [TestMethod]
+    [DataRow(SourceKind.AsyncEnumerable)]
+    [DataRow(SourceKind.Channel)]
+    public async Task Run_TheHandlersBlockFaultsWhileThePumpWaitsForRoom_TheJobEndsAndLogsTheDiscardThenTheFault(SourceKind kind)
+    {
+        // No user code can fault the handler's block (the handler catches everything), so this
+        // stands for a bug of the library. The job must still end, although its source never
+        // does: the pump lets go of the item it holds, counted, and takes nothing more.
+        const int Block = 4 + 1;
+        await using var harness = new GroupHarness();
+        var pulls = new PulledItems(int.MaxValue);
+        var handler = new GatedHandler();
+        var options = new ObserverOptions { BoundedCapacity = 4 };
+        var job = (ObserverJob<int>)(kind == SourceKind.Channel
+            ? Job.Observer("obs", handler.UntilReleased, pulls.AsChannel(), options)
+            : Job.Observer("obs", handler.UntilReleased, pulls, options));
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await handler.WaitForFirstAsync();
+        await pulls.WaitForPulledAsync(Block + 1);
+        var bug = new InvalidOperationException("a bug in a block");
+        job.HandlerBlock!.Fault(bug);
+        handler.Release();
+        await job.Completion.OrTimeout();
+
+        Assert.AreEqual(Block + 1, pulls.Pulled, "The pump took nothing once the block refused its item.");
+        List<LogEntry> entries = [.. harness.Logs.Entries];
+        int discarded = entries.FindIndex(entry => entry.EventId.Name == nameof(Log.ItemsDiscardedByAFailedBlock));
+        int crashed = entries.FindIndex(entry => entry.EventId.Name == nameof(Log.JobCrashed));
+        Assert.IsGreaterThanOrEqualTo(0, discarded, "The item in the pump's hand is counted.");
+        Assert.AreEqual(1L, entries[discarded]["Count"]);
+        Assert.IsGreaterThan(discarded, crashed, "The fault is logged after the count.");
+        Assert.AreSame(bug, entries[crashed].Exception);
+    }
+
+    [TestMethod]
     public async Task Run_BlockSourceWithHandlerBlocked_LeavesTheRestInTheSource()
     {
         const int Capacity = 4;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Tasks.Dataflow;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -147,6 +148,42 @@ public sealed class PipelineSafetyTests
         CollectionAssert.AreEqual(new[] { 1, 3 }, sunk.ToArray());
         Assert.AreEqual(2, harness.Logs.Entries.Count(e => e.EventId.Name == nameof(Log.ShutdownFailed)));
         await harness.Health.WaitForAsync("pipeline-job-p", HealthLevel.Stopped, "Completed [2]");
+    }
+
+    [TestMethod]
+    public async Task Run_TheSinksBlockFaultsWhileThePumpWaitsOnAFullFirstStage_TheJobEndsAndLogsTheDiscardsThenTheFault()
+    {
+        // No user code can fault a stage's block (the stages catch everything), so this stands for
+        // a bug of the library. The job must still end, although its source never does: the pump,
+        // waiting for room in a first stage nobody drains any more, is let go, discards its item
+        // and takes nothing more. The count comes first, then the fault, neither lost.
+        await using var harness = new GroupHarness();
+        var pulls = new PulledItems(int.MaxValue);
+        var handler = new GatedHandler();
+        var job = (PipelineJob)Job.Pipeline("p", pulls, new PipelineOptions { BoundedCapacity = 4 })
+            .Transform("same", (int x) => x)
+            .Sink("held", handler.UntilReleased);
+        harness.Add(job);
+
+        await harness.StartAsync();
+        await handler.WaitForFirstAsync();
+        await pulls.WaitForPulledAsync(5 + 5 + 1);
+        var bug = new InvalidOperationException("a bug in a block");
+        ((IDataflowBlock)job.Stages[^1].Block).Fault(bug);
+        handler.Release();
+        await job.Completion.OrTimeout();
+
+        // Each block holds its capacity and the item it works on; the pump, one more.
+        Assert.IsLessThanOrEqualTo(5 + 5 + 1, pulls.Pulled, "The pump took nothing once the first stage refused its item.");
+        List<LogEntry> entries = [.. harness.Logs.Entries];
+        int discarded = entries.FindIndex(entry => entry.EventId.Name == nameof(Log.ItemsDiscardedByAFailedBlock));
+        int crashed = entries.FindIndex(entry => entry.EventId.Name == nameof(Log.JobCrashed));
+        Assert.IsGreaterThanOrEqualTo(0, discarded, "The item in the pump's hand is counted.");
+        Assert.AreEqual(1L, entries[discarded]["Count"]);
+        Assert.AreEqual(LogLevel.Warning, entries[discarded].Level);
+        Assert.IsGreaterThan(discarded, crashed, "The fault is logged after the count.");
+        Assert.AreSame(bug, entries[crashed].Exception);
+        Assert.IsFalse(entries.Any(entry => entry.EventId.Name == nameof(Log.ItemsDiscarded)), "The group did not stop: no item was discarded for a stop.");
     }
 
     /// <summary>A pipeline whose every stage, and its dead letter, throw for some items in every way they can.</summary>

@@ -53,6 +53,9 @@ internal sealed class ObserverJob<T> : Job
 
     internal override string Kind => JobKinds.Observer;
 
+    /// <summary>Gets the handler's block, once the job has built it; a test may fault it to stand for a bug of the library.</summary>
+    internal IDataflowBlock? HandlerBlock => Volatile.Read(ref _action);
+
     private protected override string HealthScopePrefix => "observer-job-";
 
     /// <summary>Busy while starting, while items wait in its blocks or in the handler or a block passes one on, and while its source has items at hand.</summary>
@@ -146,15 +149,14 @@ internal sealed class ObserverJob<T> : Job
         Exception? fault = await ended.ConfigureAwait(false);
         await _feed.WaitForReleaseAsync().ConfigureAwait(false);
         _reportTimer.Dispose();
-
+        _feed.LogDiscarded(blockFailed: action.Completion.IsFaulted);
         if (action.Completion.Exception is { } crash)
         {
             // The handler catches everything and the context guards the user's reporters, so only
-            // a bug of the library gets here. Let the group log it.
+            // a bug of the library gets here. Let the group log it, after the count of discarded items.
             ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
         }
 
-        _feed.LogDiscarded();
         if (context.CancellationToken.IsCancellationRequested)
         {
             return;

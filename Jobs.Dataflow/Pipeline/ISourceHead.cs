@@ -19,5 +19,6 @@ internal interface ISourceHead
 
     /// <summary>Logs the items taken and not handled: the feed's, and those the stages skipped.</summary>
     /// <param name="stages">The items the stages skipped after a stop.</param>
-    void LogDiscarded(long stages);
+    /// <param name="blockFailed">Whether a stage's block failed (a bug of the library), rather than the group stopping.</param>
+    void LogDiscarded(long stages, bool blockFailed);
 }

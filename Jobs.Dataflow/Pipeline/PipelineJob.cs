@@ -46,7 +46,7 @@ internal abstract class PipelineJob : Job
     internal override string Kind => JobKinds.Pipeline;
 
     /// <summary>Gets the stages, from the first to the sink.</summary>
-    protected IReadOnlyList<PipelineStage> Stages => _stages;
+    internal IReadOnlyList<PipelineStage> Stages => _stages;
 
     /// <summary>Gets how the source feeds the first stage; set by <see cref="SetHead{T}"/>.</summary>
     protected ISourceHead Head { get; private set; } = null!;
@@ -194,7 +194,10 @@ internal abstract class PipelineJob : Job
         _reportTimer = Time.CreateTimer(static state => Volatile.Write(ref ((PipelineJob)state!)._reportDue, 1), this, ReportInterval, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>Waits for the dead letters still queued, then stops the timers and closes the stages.</summary>
+    /// <summary>
+    /// Waits for the dead letters still queued, then stops the timers, closes the stages and logs the
+    /// items discarded; throws a stage's crash, after that log, so the count is not lost with it.
+    /// </summary>
     protected async Task CloseAsync()
     {
         if (_deadLetters is { } deadLetters)
@@ -210,21 +213,19 @@ internal abstract class PipelineJob : Job
             stage.Close();
         }
 
-        foreach (PipelineStage stage in _stages)
+        // The stages catch everything their functions throw, so only a bug of the library faults a
+        // block. Let the group log it.
+        AggregateException? crash = _stages.Select(stage => stage.Block.Completion.Exception).FirstOrDefault(fault => fault is not null);
+        Head.LogDiscarded(Interlocked.Read(ref _discarded), blockFailed: crash is not null);
+        if (crash is not null)
         {
-            if (stage.Block.Completion.Exception is { } crash)
-            {
-                // The stages catch everything their functions throw, so only a bug of the library
-                // gets here. Let the group log it.
-                ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
-            }
+            ExceptionDispatchInfo.Throw(crash.InnerException ?? crash);
         }
     }
 
-    /// <summary>Reports the end: the items discarded, then completed or failed, and the shutdown asked for.</summary>
+    /// <summary>Reports the end, once <see cref="CloseAsync"/> logged the items discarded: completed or failed, and the shutdown asked for.</summary>
     protected void End(Exception? fault)
     {
-        Head.LogDiscarded(Interlocked.Read(ref _discarded));
         if (Context.CancellationToken.IsCancellationRequested)
         {
             return;
@@ -346,6 +347,6 @@ internal abstract class PipelineJob : Job
 
         public Task WaitForReleaseAsync() => _feed.WaitForReleaseAsync();
 
-        public void LogDiscarded(long stages) => _feed.LogDiscarded(stages);
+        public void LogDiscarded(long stages, bool blockFailed) => _feed.LogDiscarded(stages, blockFailed);
     }
 }

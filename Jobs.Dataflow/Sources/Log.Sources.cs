@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 77, Level = LogLevel.Trace, Message = "Job {JobName} pauses its source: the block it feeds is full, and it takes the next item once the block has made room")]
     public static partial void SourcePaused(ILogger logger, string jobName);
+
+    [LoggerMessage(EventId = 78, Level = LogLevel.Warning, Message = "Job {JobName} discarded {Count} items taken from its source: one of its blocks failed, and the error follows")]
+    public static partial void ItemsDiscardedByAFailedBlock(ILogger logger, string jobName, long count);
 }

@@ -53,6 +53,9 @@ internal abstract class Pump<T>
     // The items the block took from this pump: the room's wait counts from it.
     private long _sent;
 
+    // Set once the block refused an item for good: it takes nothing more, so the pump takes nothing more either.
+    private bool _refused;
+
     // No flag set: the pump runs on its own.
     private int _state;
 
@@ -105,12 +108,18 @@ internal abstract class Pump<T>
     /// <summary>Lets go of the source (disposes an enumerator); called once the pump returned. May be user code.</summary>
     protected virtual ValueTask DisposeSourceAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Tells whether the pump may take another item from its source; false once the group stops: the pump must return.</summary>
+    /// <summary>
+    /// Tells whether the pump may take another item from its source; false once the group stops, or
+    /// once the block refused an item for good: the pump must return.
+    /// </summary>
     /// <remarks>
     /// The token, not the state: it may fire before its callback has run (the stop's deadline, when
-    /// it has fired already, runs first), and nothing may be taken once the group stops.
+    /// it has fired already, runs first), and nothing may be taken once the group stops. A block
+    /// refuses for good only after a stop, or when it completed without the pump (a block faulted:
+    /// a bug of the library); every item taken after that would only be discarded, and an endless
+    /// source would keep the job from ending.
     /// </remarks>
-    protected bool CanTake() => !Feed.StopToken.IsCancellationRequested;
+    protected bool CanTake() => !_refused && !Feed.StopToken.IsCancellationRequested;
 
     /// <summary>
     /// Marks that the pump calls into its source (user code that may block instead of returning a
@@ -198,7 +207,7 @@ internal abstract class Pump<T>
 
         if (offered != DataflowMessageStatus.Declined)
         {
-            Feed.Discard();
+            Refused();
             return ValueTask.CompletedTask;
         }
 
@@ -280,8 +289,15 @@ internal abstract class Pump<T>
         }
         else
         {
-            Feed.Discard();
+            Refused();
         }
+    }
+
+    /// <summary>The block refused the item for good: it is counted as discarded, and the pump takes nothing more.</summary>
+    private void Refused()
+    {
+        _refused = true;
+        Feed.Discard();
     }
 
     /// <summary>

@@ -186,9 +186,13 @@ internal sealed class SourceFeed<T>
         }
     }
 
-    /// <summary>Logs the items the run discarded, if any: expected after a plain stop, a warning when a drain was cut short.</summary>
+    /// <summary>
+    /// Logs the items the run discarded, if any: expected after a plain stop, a warning when a drain
+    /// was cut short or a block of the job failed.
+    /// </summary>
     /// <param name="elsewhere">Items discarded after the feed handed them on (a pipeline's later stages).</param>
-    public void LogDiscarded(long elsewhere = 0)
+    /// <param name="blockFailed">Whether a block of the job failed (a bug of the library), rather than the group stopping.</param>
+    public void LogDiscarded(long elsewhere = 0, bool blockFailed = false)
     {
         long discarded;
         lock (_countLock)
@@ -202,7 +206,11 @@ internal sealed class SourceFeed<T>
             return;
         }
 
-        if (Drain)
+        if (blockFailed)
+        {
+            Log.ItemsDiscardedByAFailedBlock(Context.Logger, Context.JobName, discarded);
+        }
+        else if (Drain)
         {
             Log.DrainCutShort(Context.Logger, Context.JobName, discarded);
         }
