@@ -200,17 +200,20 @@ public sealed class ObserverJobTests
     }
 
     [TestMethod]
-    public async Task Run_SourceFaultsWithShutdownOnError_ShutsDownWithTheFault()
+    public async Task Run_SourceFaultsWithShutdownOnError_ReportsFailedThenShutsDownWithTheFault()
     {
         await using var harness = new GroupHarness();
         var channel = Channel.CreateUnbounded<int>();
         var error = new InvalidOperationException("source gone");
+        Task<ShutdownCall> shutdown = harness.RecordShutdown();
         harness.Add(Job.Observer("obs", (int _, CancellationToken _) => Task.CompletedTask, channel.Reader, new ObserverOptions { ShutdownOnError = true }));
 
         await harness.StartAsync();
         channel.Writer.Complete(error);
         await harness.WaitForEndAsync("obs");
 
+        ShutdownCall call = await shutdown.OrTimeout();
+        Assert.AreEqual(HealthLevel.Failed, call.LastReport(Scope).Level, "Failed is reported before the shutdown.");
         harness.Shutdowner.Verify(s => s.Shutdown(error), Times.Once);
         HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
         Assert.AreEqual(HealthLevel.Failed, scope.Level);

@@ -236,19 +236,22 @@ public sealed class OneShotJobTests
     }
 
     [TestMethod]
-    public async Task Run_ShutdownOnErrorAndRetriesExhausted_ShutsDownWithTheLastError()
+    public async Task Run_ShutdownOnErrorAndRetriesExhausted_ReportsFailedThenShutsDownWithTheLastError()
     {
         await using var harness = new GroupHarness();
         int runs = 0;
-        var shutdown = new TaskCompletionSource<Exception?>();
-        harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Callback<Exception?>(e => shutdown.SetResult(e));
+        Task<ShutdownCall> shutdown = harness.RecordShutdown();
         OneShotFunc fn = (_, _) => throw new InvalidOperationException($"attempt {Interlocked.Increment(ref runs)}");
         harness.Add(Job.OneShot("doomed", fn, new OneShotOptions { Retries = 2, ShutdownOnError = true }));
 
         await harness.StartAsync();
 
-        Exception? error = await shutdown.OrTimeout();
-        Assert.AreEqual("attempt 3", error?.Message);
+        ShutdownCall call = await shutdown.OrTimeout();
+        Assert.AreEqual("attempt 3", call.Error?.Message);
+        HealthReport before = call.LastReport("job-doomed");
+        Assert.AreEqual(HealthLevel.Failed, before.Level, "Failed is reported before the shutdown.");
+        Assert.AreSame(call.Error, before.Error);
+        await harness.WaitForEndAsync("doomed");
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Once);
     }
 

@@ -155,7 +155,12 @@ public sealed class PipelineCompletionTests
         var channel = Channel.CreateUnbounded<int>();
         int sunk = 0;
         int sunkAtShutdown = -1;
-        harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Callback(() => sunkAtShutdown = Volatile.Read(ref sunk));
+        var shutdown = new TaskCompletionSource<IReadOnlyList<HealthReport>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Callback(() =>
+        {
+            sunkAtShutdown = Volatile.Read(ref sunk);
+            shutdown.TrySetResult(harness.Health.Reports);
+        });
         harness.Add(Job.Pipeline("p", channel.Reader, new PipelineOptions { ShutdownWhenComplete = true })
             .Batch("batch", 2)
             .Sink("collect", async (batch, _) =>
@@ -176,6 +181,8 @@ public sealed class PipelineCompletionTests
         harness.Shutdowner.Verify(s => s.Shutdown(null), Times.Once);
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Once);
         Assert.AreEqual(5, sunkAtShutdown, "The shutdown came before the last (partial) batch was handled.");
+        HealthReport before = (await shutdown.OrTimeout()).Last(r => r.Path == Scope && !r.Closed);
+        Assert.AreEqual(new HealthReport(Scope, HealthLevel.Stopped, "Completed [3]", null), before, "Stopped is reported before the shutdown.");
         await harness.Health.WaitForAsync(Scope, HealthLevel.Stopped, "Completed [3]");
         Assert.AreEqual(LogLevel.Information, harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.CompletedShutdownRequested)).Level);
         Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.ShutdownRequested)), "A pipeline that completed did not give up.");
@@ -232,11 +239,12 @@ public sealed class PipelineCompletionTests
     }
 
     [TestMethod]
-    public async Task Run_SourceFaultsWithShutdownOnError_ShutsDownWithTheFault()
+    public async Task Run_SourceFaultsWithShutdownOnError_ReportsFailedThenShutsDownWithTheFault()
     {
         await using var harness = new GroupHarness();
         var stream = new SteppedStream();
         var fault = new IOException("disk gone");
+        Task<ShutdownCall> shutdown = harness.RecordShutdown();
         harness.Add(Job.Pipeline("p", stream, new PipelineOptions { ShutdownOnError = true, ShutdownWhenComplete = true })
             .Sink("collect", (_, _) => Task.CompletedTask));
 
@@ -245,6 +253,8 @@ public sealed class PipelineCompletionTests
         stream.Complete(fault);
         await harness.WaitForEndAsync("p");
 
+        ShutdownCall call = await shutdown.OrTimeout();
+        Assert.AreEqual(HealthLevel.Failed, call.LastReport(Scope).Level, "Failed is reported before the shutdown.");
         harness.Shutdowner.Verify(s => s.Shutdown(fault), Times.Once);
         harness.Shutdowner.Verify(s => s.Shutdown(It.IsAny<Exception?>()), Times.Once);
         await harness.Health.WaitForAsync(Scope, HealthLevel.Failed);

@@ -68,6 +68,18 @@ internal sealed class GroupHarness : IAsyncDisposable
 
     public Task StartAsync() => Group.StartAsync(CancellationToken.None);
 
+    /// <summary>
+    /// Sets up the shutdowner to record its first call: the error it got, and the health reports
+    /// made before it, so a test can check what a job reported before it asked the application to stop.
+    /// </summary>
+    /// <returns>A task that completes at the first call to <see cref="IShutdowner.Shutdown"/>.</returns>
+    public Task<ShutdownCall> RecordShutdown()
+    {
+        var called = new TaskCompletionSource<ShutdownCall>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Shutdowner.Setup(s => s.Shutdown(It.IsAny<Exception?>())).Callback<Exception?>(error => called.TrySetResult(new ShutdownCall(error, Health.Reports)));
+        return called.Task;
+    }
+
     public Task StopAsync() => Group.StopAsync(CancellationToken.None).OrTimeout();
 
     public async ValueTask DisposeAsync() => await StopAsync();
