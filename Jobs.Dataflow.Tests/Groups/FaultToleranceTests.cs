@@ -14,6 +14,31 @@ namespace Jobs.Dataflow.Tests.Groups;
 public sealed class FaultToleranceTests
 {
     [TestMethod]
+    public async Task Pipeline_QueueObservationThrowsWhenDisposed_CompletesReportsAndShutsDown()
+    {
+        // The stages end their observations as the job ends: one that throws must not cost the
+        // job its last status, nor the application the shutdown it asked for.
+        await using var harness = new GroupHarness();
+        var observation = new Mock<IDisposable>();
+        observation.Setup(o => o.Dispose()).Throws(new InvalidOperationException("gauge gone"));
+        harness.Metrics.Setup(m => m.ObservePipelineStageQueue(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<Func<long>>())).Returns(observation.Object);
+        Task<ShutdownCall> shutdown = harness.RecordShutdown();
+        harness.Add(Job.Pipeline("p", Enumerable.Range(0, 10).ToAsyncEnumerable(), new PipelineOptions { ShutdownWhenComplete = true })
+            .Transform("same", x => x)
+            .Sink("drop", (_, _) => Task.CompletedTask));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("p");
+
+        Assert.IsNull((await shutdown.OrTimeout()).Error);
+        observation.Verify(o => o.Dispose(), Times.Exactly(2));
+        await harness.Health.WaitForAsync("pipeline-job-p", HealthLevel.Stopped, "Completed [10]");
+        Assert.AreEqual(1, harness.Logs.Entries.Count(e => e.EventId.Name == nameof(Log.MetricsFailed)));
+        Assert.AreEqual(1, harness.Logs.Entries.Count(e => e.EventId.Name == nameof(Log.MetricsFailedAgain)));
+        Assert.IsFalse(harness.Logs.Entries.Any(e => e.EventId.Name == nameof(Log.JobCrashed)));
+    }
+
+    [TestMethod]
     public async Task Observer_MetricsSinkThrows_HandlesEveryItemLogsAndEnds()
     {
         await using var harness = new GroupHarness();

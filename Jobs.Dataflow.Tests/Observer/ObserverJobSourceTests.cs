@@ -214,6 +214,8 @@ public sealed class ObserverJobSourceTests
         Assert.AreEqual(1L, entries[discarded]["Count"]);
         Assert.IsGreaterThan(discarded, crashed, "The fault is logged after the count.");
         Assert.AreSame(bug, entries[crashed].Exception);
+        HealthStatus scope = harness.Health.Tree.Snapshot().Find(Scope)!;
+        Assert.AreEqual(HealthLevel.Failed, scope.Level, "A job that crashed will not run again: its last status says so.");
     }
 
     [TestMethod]

@@ -184,6 +184,8 @@ public sealed class PipelineSafetyTests
         Assert.IsGreaterThan(discarded, crashed, "The fault is logged after the count.");
         Assert.AreSame(bug, entries[crashed].Exception);
         Assert.IsFalse(entries.Any(entry => entry.EventId.Name == nameof(Log.ItemsDiscarded)), "The group did not stop: no item was discarded for a stop.");
+        HealthReport last = harness.Health.Reports.Last(report => report.Path == "pipeline-job-p" && !report.Closed);
+        Assert.AreEqual(new HealthReport("pipeline-job-p", HealthLevel.Failed, "Ended by an unexpected error: a bug in a block", bug), last);
     }
 
     /// <summary>A pipeline whose every stage, and its dead letter, throw for some items in every way they can.</summary>

@@ -377,8 +377,10 @@ internal sealed partial class JobGroup : IJobGroup
         catch (Exception ex)
         {
             // Job kinds catch their user's exceptions and the context guards the user's
-            // collaborators; this only catches a bug of the library, so that it is never lost.
+            // collaborators; this only catches a bug of the library, so that it is never lost:
+            // logged, and the job's last status, since it will not run again.
             Log.JobCrashed(_logger, job.Name, ex);
+            context.Health.Failed($"Ended by an unexpected error: {ex.Message}", ex);
         }
         finally
         {

@@ -119,7 +119,8 @@ internal sealed class GuardedJobMetrics : IJobMetrics
     {
         try
         {
-            return _inner.ObservePipelineStageQueue(name, stage, queueLength);
+            IDisposable? observation = _inner.ObservePipelineStageQueue(name, stage, queueLength);
+            return observation is null ? null : new GuardedObservation(observation, _context);
         }
         catch (Exception ex)
         {
@@ -173,6 +174,22 @@ internal sealed class GuardedJobMetrics : IJobMetrics
         catch (Exception ex)
         {
             _context.MetricsFailed(ex);
+        }
+    }
+
+    /// <summary>The sink's observation of a queue, whose end is guarded too: a stage closes it as the job ends.</summary>
+    private sealed class GuardedObservation(IDisposable inner, JobContext context) : IDisposable
+    {
+        public void Dispose()
+        {
+            try
+            {
+                inner.Dispose();
+            }
+            catch (Exception ex)
+            {
+                context.MetricsFailed(ex);
+            }
         }
     }
 }
