@@ -182,13 +182,15 @@ public sealed class TimerIntervalTests
     public void TimerInterval_BadInterval_ThrowsNamingInterval()
     {
         var interval = new TimerInterval(Ten);
-        foreach (TimeSpan bad in new[] { TimeSpan.Zero, TimeSpan.FromTicks(-1), Timeout.InfiniteTimeSpan, TimeSpan.FromDays(50), TimeSpan.MaxValue })
+        foreach (TimeSpan bad in new[] { TimeSpan.Zero, TimeSpan.FromTicks(-1), TimeSpan.FromTicks(1), TimeSpan.FromMilliseconds(1) - TimeSpan.FromTicks(1), Timeout.InfiniteTimeSpan, TimeSpan.FromDays(50), TimeSpan.MaxValue })
         {
             Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new TimerInterval(bad)).ParamName);
             Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => interval.Change(bad)).ParamName);
         }
 
         Assert.AreEqual(Ten, interval.Value, "A rejected change leaves the interval as it was.");
+        interval.Change(TimeSpan.FromMilliseconds(1));
+        Assert.AreEqual(TimeSpan.FromMilliseconds(1), interval.Value, "1 ms is the shortest interval.");
         Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentNullException>(() => Job.Timer("t", _ => Task.CompletedTask, (TimerInterval)null!)).ParamName);
         Assert.AreEqual("fn", Assert.ThrowsExactly<ArgumentNullException>(() => Job.Timer("t", null!, interval)).ParamName);
     }

@@ -284,6 +284,9 @@ public sealed class TimerJobTests
         Assert.AreEqual("fn", Assert.ThrowsExactly<ArgumentNullException>(() => Job.Timer("t", null!, Interval)).ParamName);
         Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Job.Timer("t", fn, TimeSpan.FromTicks(-1))).ParamName);
         Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Job.Timer("t", fn, TimeSpan.Zero)).ParamName);
+        Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Job.Timer("t", fn, TimeSpan.FromTicks(1))).ParamName);
+        Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Job.Timer("t", fn, TimeSpan.FromMilliseconds(1) - TimeSpan.FromTicks(1), new TimerOptions { Trigger = trigger })).ParamName);
+        Assert.AreEqual("timer-job-fast", ((TimerJob)Job.Timer("fast", fn, TimeSpan.FromMilliseconds(1))).HealthScopeName);
         Assert.AreEqual("interval", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Job.Timer("t", fn, TimeSpan.MaxValue)).ParamName);
         Assert.ThrowsExactly<ArgumentNullException>(() => Job.Timer(null!, fn, Interval));
         Assert.ThrowsExactly<ArgumentException>(() => Job.Timer(string.Empty, fn, Interval));

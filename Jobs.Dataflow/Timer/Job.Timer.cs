@@ -21,13 +21,15 @@ public abstract partial class Job
     /// <exception cref="ArgumentNullException"><paramref name="name"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException">
-    /// <paramref name="interval"/> is negative, zero without a trigger, or longer than a timer can wait (about 49 days).
+    /// <paramref name="interval"/> is negative, zero without a trigger, positive but under 1 ms, or
+    /// longer than a timer can wait (about 49 days).
     /// </exception>
     public static Job Timer(string name, TimerFunc fn, TimeSpan interval, TimerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(fn);
         ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(interval, Timers.MaxDelay);
+        Timers.ThrowIfUnderMinInterval(interval, nameof(interval));
         options ??= TimerOptions.Default;
         if (interval == TimeSpan.Zero && options.Trigger is null)
         {

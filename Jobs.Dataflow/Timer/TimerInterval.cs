@@ -27,7 +27,7 @@ public sealed class TimerInterval
     /// <param name="interval">The interval to begin with.</param>
     /// <exception cref="ArgumentOutOfRangeException">
     /// <paramref name="interval"/> is zero, negative (<see cref="Timeout.InfiniteTimeSpan"/> too),
-    /// or longer than a timer can wait (about 49 days).
+    /// under 1 ms, or longer than a timer can wait (about 49 days).
     /// </exception>
     public TimerInterval(TimeSpan interval)
     {
@@ -45,7 +45,7 @@ public sealed class TimerInterval
     /// <param name="interval">The new interval.</param>
     /// <exception cref="ArgumentOutOfRangeException">
     /// <paramref name="interval"/> is zero, negative (<see cref="Timeout.InfiniteTimeSpan"/> too),
-    /// or longer than a timer can wait (about 49 days).
+    /// under 1 ms, or longer than a timer can wait (about 49 days).
     /// </exception>
     public void Change(TimeSpan interval)
     {
@@ -95,5 +95,6 @@ public sealed class TimerInterval
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(interval));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(interval, Timers.MaxDelay, nameof(interval));
+        Timers.ThrowIfUnderMinInterval(interval, nameof(interval));
     }
 }
