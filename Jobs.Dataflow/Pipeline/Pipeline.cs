@@ -93,10 +93,19 @@ public sealed class Pipeline<T>
     /// <returns>The description with the stage added.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="stage"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="stage"/> is empty, or the pipeline has a stage of that name already.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is below 1, or <paramref name="maxDelay"/> is negative or longer than a timer can wait (about 49 days).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="size"/> is below 1 or above 1,000,000 (the stage's <c>BatchBlock</c> sets aside
+    /// about 100 bytes per item of a batch when it is built), or <paramref name="maxDelay"/> is negative
+    /// or longer than a timer can wait (about 49 days).
+    /// </exception>
     public Pipeline<T[]> Batch(string stage, int size, TimeSpan maxDelay = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        if (size > DataflowLimits.MaxBatchSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, "A batch holds at most 1,000,000 items: the stage's BatchBlock sets aside about 100 bytes per item of a batch when it is built.");
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDelay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxDelay, Timers.MaxDelay);
         string name = _chain.NewStageName(stage);
