@@ -256,6 +256,82 @@ public sealed class PipelineStagesTests
     }
 
     [TestMethod]
+    [DataRow("where", true)]
+    [DataRow("where", false)]
+    [DataRow("many", true)]
+    [DataRow("many", false)]
+    [DataRow("transform-sync", true)]
+    [DataRow("transform-sync", false)]
+    public async Task SyncStages_ParallelismTwo_RunTwoAtOnceAndKeepInputOrderOnlyWhenAsked(string kind, bool ensureOrdered)
+    {
+        await using var harness = new GroupHarness();
+        var channel = Channel.CreateUnbounded<int>();
+        var gates = Enumerable.Range(0, 2).Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToArray();
+        var entered = new SemaphoreSlim(0);
+        var firstSunk = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sunk = new ConcurrentQueue<int>();
+        var options = new StageOptions { MaxDegreeOfParallelism = 2, EnsureOrdered = ensureOrdered };
+        void Hold(int x)
+        {
+            entered.Release();
+            gates[x].Task.Wait(Waits.Timeout);
+        }
+
+        Pipeline<int> start = Job.Pipeline("p", channel.Reader);
+        Pipeline<int> slow = kind switch
+        {
+            "where" => start.Where(
+                "slow",
+                x =>
+                {
+                    Hold(x);
+                    return true;
+                },
+                options),
+            "many" => start.TransformMany(
+                "slow",
+                x =>
+                {
+                    Hold(x);
+                    return new[] { x };
+                },
+                options),
+            _ => start.Transform(
+                "slow",
+                x =>
+                {
+                    Hold(x);
+                    return x;
+                },
+                options),
+        };
+        harness.Add(slow.Sink("collect", (item, _) =>
+        {
+            sunk.Enqueue(item);
+            firstSunk.TrySetResult(item);
+            return Task.CompletedTask;
+        }));
+
+        await harness.StartAsync();
+        channel.Writer.TryWrite(0);
+        channel.Writer.TryWrite(1);
+        channel.Writer.Complete();
+
+        // Both run at once (with one at a time, the second never enters); item 1 finishes first.
+        await entered.WaitOrTimeout();
+        await entered.WaitOrTimeout();
+        gates[1].SetResult();
+        if (!ensureOrdered)
+        {
+            Assert.AreEqual(1, await firstSunk.OrTimeout(), "Unordered, item 1 leaves while item 0 still runs.");
+        }
+
+        gates[0].SetResult();
+        await harness.WaitForEndAsync("p");
+        CollectionAssert.AreEqual(ensureOrdered ? new[] { 0, 1 } : new[] { 1, 0 }, sunk.ToArray());
+    }
+
+    [TestMethod]
     public async Task Sink_DefaultOptions_HandlesOneItemAtATime()
     {
         await using var harness = new GroupHarness();
