@@ -69,19 +69,48 @@ public sealed class GuardedJobMetricsTests
     }
 
     [TestMethod]
-    public async Task ObservePipelineStageQueue_SinkAccepts_ReturnsTheSinksSubscription()
+    public async Task ObservePipelineStageQueue_SinkAccepts_ReturnsAGuardOverTheSinksSubscription()
     {
-        using var subscription = new CancellationTokenSource();
+        var subscription = new Mock<IDisposable>(MockBehavior.Strict);
+        subscription.Setup(s => s.Dispose());
         Func<long> queueLength = () => 42;
         var sink = new Mock<IJobMetrics>(MockBehavior.Strict);
-        sink.Setup(m => m.ObservePipelineStageQueue("guarded", "parse", queueLength)).Returns(subscription);
+        sink.Setup(m => m.ObservePipelineStageQueue("guarded", "parse", queueLength)).Returns(subscription.Object);
         await using var harness = new GroupHarness();
         IJobMetrics guarded = GuardFor(harness, sink.Object);
 
         IDisposable? returned = guarded.ObservePipelineStageQueue("guarded", "parse", queueLength);
+        subscription.Verify(s => s.Dispose(), Times.Never);
+        returned!.Dispose();
 
-        Assert.AreSame(subscription, returned);
+        subscription.Verify(s => s.Dispose(), Times.Once);
         Assert.IsEmpty(harness.Logs.Entries);
+    }
+
+    [TestMethod]
+    public async Task ObservePipelineStageQueue_SubscriptionThrowsWhenDisposed_LogsTheFailure()
+    {
+        var subscription = new Mock<IDisposable>();
+        subscription.Setup(s => s.Dispose()).Throws(new InvalidOperationException("gauge gone"));
+        var sink = new Mock<IJobMetrics>();
+        sink.Setup(m => m.ObservePipelineStageQueue(It.IsAny<string>(), It.IsAny<string>(), It.IsAny<Func<long>>())).Returns(subscription.Object);
+        await using var harness = new GroupHarness();
+        IJobMetrics guarded = GuardFor(harness, sink.Object);
+
+        guarded.ObservePipelineStageQueue("guarded", "parse", () => 0)!.Dispose();
+
+        LogEntry failed = harness.Logs.Entries.Single(e => e.EventId.Name == nameof(Log.MetricsFailed));
+        Assert.AreEqual("gauge gone", failed.Exception?.Message);
+    }
+
+    [TestMethod]
+    public async Task ObservePipelineStageQueue_SinkReturnsNull_ReturnsNull()
+    {
+        var sink = new Mock<IJobMetrics>();
+        await using var harness = new GroupHarness();
+        IJobMetrics guarded = GuardFor(harness, sink.Object);
+
+        Assert.IsNull(guarded.ObservePipelineStageQueue("guarded", "parse", () => 0));
     }
 
     [TestMethod]
