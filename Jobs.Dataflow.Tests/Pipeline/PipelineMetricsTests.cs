@@ -235,6 +235,39 @@ public sealed class PipelineMetricsTests
         Assert.IsFalse(queues.GetMeasurementSnapshot().Any(m => Equals(m.Tags["job.name"], "p")), "An ended job's stages are still observed.");
     }
 
+    [TestMethod]
+    public async Task StageQueue_BatchStage_ReadsTheItemsThatArrivedAndAreNotInABatchThatLeft()
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        using var queues = new MetricCollector<long>(_meterFactory, MeterJobMetrics.MeterName, "jobs.pipeline.stage.queue");
+        await using var harness = new GroupHarness(new JobGroupOptions { Metrics = metrics, Labels = Labels });
+        var stream = new SteppedStream();
+        var handler = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Add(Job.Pipeline("p", stream)
+            .Batch("batch", 3)
+            .Sink("store", async (_, _) =>
+            {
+                handler.TrySetResult();
+                await release.Task;
+            }));
+
+        await harness.StartAsync();
+
+        // The batch of 1 to 3 is in the sink; 4 and 5 arrived and wait for a third item.
+        stream.Write(1, 2, 3, 4, 5);
+        await stream.WaitForPullAsync(6);
+        await handler.OrTimeout();
+        queues.RecordObservableInstruments();
+        CollectedMeasurement<long> batch = queues.GetMeasurementSnapshot().Single(m => Equals(m.Tags["job.stage"], "batch"));
+        Assert.AreEqual(2, batch.Value);
+        AssertTags(batch, "batch");
+
+        release.SetResult();
+        stream.Complete();
+        await harness.WaitForEndAsync("p");
+    }
+
     private static (string Stage, long Sum)[] Chunks(MetricCollector<long> items) =>
         [.. items.GetMeasurementSnapshot().GroupBy(m => (string)m.Tags["job.stage"]!).Select(g => (g.Key, g.Sum(m => m.Value)))];
 
