@@ -121,6 +121,64 @@ public sealed class MeterJobMetricsTests
     }
 
     [TestMethod]
+    public void JobView_EveryInstrument_CarriesTheGroupsLabelsAsTags()
+    {
+        using var metrics = new MeterJobMetrics(_meterFactory);
+        var tagged = new List<(string Instrument, Dictionary<string, object?> Tags)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter.Scope, _meterFactory))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        void Collect(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            lock (tagged)
+            {
+                tagged.Add((instrument.Name, new Dictionary<string, object?>(tags.ToArray())));
+            }
+        }
+
+        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => Collect(instrument, tags));
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => Collect(instrument, tags));
+        listener.SetMeasurementEventCallback<int>((instrument, _, tags, _) => Collect(instrument, tags));
+        listener.Start();
+        var labels = new LabelsScope(new Dictionary<string, object?> { ["tenant"] = "acme" });
+        IJobMetrics timer = metrics.ForJob(JobKinds.Timer, labels);
+        IJobMetrics others = metrics.ForJob(JobKinds.Pipeline, labels);
+
+        timer.TimerRunDuration("t", TimeSpan.FromSeconds(1), RunOutcome.Ok, error: null);
+        timer.TimerTriggerStats("t", TimeSpan.FromSeconds(1), 2);
+        timer.RunsInFlight("t", JobKinds.Timer, 1);
+        others.OneShotRunDuration("o", TimeSpan.FromSeconds(1), RunOutcome.Ok, error: null);
+        others.ObserverRunDuration("obs", TimeSpan.FromSeconds(1), RunOutcome.Ok, error: null);
+        others.PipelineStageDuration("p", "s", TimeSpan.FromSeconds(1));
+        others.PipelineStageItems("p", "s", 1);
+        others.PipelineStageFailed("p", "s");
+        others.JobError("p", new InvalidOperationException());
+        using (others.ObservePipelineStageQueue("p", "s", () => 3))
+        {
+            listener.RecordObservableInstruments();
+        }
+
+        string[] expected =
+        [
+            "jobs.timer.run.duration", "jobs.timer.trigger.latency", "jobs.timer.trigger.folds", "jobs.run.active",
+            "jobs.oneshot.run.duration", "jobs.observer.item.duration", "jobs.pipeline.stage.duration",
+            "jobs.pipeline.stage.items", "jobs.pipeline.stage.failures", "jobs.errors", "jobs.pipeline.stage.queue",
+        ];
+        CollectionAssert.AreEquivalent(expected, tagged.Select(t => t.Instrument).ToArray());
+        foreach ((string instrument, Dictionary<string, object?> tags) in tagged)
+        {
+            Assert.AreEqual("acme", tags.GetValueOrDefault("tenant"), instrument);
+        }
+    }
+
+    [TestMethod]
     public void Constructor_NullFactory_ThrowsNamingMeterFactory()
     {
         Assert.AreEqual("meterFactory", Assert.ThrowsExactly<ArgumentNullException>(() => new MeterJobMetrics(null!)).ParamName);
