@@ -177,6 +177,50 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    [DataRow(false, DisplayName = "After OnCompleted")]
+    [DataRow(true, DisplayName = "After OnError")]
+    public async Task OnNext_AfterTheStreamEnded_IsIgnoredAndLoggedOnce(bool withError)
+    {
+        // The observable grammar forbids a push after the end; one that breaks it is ignored, even
+        // on the same thread at once, rather than handled by a job that was told the stream ended.
+        await using var harness = new GroupHarness();
+        var observable = new TestObservable<int>();
+        var handled = new ConcurrentQueue<int>();
+        harness.Add(Job.Observer(
+            "obs",
+            (int item, CancellationToken _) =>
+            {
+                handled.Enqueue(item);
+                return Task.CompletedTask;
+            },
+            observable));
+
+        await harness.StartAsync();
+        IObserver<int> observer = await observable.WaitForObserverAsync();
+        observer.OnNext(1);
+        observer.OnNext(2);
+        if (withError)
+        {
+            observer.OnError(new IOException("feed gone"));
+        }
+        else
+        {
+            observer.OnCompleted();
+        }
+
+        observer.OnNext(3);
+        observer.OnNext(4);
+        await harness.WaitForEndAsync("obs");
+
+        CollectionAssert.AreEqual(new[] { 1, 2 }, handled.ToArray());
+        Assert.AreEqual(1, harness.Logs.Entries.Count(e => e.EventId.Name == nameof(Log.SourceLatePush)));
+        if (!withError)
+        {
+            await harness.Health.WaitForAsync("observer-job-obs", HealthLevel.Stopped, "Completed [2]");
+        }
+    }
+
+    [TestMethod]
     public async Task OnNext_BlockedWhenTheJobStops_ReturnsAndDropsTheItem()
     {
         await using var harness = new GroupHarness();

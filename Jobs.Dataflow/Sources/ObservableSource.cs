@@ -148,7 +148,16 @@ internal sealed class ObservableSource<T> : JobSource<T>
 
         public void OnCompleted() => End(null);
 
-        public void End(Exception? error) => _feed.End(error);
+        /// <summary>
+        /// The stream ended (or the job stops): refuses further pushes at once, so one that breaks the
+        /// observable grammar by pushing after <c>OnCompleted</c> or <c>OnError</c> is ignored like any
+        /// late push, then tells the job.
+        /// </summary>
+        public void End(Exception? error)
+        {
+            Detach();
+            _feed.End(error);
+        }
 
         /// <summary>Marks that <c>Subscribe</c> has returned (or thrown): a late push is only ignored from now on.</summary>
         public void Subscribed() => _subscribed = true;
