@@ -175,8 +175,8 @@ public sealed class ObserverJobSourceTests
         int pulledWhileDraining = await pulls.PulledWhileTheBlockDrainsAsync(started, finish, Block, harness.Logs);
 
         Assert.AreEqual(Block + 1, pulledWhileDraining, "The pump took another item before the block drained by half.");
-        LogEntry paused = harness.Logs.Entries.First(entry => entry.EventId.Id == 77);
-        Assert.AreEqual(LogLevel.Trace, paused.Level);
+        LogEntry paused = harness.Logs.Entries.Single(entry => entry.EventId.Id == 77);
+        Assert.AreEqual(LogLevel.Debug, paused.Level);
         Assert.AreEqual("obs", paused.Fields["JobName"]);
     }
 

@@ -26,7 +26,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 76, Level = LogLevel.Warning, Message = "Job {JobName} stopped an observable that kept pushing inside its Subscribe call after the job detached, by throwing OperationCanceledException from OnNext")]
     public static partial void SourceStoppedRunawaySubscribe(ILogger logger, string jobName);
 
-    [LoggerMessage(EventId = 77, Level = LogLevel.Trace, Message = "Job {JobName} pauses its source: the block it feeds is full, and it takes the next item once the block has made room")]
+    [LoggerMessage(EventId = 77, Level = LogLevel.Debug, Message = "Job {JobName} pauses its source for the first time: the block it feeds is full, and the job takes the next item once the block has made room (backpressure; later pauses are not logged)")]
     public static partial void SourcePaused(ILogger logger, string jobName);
 
     [LoggerMessage(EventId = 78, Level = LogLevel.Warning, Message = "Job {JobName} discarded {Count} items taken from its source: one of its blocks failed, and the error follows")]

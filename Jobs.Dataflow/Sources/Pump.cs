@@ -56,6 +56,9 @@ internal abstract class Pump<T>
     // Set once the block refused an item for good: it takes nothing more, so the pump takes nothing more either.
     private bool _refused;
 
+    // Set once the pump logged its first pause: one entry per run, not one per wait.
+    private bool _pauseLogged;
+
     // No flag set: the pump runs on its own.
     private int _state;
 
@@ -223,7 +226,12 @@ internal abstract class Pump<T>
         }
 
         // After the arm: whoever reads this may let the block drain, and the pump counts it.
-        Log.SourcePaused(Feed.Context.Logger, Feed.Context.JobName);
+        if (!_pauseLogged)
+        {
+            _pauseLogged = true;
+            Log.SourcePaused(Feed.Context.Logger, Feed.Context.JobName);
+        }
+
         return WhenSentAsync(room, send);
     }
 
