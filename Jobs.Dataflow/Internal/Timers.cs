@@ -17,9 +17,9 @@ internal static class Timers
     /// <param name="paramName">The name of the parameter that gave it.</param>
     public static void ThrowIfUnderMinInterval(TimeSpan interval, string paramName)
     {
-        if (interval > TimeSpan.Zero && interval < MinInterval)
+        if (interval != TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(paramName, interval, "An interval must be at least 1 ms: a timer cannot wait less, and the job would run in a busy loop.");
+            ArgumentOutOfRangeException.ThrowIfLessThan(interval, MinInterval, paramName);
         }
     }
 }

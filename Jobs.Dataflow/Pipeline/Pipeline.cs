@@ -101,10 +101,7 @@ public sealed class Pipeline<T>
     public Pipeline<T[]> Batch(string stage, int size, TimeSpan maxDelay = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
-        if (size > DataflowLimits.MaxBatchSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(size), size, "A batch holds at most 1,000,000 items: the stage's BatchBlock sets aside about 100 bytes per item of a batch when it is built.");
-        }
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, DataflowLimits.MaxBatchSize);
 
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDelay, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxDelay, Timers.MaxDelay);
