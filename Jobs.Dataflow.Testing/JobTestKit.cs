@@ -40,7 +40,7 @@ public sealed class JobTestKit : IAsyncDisposable
         Health = new HealthTree("root", Time);
         _loggerFactory = LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(_logs));
         Metrics = new MeterJobMetrics(_meterFactory);
-        Registry = new JobRegistry(_loggerFactory, Shutdowner, Time, Metrics) { TracksIdle = true, GraceClock = Time };
+        Registry = new JobRegistry(_loggerFactory, Shutdowner, Time, Metrics) { TracksIdle = true };
         Group = Registry.NewGroup(Health, new JobGroupOptions { Labels = _options.Labels });
         _waiter = new IdleWaiter((JobGroup)Group, Time, _options.Timeout);
     }
@@ -135,15 +135,21 @@ public sealed class JobTestKit : IAsyncDisposable
             () => $"Scope {path} did not report {level} within {_options.Timeout}. Health:\n{Health.Snapshot()}");
     }
 
-    /// <summary>Waits until a job's own health scope reports <paramref name="level"/>, whatever its kind's scope name.</summary>
-    /// <param name="job">A job of the group.</param>
+    /// <summary>
+    /// Waits until a job's own health scope reports <paramref name="level"/>, whatever its kind's
+    /// scope name, and wherever it is: at the root, or under a view made by <c>Group.Scoped(...)</c>.
+    /// </summary>
+    /// <param name="job">A job of the group, or of one of its scoped views.</param>
     /// <param name="level">The level to wait for.</param>
-    /// <returns>The job's status once it has that level.</returns>
+    /// <returns>The job's status once it has that level. With jobs of one name and kind in several views, the first such scope at that level, nearest the root first.</returns>
     /// <exception cref="TimeoutException">Not at that level within <see cref="Timeout"/>; the message gives the tree.</exception>
     public Task<HealthStatus> WaitForHealthAsync(Job job, HealthLevel level)
     {
         ArgumentNullException.ThrowIfNull(job);
-        return WaitForHealthAsync(job.HealthScopeName, level);
+        string name = job.HealthScopeName;
+        return _waiter.WaitForAsync(
+            () => FindScope(Health.Snapshot(), name, level),
+            () => $"The scope {name} of job {job.Name} did not report {level} within {_options.Timeout}. Health:\n{Health.Snapshot()}");
     }
 
     /// <summary>
@@ -170,5 +176,25 @@ public sealed class JobTestKit : IAsyncDisposable
             _loggerFactory.Dispose();
             _logs.Dispose();
         }
+    }
+
+    /// <summary>The first scope named <paramref name="name"/> at <paramref name="level"/> below <paramref name="root"/>, nearest the root first.</summary>
+    private static HealthStatus? FindScope(HealthStatus root, string name, HealthLevel level)
+    {
+        var pending = new Queue<HealthStatus>(root.Children);
+        while (pending.TryDequeue(out HealthStatus? scope))
+        {
+            if (scope.Name == name && scope.Level == level)
+            {
+                return scope;
+            }
+
+            foreach (HealthStatus child in scope.Children)
+            {
+                pending.Enqueue(child);
+            }
+        }
+
+        return null;
     }
 }

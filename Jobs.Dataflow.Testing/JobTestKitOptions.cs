@@ -15,13 +15,14 @@ public sealed class JobTestKitOptions
     /// succeeds returns as soon as its condition holds.
     /// </summary>
     /// <value>The default is 30 seconds.</value>
-    /// <exception cref="ArgumentOutOfRangeException">The value is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive, or longer than a timer can wait (about 49 days).</exception>
     public TimeSpan Timeout
     {
         get => _timeout;
         init
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, nameof(Timeout));
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TimeSpan.FromMilliseconds(uint.MaxValue - 1), nameof(Timeout));
             _timeout = value;
         }
     }

@@ -176,9 +176,30 @@ public class TestClock : FakeTimeProvider
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
-            bool changed = Inner?.Change(dueTime, period) ?? false;
+            // Armed before the inner timer changes, as in CreateTimer: a timer changed to be due now
+            // fires inside Change, and its firing must move the due time on from the new one.
+            DateTimeOffset? due;
+            TimeSpan oldPeriod;
+            lock (_gate)
+            {
+                (due, oldPeriod) = (_due, _period);
+            }
+
             Arm(dueTime, period);
-            return changed;
+            try
+            {
+                return Inner?.Change(dueTime, period) ?? false;
+            }
+            catch
+            {
+                // The inner timer refused the times and kept its own: so does this one.
+                lock (_gate)
+                {
+                    (_due, _period) = (due, oldPeriod);
+                }
+
+                throw;
+            }
         }
 
         public void Dispose()

@@ -365,11 +365,62 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
-    public void Options_TimeoutNotPositive_ThrowsNamingIt()
+    public void Options_TimeoutNotPositiveOrLongerThanATimerCanWait_ThrowsNamingIt()
     {
-        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new JobTestKitOptions { Timeout = TimeSpan.Zero });
+        foreach (TimeSpan bad in new[] { TimeSpan.Zero, TimeSpan.FromDays(50), TimeSpan.MaxValue })
+        {
+            var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new JobTestKitOptions { Timeout = bad });
 
-        Assert.AreEqual("Timeout", error.ParamName);
+            Assert.AreEqual("Timeout", error.ParamName, bad.ToString());
+        }
+
+        Assert.AreEqual(TimeSpan.FromDays(49), new JobTestKitOptions { Timeout = TimeSpan.FromDays(49) }.Timeout);
+    }
+
+    [TestMethod]
+    public async Task WaitForHealthAsync_JobOfAScopedView_FindsItsScopeUnderTheView()
+    {
+        await using var kit = new JobTestKit();
+        var error = new InvalidOperationException("schema missing");
+        Job job = Job.OneShot("migrate", (_, _) => throw error);
+        kit.Group.Scoped("area").Add(job);
+        await kit.StartAsync();
+
+        HealthStatus status = await kit.WaitForHealthAsync(job, HealthLevel.Failed);
+
+        HealthStatus underTheView = kit.Health.Snapshot().Find("area", "job-migrate")!;
+        Assert.AreEqual((underTheView.Level, underTheView.Message), (status.Level, status.Message));
+        Assert.AreSame(error, status.Error);
+    }
+
+    [TestMethod]
+    public async Task TimerOnTheKitsClock_ChangedToBeDueNow_FiresAndIsDueOnePeriodLater()
+    {
+        await using var kit = new JobTestKit();
+        int fired = 0;
+        using ITimer timer = kit.Time.CreateTimer(_ => Interlocked.Increment(ref fired), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+        timer.Change(TimeSpan.Zero, TimeSpan.FromSeconds(1));
+
+        Assert.AreEqual(1, fired);
+        Assert.AreEqual(Start.AddSeconds(1), kit.Time.NextDue, "A firing inside Change moves the due time on from the new one.");
+        await kit.AdvanceAsync(TimeSpan.FromSeconds(2));
+        Assert.AreEqual(3, fired);
+        Assert.AreEqual(Start.AddSeconds(3), kit.Time.NextDue);
+    }
+
+    [TestMethod]
+    public async Task StopAsync_StreamIgnoresCancellation_EndsAfterTheGraceOnTheSystemClock()
+    {
+        // Nobody advances the kit's clock during a stop: a grace on it would make the stop last the
+        // kit's whole Timeout (5 minutes here) instead of the grace, about a second of real time.
+        await using var kit = new JobTestKit(new JobTestKitOptions { Timeout = TimeSpan.FromMinutes(5) });
+        kit.Add(Job.Observer("stuck", (int _, CancellationToken _) => Task.CompletedTask, NeverYields()));
+        await kit.StartAsync();
+
+        await kit.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.IsTrue(kit.Logs.GetSnapshot().Any(r => r.Id.Name == "SourceNotReleased"), "The stop named the source that did not let go.");
     }
 
     [TestMethod]
@@ -393,6 +444,13 @@ public sealed class JobTestKitTests
         Assert.IsNull(context.Work, "Without a kit, no job counts its user code.");
         release.SetResult();
         await group.StopAsync(CancellationToken.None);
+    }
+
+    /// <summary>A stream whose first pull never completes and ignores its token.</summary>
+    private static async IAsyncEnumerable<int> NeverYields()
+    {
+        await new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously).Task;
+        yield break;
     }
 
     private static Task Record(ConcurrentQueue<DateTimeOffset> runs, TimeProvider time)
