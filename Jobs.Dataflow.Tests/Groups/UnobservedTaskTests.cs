@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Jobs.Dataflow.Tests.TestUtilities;
 
@@ -20,28 +19,8 @@ public sealed class UnobservedTaskTests
     [DataRow("observer from an observable")]
     public async Task Run_UserCodeThrowsInEveryWay_NoTaskIsLeftUnobserved(string kind)
     {
-        var unobserved = new ConcurrentQueue<Exception>();
-        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, e) =>
-        {
-            // Other tests run in parallel: only this test's exceptions count.
-            if (e.Exception.Flatten().InnerExceptions.Any(inner => inner is UserException))
-            {
-                unobserved.Enqueue(e.Exception);
-            }
-        };
-        TaskScheduler.UnobservedTaskException += onUnobserved;
-        try
-        {
-            await RunAsync(kind);
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= onUnobserved;
-        }
+        // Other tests run in parallel: only this test's exceptions count.
+        Exception[] unobserved = await UnobservedExceptions.LeftByAsync<UserException>(() => RunAsync(kind));
 
         Assert.IsEmpty(unobserved, string.Join(Environment.NewLine, unobserved));
     }

@@ -64,27 +64,7 @@ public sealed class PipelineSafetyTests
     [TestMethod]
     public async Task Run_UserCodeThrowsInEveryStageAndTheDeadLetter_NothingEscapesAndNoTaskIsUnobserved()
     {
-        var unobserved = new ConcurrentQueue<Exception>();
-        EventHandler<UnobservedTaskExceptionEventArgs> onUnobserved = (_, e) =>
-        {
-            if (e.Exception.Flatten().InnerExceptions.Any(inner => inner is BoomException))
-            {
-                unobserved.Enqueue(e.Exception);
-            }
-        };
-        TaskScheduler.UnobservedTaskException += onUnobserved;
-        try
-        {
-            await RunEverythingThrowsAsync();
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-        }
-        finally
-        {
-            TaskScheduler.UnobservedTaskException -= onUnobserved;
-        }
+        Exception[] unobserved = await UnobservedExceptions.LeftByAsync<BoomException>(RunEverythingThrowsAsync);
 
         Assert.IsEmpty(unobserved, string.Join(Environment.NewLine, unobserved));
     }
