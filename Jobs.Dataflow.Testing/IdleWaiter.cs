@@ -76,12 +76,16 @@ internal sealed class IdleWaiter
     public async Task AdvanceAsync(TimeSpan span)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(span, TimeSpan.Zero);
-        DateTimeOffset target = _clock.GetUtcNow() + span;
+        DateTimeOffset now = _clock.GetUtcNow();
+
+        // Past the clock's last instant the addition below would throw naming its own parameter.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(span, DateTimeOffset.MaxValue - now);
+        DateTimeOffset target = now + span;
         await WaitUntilIdleAsync().ConfigureAwait(false);
         int inPlace = 0;
         while (true)
         {
-            DateTimeOffset now = _clock.GetUtcNow();
+            now = _clock.GetUtcNow();
             DateTimeOffset step = _clock.NextDue is { } due && due <= target ? (due < now ? now : due) : target;
             inPlace = step == now ? inPlace + 1 : 0;
             if (inPlace > MaxStepsInPlace)

@@ -355,13 +355,18 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
-    public async Task AdvanceAsync_NegativeSpan_ThrowsNamingTheSpan()
+    public async Task AdvanceAsync_NegativeSpanOrPastTheClocksEnd_ThrowsNamingTheSpan()
     {
         await using var kit = new JobTestKit();
 
-        var error = await Assert.ThrowsExactlyAsync<ArgumentOutOfRangeException>(() => kit.AdvanceAsync(TimeSpan.FromSeconds(-1)));
+        foreach (TimeSpan bad in new[] { TimeSpan.FromSeconds(-1), TimeSpan.MaxValue, DateTimeOffset.MaxValue - Start + TimeSpan.FromTicks(1) })
+        {
+            var error = await Assert.ThrowsExactlyAsync<ArgumentOutOfRangeException>(() => kit.AdvanceAsync(bad));
 
-        Assert.AreEqual("span", error.ParamName);
+            Assert.AreEqual("span", error.ParamName, bad.ToString());
+        }
+
+        Assert.AreEqual(Start, kit.Time.GetUtcNow(), "A rejected advance leaves the clock where it was.");
     }
 
     [TestMethod]
