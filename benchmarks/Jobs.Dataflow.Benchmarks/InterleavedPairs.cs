@@ -5,7 +5,8 @@ namespace Jobs.Dataflow.Benchmarks;
 
 /// <summary>
 /// Runs an observer row's baseline and library side alternately in one process, and prints the
-/// medians and the lower quartiles of each: <c>-- pairs block|enumerable|channel [pairs]</c>.
+/// medians and the lower quartiles of each, and the median bytes each side allocated:
+/// <c>-- pairs block|enumerable|channel [pairs]</c>.
 /// </summary>
 /// <remarks>
 /// On 2 cores, and pinned for the stream rows, each operation draws one of two speeds of
@@ -27,25 +28,36 @@ public static class InterleavedPairs
 
         var baselineTimes = new List<double>();
         var libraryTimes = new List<double>();
+        var baselineBytes = new List<long>();
+        var libraryBytes = new List<long>();
         for (int i = 0; i < WarmUp + pairs; i++)
         {
-            double baselineTime = Time(setUp, baseline);
-            double libraryTime = Time(setUp, library);
+            (double baselineTime, long baselineAllocated) = Measure(setUp, baseline);
+            (double libraryTime, long libraryAllocated) = Measure(setUp, library);
             if (i >= WarmUp)
             {
                 baselineTimes.Add(baselineTime);
                 libraryTimes.Add(libraryTime);
+                baselineBytes.Add(baselineAllocated);
+                libraryBytes.Add(libraryAllocated);
             }
         }
 
         cleanup();
         baselineTimes.Sort();
         libraryTimes.Sort();
+        baselineBytes.Sort();
+        libraryBytes.Sort();
         double baselineMedian = baselineTimes[pairs / 2];
         double libraryMedian = libraryTimes[pairs / 2];
+        long baselineBytesMedian = baselineBytes[pairs / 2];
+        long libraryBytesMedian = libraryBytes[pairs / 2];
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"{what}, {pairs} pairs after {WarmUp} to warm up: baseline median {baselineMedian:F1} ms (lower quartile {baselineTimes[pairs / 4]:F1}), library median {libraryMedian:F1} ms (lower quartile {libraryTimes[pairs / 4]:F1}), ratio of medians {libraryMedian / baselineMedian:F2}"));
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  allocated, medians: baseline {baselineBytesMedian / 1024.0:F0} KB, library {libraryBytesMedian / 1024.0:F0} KB, difference {(libraryBytesMedian - baselineBytesMedian) / 1_000_000.0:+0.00;-0.00} B per item"));
     }
 
     private static (Action SetUp, Func<Task> Baseline, Func<Task> Library, Action Cleanup) Sides(string what)
@@ -68,11 +80,14 @@ public static class InterleavedPairs
         }
     }
 
-    private static double Time(Action setUp, Func<Task> operation)
+    /// <summary>Times one operation and counts the bytes every thread allocated meanwhile (the setup excluded).</summary>
+    private static (double Milliseconds, long Allocated) Measure(Action setUp, Func<Task> operation)
     {
         setUp();
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
         long start = Stopwatch.GetTimestamp();
         operation().GetAwaiter().GetResult();
-        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        double elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        return (elapsed, GC.GetTotalAllocatedBytes(precise: true) - allocated);
     }
 }
