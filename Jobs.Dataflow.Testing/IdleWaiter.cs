@@ -118,7 +118,7 @@ internal sealed class IdleWaiter
         string name = JobName.Sanitize(jobName, nameof(jobName));
         return WaitForAsync(
             () => _group.FindActive(name) is { Settled: true, Job.Kind: JobKinds.Timer } context ? context : null,
-            () => $"No timer job {name} armed its timer within {_timeout}.");
+            () => $"No timer job {name} armed its timer within {_timeout}. {DescribeTimers()}");
     }
 
     public async Task<T> WaitForAsync<T>(Func<T?> probe, Func<string> describe)
@@ -139,5 +139,12 @@ internal sealed class IdleWaiter
 
             await Task.Delay(PollInterval).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Names the timer jobs that are running, so a misspelt name shows at once.</summary>
+    private string DescribeTimers()
+    {
+        List<string> timers = _group.ActiveNames(JobKinds.Timer);
+        return timers.Count == 0 ? "No timer job is running." : $"Timer jobs running: {string.Join(", ", timers)}.";
     }
 }

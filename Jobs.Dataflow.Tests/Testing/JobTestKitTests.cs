@@ -235,6 +235,33 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
+    public async Task WaitForTimerArmedAsync_AMisspeltName_TimesOutNamingTheTimersThatRun()
+    {
+        await using var kit = new JobTestKit(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(200) });
+        kit.Add(
+            Job.Timer("nightly-report", _ => Task.CompletedTask, TimeSpan.FromHours(24)),
+            Job.Timer("refresh", _ => Task.CompletedTask, TimeSpan.FromHours(1)),
+            Job.OneShot("import", (_, _) => Task.CompletedTask));
+        await kit.StartAsync();
+
+        var error = await Assert.ThrowsExactlyAsync<TimeoutException>(() => kit.WaitForTimerArmedAsync("nightly-reprot"));
+
+        StringAssert.Contains(error.Message, "No timer job nightly-reprot armed its timer");
+        StringAssert.EndsWith(error.Message, "Timer jobs running: nightly-report, refresh.");
+    }
+
+    [TestMethod]
+    public async Task WaitForTimerArmedAsync_NoTimerInTheGroup_TimesOutSayingSo()
+    {
+        await using var kit = new JobTestKit(new JobTestKitOptions { Timeout = TimeSpan.FromMilliseconds(200) });
+        await kit.StartAsync();
+
+        var error = await Assert.ThrowsExactlyAsync<TimeoutException>(() => kit.WaitForTimerArmedAsync("refresh"));
+
+        StringAssert.EndsWith(error.Message, "No timer job is running.");
+    }
+
+    [TestMethod]
     public async Task Kit_MetricsLogsAndShutdowns_AreRecordedForAssertions()
     {
         await using var kit = new JobTestKit();

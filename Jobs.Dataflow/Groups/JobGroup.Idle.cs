@@ -46,4 +46,22 @@ internal sealed partial class JobGroup
 
         return null;
     }
+
+    /// <summary>Lists the sanitized names of the group's jobs of one kind that are still executing, in the order launched; for a test kit's messages.</summary>
+    public List<string> ActiveNames(string kind)
+    {
+        var names = new List<string>();
+        lock (_gate)
+        {
+            foreach (JobContext context in _active.ToArrayLocked())
+            {
+                if (context.Job.Kind == kind)
+                {
+                    names.Add(context.JobName);
+                }
+            }
+        }
+
+        return names;
+    }
 }
