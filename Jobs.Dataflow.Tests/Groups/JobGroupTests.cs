@@ -343,6 +343,51 @@ public sealed class JobGroupTests
     }
 
     [TestMethod]
+    public async Task StartAsync_CancelledOnceTheApplicationIsStopping_StopsTheGroupWithoutRunningItsJobs()
+    {
+        var logs = new LogCapture();
+        var registry = new JobRegistry(logs.Factory) { ApplicationStopping = new CancellationToken(canceled: true) };
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        int runs = 0;
+        Job job = Job.OneShot("refresh", (_, _) => Task.FromResult(Interlocked.Increment(ref runs)));
+        group.Add(job);
+
+        await group.StartAsync(new CancellationToken(canceled: true)).OrTimeout();
+
+        await job.Completion.OrTimeout();
+        Assert.AreEqual(0, Volatile.Read(ref runs));
+        Assert.AreEqual("refresh", logs.Entries.Single(e => e.EventId.Name == nameof(Log.JobsNeverRan))["JobNames"]);
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => group.StartAsync(CancellationToken.None));
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StartAsync_ApplicationStoppingButTheStartNotCancelled_StartsTheJobs()
+    {
+        var registry = new JobRegistry() { ApplicationStopping = new CancellationToken(canceled: true) };
+        IJobGroup group = registry.NewGroup(new HealthTree());
+        int runs = 0;
+        Job job = Job.OneShot("refresh", (_, _) => Task.FromResult(Interlocked.Increment(ref runs)));
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+
+        await job.Completion.OrTimeout();
+        Assert.AreEqual(1, Volatile.Read(ref runs), "Only a cancelled start is turned into a stop.");
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [TestMethod]
+    public async Task StartAsync_AfterStopWithACancelledToken_ThrowsInvalidOperation()
+    {
+        await using var harness = new GroupHarness();
+        await harness.StartAsync();
+        await harness.StopAsync();
+
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => harness.Group.StartAsync(new CancellationToken(canceled: true)));
+    }
+
+    [TestMethod]
     public async Task StartAsync_Twice_ThrowsInvalidOperation()
     {
         await using var harness = new GroupHarness();

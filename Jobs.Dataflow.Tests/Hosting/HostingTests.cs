@@ -181,6 +181,44 @@ public sealed class HostingTests
     }
 
     [TestMethod]
+    [DoNotParallelize]
+    [DataRow(true, DisplayName = "a ShutdownOnError job gives up")]
+    [DataRow(false, DisplayName = "a batch pipeline ends")]
+    public async Task Host_AJobAsksForShutdownWhileTheHostStarts_LaterGroupsStopUnstartedAndTheHostExitsWithItsCode(bool error)
+    {
+        var logs = new LogCapture();
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddJobGroup("first", (group, _) => group.Add(error
+            ? Job.OneShot("migrate", (_, _) => throw new InvalidOperationException("schema mismatch"), new OneShotOptions { ShutdownOnError = true })
+            : Job.Pipeline("import", Array.Empty<int>().ToAsyncEnumerable(), new PipelineOptions { ShutdownWhenComplete = true })
+                .Sink("write", (_, _) => Task.CompletedTask)));
+
+        // A service that is still starting when the shutdown comes: the host cancels the start of every service after it.
+        builder.Services.AddHostedService<StartsUntilTheApplicationStops>();
+        int laterRuns = 0;
+        Job later = Job.OneShot("refresh", (_, _) => Task.FromResult(Interlocked.Increment(ref laterRuns)));
+        builder.Services.AddJobGroup("second", (group, _) => group.Add(later));
+        using IHost host = builder.Build();
+        HostShutdowner shutdowner = host.Services.GetRequiredService<HostShutdowner>();
+        try
+        {
+            await host.RunAsync().OrTimeout();
+
+            Assert.AreEqual(error ? HostShutdowner.ErrorExitCode : 0, shutdowner.ExitCode);
+            Assert.AreEqual(0, Volatile.Read(ref laterRuns), "A group whose start comes after the shutdown runs none of its jobs.");
+            Assert.IsTrue(later.Completion.IsCompleted);
+            LogEntry neverRan = logs.Entries.Single(e => e.EventId.Name == nameof(Log.JobsNeverRan));
+            Assert.AreEqual("refresh", neverRan["JobNames"]);
+            Assert.IsFalse(logs.Entries.Any(e => e.Level == LogLevel.Error && e.Category.StartsWith("Microsoft.Extensions.Hosting", StringComparison.Ordinal)), "The host started.");
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+        }
+    }
+
+    [TestMethod]
     public void Shutdown_WithoutError_StopsTheApplicationAndKeepsExitCodeZero()
     {
         var lifetime = new Mock<IHostApplicationLifetime>();
@@ -259,5 +297,17 @@ public sealed class HostingTests
         Assert.AreEqual("name", Assert.ThrowsExactly<ArgumentException>(() => services.AddJobGroup(string.Empty, (_, _) => { })).ParamName);
         Assert.AreEqual("configure", Assert.ThrowsExactly<ArgumentNullException>(() => services.AddJobGroup("g", null!)).ParamName);
         Assert.AreEqual("services", Assert.ThrowsExactly<ArgumentNullException>(() => JobsServiceCollectionExtensions.AddJobGroup(null!, string.Empty, null!)).ParamName, "The arguments are checked in order.");
+    }
+
+    private sealed class StartsUntilTheApplicationStops(IHostApplicationLifetime lifetime) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using CancellationTokenRegistration registration = lifetime.ApplicationStopping.Register(() => stopping.TrySetResult());
+            await stopping.Task.OrTimeout();
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -100,6 +100,9 @@ internal sealed partial class JobGroup : IJobGroup
     /// <summary>Gets what the group tells a test kit about its work; <see langword="null"/> unless the kit made the registry.</summary>
     internal IdleTracker? Tracker { get; init; }
 
+    /// <summary>Gets the token that says the application is stopping (see <see cref="JobRegistry.ApplicationStopping"/>); none outside a host.</summary>
+    internal CancellationToken ApplicationStopping { get; init; }
+
     /// <summary>
     /// Gets the lock of every job's owned blocks (see <see cref="JobContext.Own"/>). A job owns its
     /// blocks once, when it begins, and the stop completes them once, so one lock for the group is
@@ -157,10 +160,18 @@ internal sealed partial class JobGroup : IJobGroup
         return winner;
     }
 
+    /// <summary>
+    /// Launches the queued jobs (docs/behaviour.md#rule-4). A start whose token is already
+    /// cancelled launches nothing: it throws <see cref="OperationCanceledException"/> and the group
+    /// can still start, unless the application is stopping already. A Generic Host cancels the
+    /// token of every start after a shutdown was asked for (a job of an earlier group gave up, or a
+    /// batch pipeline ended), and a throw would make the host fail to start and the process crash
+    /// instead of exiting with the shutdown's code; so the group then stops as one that never
+    /// started: its queued jobs never run, and a warning names them.
+    /// </summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        List<JobContext> launches;
+        List<JobContext>? launches = null;
         List<KeptScopes.Kept>? replaced = null;
         lock (_gate)
         {
@@ -172,10 +183,23 @@ internal sealed partial class JobGroup : IJobGroup
                     throw new InvalidOperationException("The job group has been stopped; a stopped group cannot start again.");
             }
 
-            _state = State.Started;
-            launches = _queue!;
-            _queue = null;
-            TrackLocked(launches, ref replaced);
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                _state = State.Started;
+                launches = _queue!;
+                _queue = null;
+                TrackLocked(launches, ref replaced);
+            }
+            else if (!ApplicationStopping.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+
+        if (launches is null)
+        {
+            // Outside the lock: the stop closes the scopes, which is the user's health code.
+            return StopAsync(CancellationToken.None);
         }
 
         Launch(launches, replaced);

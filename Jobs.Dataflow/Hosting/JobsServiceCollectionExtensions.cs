@@ -35,7 +35,11 @@ public static class JobsServiceCollectionExtensions
             sp.GetService<ILoggerFactory>(),
             sp.GetRequiredService<IShutdowner>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IJobMetrics>()));
+            sp.GetRequiredService<IJobMetrics>())
+        {
+            // A group started after a shutdown was asked for stops instead of failing the host's start.
+            ApplicationStopping = sp.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None,
+        });
         return services;
     }
 
