@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Jobs.Dataflow.Hosting;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Jobs.Dataflow.Tests.Hosting;
 
@@ -149,6 +150,74 @@ public sealed class JobScopeTests
     }
 
     [TestMethod]
+    public async Task InScope_FunctionAndTheScopesDisposalBothThrow_TheFunctionsErrorComesFirstWithTheDisposals()
+    {
+        using ServiceProvider services = new ServiceCollection().AddScoped<BrokenConnection>().BuildServiceProvider();
+        var cause = new InvalidOperationException("table orders is locked");
+        Task Fail(IServiceProvider provider)
+        {
+            provider.GetRequiredService<BrokenConnection>();
+            throw cause;
+        }
+
+        Func<Task>[] calls =
+        [
+            () => services.InScope((provider, _) => Fail(provider))(CancellationToken.None),
+            () => services.InScope((provider, _, _) => Fail(provider))(new HealthTree(), CancellationToken.None),
+            () => services.InScopePerItem<int>((provider, _, _) => Fail(provider))(1, CancellationToken.None),
+            () => services.InScopePerItem<int, int>(async (provider, item, _) =>
+            {
+                await Fail(provider);
+                return item;
+            })(1, CancellationToken.None),
+        ];
+
+        foreach (Func<Task> call in calls)
+        {
+            var error = await Assert.ThrowsExactlyAsync<AggregateException>(call);
+
+            Assert.AreSame(cause, error.InnerExceptions[0]);
+            Assert.AreEqual("connection already broken", error.InnerExceptions[1].Message);
+            Assert.AreEqual("The function failed, and disposing its scope threw too. (table orders is locked) (connection already broken)", error.Message);
+        }
+    }
+
+    [TestMethod]
+    public async Task InScope_OnlyTheScopesDisposalThrows_FailsWithTheDisposalsError()
+    {
+        using ServiceProvider services = new ServiceCollection().AddScoped<BrokenConnection>().BuildServiceProvider();
+
+        var error = await Assert.ThrowsExactlyAsync<IOException>(() => services.InScopePerItem<int, int>((provider, item, _) =>
+        {
+            provider.GetRequiredService<BrokenConnection>();
+            return Task.FromResult(item);
+        })(1, CancellationToken.None));
+
+        Assert.AreEqual("connection already broken", error.Message);
+    }
+
+    [TestMethod]
+    public async Task OneShot_AttemptAndItsScopesDisposalBothThrow_TheHealthAndTheLogKeepTheAttemptsError()
+    {
+        using ServiceProvider services = new ServiceCollection().AddScoped<BrokenConnection>().BuildServiceProvider();
+        await using var harness = new GroupHarness();
+        harness.Add(Job.OneShot("import", services.InScope((provider, _, _) =>
+        {
+            provider.GetRequiredService<BrokenConnection>();
+            throw new InvalidOperationException("table orders is locked");
+        })));
+
+        await harness.StartAsync();
+        await harness.WaitForEndAsync("import");
+
+        HealthStatus health = harness.Health.Tree.Snapshot().Find(["job-import"])!;
+        Assert.AreEqual(HealthLevel.Failed, health.Level);
+        StringAssert.Contains(health.Message, "table orders is locked");
+        LogEntry failure = harness.Logs.Entries.First(e => e.Level == LogLevel.Error && e.Exception is not null);
+        Assert.IsInstanceOfType<InvalidOperationException>(((AggregateException)failure.Exception!).InnerExceptions[0]);
+    }
+
+    [TestMethod]
     public void InScope_BadArguments_ThrowNamingThem()
     {
         using ServiceProvider services = Services(out _);
@@ -212,5 +281,11 @@ public sealed class JobScopeTests
             _counter.CountDisposed();
             return ValueTask.CompletedTask;
         }
+    }
+
+    /// <summary>A scoped connection whose disposal throws, as one broken under it would.</summary>
+    private sealed class BrokenConnection : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => throw new IOException("connection already broken");
     }
 }

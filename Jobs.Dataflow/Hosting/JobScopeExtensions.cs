@@ -32,11 +32,7 @@ public static class JobScopeExtensions
     {
         IServiceScopeFactory scopes = Scopes(services);
         ArgumentNullException.ThrowIfNull(fn);
-        return async cancellationToken =>
-        {
-            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
-            await fn(scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
-        };
+        return cancellationToken => InNewScopeAsync(scopes, (fn, cancellationToken), static (provider, state) => Completed(state.fn(provider, state.cancellationToken)));
     }
 
     /// <summary>Wraps a one-shot job's function: each attempt gets a scope of its own.</summary>
@@ -48,11 +44,7 @@ public static class JobScopeExtensions
     {
         IServiceScopeFactory scopes = Scopes(services);
         ArgumentNullException.ThrowIfNull(fn);
-        return async (health, cancellationToken) =>
-        {
-            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
-            await fn(scope.ServiceProvider, health, cancellationToken).ConfigureAwait(false);
-        };
+        return (health, cancellationToken) => InNewScopeAsync(scopes, (fn, health, cancellationToken), static (provider, state) => Completed(state.fn(provider, state.health, state.cancellationToken)));
     }
 
     /// <summary>Wraps an observer's handler or a pipeline's sink: each item (or batch) gets a scope of its own.</summary>
@@ -65,11 +57,7 @@ public static class JobScopeExtensions
     {
         IServiceScopeFactory scopes = Scopes(services);
         ArgumentNullException.ThrowIfNull(fn);
-        return async (item, cancellationToken) =>
-        {
-            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
-            await fn(scope.ServiceProvider, item, cancellationToken).ConfigureAwait(false);
-        };
+        return (item, cancellationToken) => InNewScopeAsync(scopes, (fn, item, cancellationToken), static (provider, state) => Completed(state.fn(provider, state.item, state.cancellationToken)));
     }
 
     /// <summary>Wraps a pipeline stage's asynchronous function: each item gets a scope of its own.</summary>
@@ -83,11 +71,50 @@ public static class JobScopeExtensions
     {
         IServiceScopeFactory scopes = Scopes(services);
         ArgumentNullException.ThrowIfNull(fn);
-        return async (item, cancellationToken) =>
+        return (item, cancellationToken) => InNewScopeAsync(scopes, (fn, item, cancellationToken), static (provider, state) => state.fn(provider, state.item, state.cancellationToken));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="fn"/> in a new scope and disposes the scope when its task ends. When the
+    /// function fails and the disposal throws as well, the function's error is the cause and must
+    /// not be lost behind the disposal's: both are thrown together, the function's first.
+    /// </summary>
+    private static async Task<TResult> InNewScopeAsync<TState, TResult>(IServiceScopeFactory scopes, TState state, Func<IServiceProvider, TState, Task<TResult>> fn)
+    {
+        AsyncServiceScope scope = scopes.CreateAsyncScope();
+        TResult result;
+        try
         {
-            await using AsyncServiceScope scope = scopes.CreateAsyncScope();
-            return await fn(scope.ServiceProvider, item, cancellationToken).ConfigureAwait(false);
-        };
+            result = await fn(scope.ServiceProvider, state).ConfigureAwait(false);
+        }
+        catch (Exception error)
+        {
+            await DisposeAfterAsync(scope, error).ConfigureAwait(false);
+            throw;
+        }
+
+        await scope.DisposeAsync().ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>A function's task as one with a result, for <see cref="InNewScopeAsync"/>.</summary>
+    private static async Task<bool> Completed(Task task)
+    {
+        await task.ConfigureAwait(false);
+        return true;
+    }
+
+    private static async Task DisposeAfterAsync(AsyncServiceScope scope, Exception error)
+    {
+        try
+        {
+            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception disposeError)
+        {
+            // The aggregate's message ends with both messages, the function's first.
+            throw new AggregateException("The function failed, and disposing its scope threw too.", error, disposeError);
+        }
     }
 
     private static IServiceScopeFactory Scopes(IServiceProvider services)
