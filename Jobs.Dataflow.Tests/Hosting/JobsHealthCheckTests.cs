@@ -73,6 +73,26 @@ public sealed class JobsHealthCheckTests
     }
 
     [TestMethod]
+    public async Task Check_ScopesThatShareAPath_AreAllInTheDataNumberedInTreeOrder()
+    {
+        var tree = new HealthTree();
+        var offline = new IOException("tenant A: share offline");
+        IHealth group = tree.NewScope("sync");
+        group.NewScope("job-import").Degraded("Failed on attempt 5: tenant A: share offline", offline);
+        group.NewScope("job-import").Failed("Gave up: tenant B: credentials expired", new UnauthorizedAccessException("tenant B: credentials expired"));
+        group.NewScope("job-import").Degraded("Failed on attempt 2: tenant C", null);
+
+        HealthReport report = await CheckAsync(tree);
+
+        HealthReportEntry entry = report.Entries["jobs"];
+        Assert.HasCount(3, entry.Data);
+        StringAssert.StartsWith((string)entry.Data["root/sync/job-import"], "Failed on attempt 5: tenant A");
+        StringAssert.StartsWith((string)entry.Data["root/sync/job-import #2"], "Failed: Gave up: tenant B");
+        StringAssert.StartsWith((string)entry.Data["root/sync/job-import #3"], "Failed on attempt 2: tenant C");
+        Assert.AreEqual("1 scope(s) failed, 2 degraded: root/sync/job-import, root/sync/job-import #2, root/sync/job-import #3", entry.Description);
+    }
+
+    [TestMethod]
     public async Task Check_FailureStatusGiven_IsUsedForAFailedScope()
     {
         var tree = new HealthTree();

@@ -56,7 +56,7 @@ internal sealed class JobsHealthCheck : IHealthCheck
                 text.Append(" (").Append(status.Error.GetType().Name).Append(": ").Append(status.Error.Message).Append(')');
             }
 
-            findings.Data[here] = text.ToString();
+            findings.Data[UniqueKey(findings.Data, here)] = text.ToString();
             findings.FirstError ??= status.Error;
         }
 
@@ -64,6 +64,21 @@ internal sealed class JobsHealthCheck : IHealthCheck
         {
             Collect(child, here, findings);
         }
+    }
+
+    /// <summary>
+    /// The path itself, or, when a scope met earlier has it too (jobs of one name in one group, two
+    /// groups of one name), the path followed by <c> #2</c>, <c> #3</c>...: no scope hides another.
+    /// </summary>
+    private static string UniqueKey(Dictionary<string, object> data, string path)
+    {
+        string key = path;
+        for (int n = 2; data.ContainsKey(key); n++)
+        {
+            key = $"{path} #{n}";
+        }
+
+        return key;
     }
 
     private sealed class Findings
