@@ -1,6 +1,7 @@
 using Jobs.Dataflow.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Moq;
 using CheckStatus = Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus;
 
 namespace Jobs.Dataflow.Tests.Hosting;
@@ -223,6 +224,27 @@ public sealed class JobsHealthCheckTests
 
         ArgumentException error = Assert.ThrowsExactly<ArgumentException>(() => services.AddHealthChecks().AddJobsHealthCheck(string.Empty, null));
         Assert.AreEqual("name", error.ParamName);
+    }
+
+    [TestMethod]
+    public void AddJobsHealthCheck_FailureStatusNotAHealthStatus_ThrowsNamingIt()
+    {
+        ServiceCollection services = new();
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => services.AddHealthChecks().AddJobsHealthCheck("jobs", (CheckStatus)42));
+
+        Assert.AreEqual("failureStatus", error.ParamName);
+        Assert.AreEqual((CheckStatus)42, error.ActualValue);
+    }
+
+    [TestMethod]
+    public void InScope_ProviderWithoutAScopeFactory_ThrowsAtTheCall()
+    {
+        var provider = new Mock<IServiceProvider>();
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => provider.Object.InScope((_, _) => Task.CompletedTask));
+
+        StringAssert.Contains(error.Message, nameof(IServiceScopeFactory));
     }
 
     private static async Task<HealthReport> CheckAsync(HealthTree tree)

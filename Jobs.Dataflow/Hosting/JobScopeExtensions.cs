@@ -28,6 +28,7 @@ public static class JobScopeExtensions
     /// <param name="fn">The function, given the run's scoped provider and the job's token.</param>
     /// <returns>The function to give <see cref="Job.Timer(string, TimerFunc, TimeSpan, TimerOptions?)"/> or <see cref="Job.Cron"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="services"/> has no <see cref="IServiceScopeFactory"/>: it cannot make scopes.</exception>
     public static TimerFunc InScope(this IServiceProvider services, Func<IServiceProvider, CancellationToken, Task> fn)
     {
         IServiceScopeFactory scopes = Scopes(services);
@@ -40,6 +41,7 @@ public static class JobScopeExtensions
     /// <param name="fn">The function, given the attempt's scoped provider, the job's health and its token.</param>
     /// <returns>The function to give <see cref="Job.OneShot"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="services"/> has no <see cref="IServiceScopeFactory"/>: it cannot make scopes.</exception>
     public static OneShotFunc InScope(this IServiceProvider services, Func<IServiceProvider, IHealth, CancellationToken, Task> fn)
     {
         IServiceScopeFactory scopes = Scopes(services);
@@ -53,6 +55,7 @@ public static class JobScopeExtensions
     /// <param name="fn">The handler, given the item's scoped provider, the item and the job's token.</param>
     /// <returns>The handler to give <c>Job.Observer</c> or <see cref="Pipeline{T}.Sink"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="services"/> has no <see cref="IServiceScopeFactory"/>: it cannot make scopes.</exception>
     public static ObserverFunc<T> InScopePerItem<T>(this IServiceProvider services, Func<IServiceProvider, T, CancellationToken, Task> fn)
     {
         IServiceScopeFactory scopes = Scopes(services);
@@ -67,6 +70,7 @@ public static class JobScopeExtensions
     /// <param name="fn">The function, given the item's scoped provider, the item and the job's token.</param>
     /// <returns>The function to give <see cref="Pipeline{T}.Transform{TOut}(string, Func{T, CancellationToken, Task{TOut}}, StageOptions?)"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="fn"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="services"/> has no <see cref="IServiceScopeFactory"/>: it cannot make scopes.</exception>
     public static Func<TIn, CancellationToken, Task<TOut>> InScopePerItem<TIn, TOut>(this IServiceProvider services, Func<IServiceProvider, TIn, CancellationToken, Task<TOut>> fn)
     {
         IServiceScopeFactory scopes = Scopes(services);

@@ -37,6 +37,7 @@ public static class JobsHealthChecksBuilderExtensions
     /// <returns>The same builder, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="failureStatus"/> is not a value of <see cref="HealthCheckStatus"/>.</exception>
     public static IHealthChecksBuilder AddJobsHealthCheck(
         this IHealthChecksBuilder builder,
         string name,
@@ -45,6 +46,11 @@ public static class JobsHealthChecksBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrEmpty(name);
+        if (failureStatus is { } given && !Enum.IsDefined(given))
+        {
+            // A cast number would be reported as is, and a report's overall status ignores it: a failed job would read healthy.
+            throw new ArgumentOutOfRangeException(nameof(failureStatus), given, "Not a HealthStatus value: use Unhealthy, Degraded or Healthy.");
+        }
 
         builder.Services.AddJobs();
         HealthCheckStatus onFailure = failureStatus ?? HealthCheckStatus.Unhealthy;
