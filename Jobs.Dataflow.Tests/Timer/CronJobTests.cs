@@ -166,6 +166,29 @@ public sealed class CronJobTests
     }
 
     [TestMethod]
+    public async Task Cron_WallClockSetBackWhileWaiting_RunsAtTheFirstOccurrenceAfterTheNewTime()
+    {
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        DateTimeOffset start = harness.Time.GetUtcNow();
+        await harness.StartTimerAsync(Job.Cron("noon", runs.Fn, "0 12 * * *"));
+
+        // Armed for noon, twelve hours ahead. The wall clock is then set back thirty hours (a
+        // machine that booted with its clock ahead, corrected by NTP): its timer still wakes
+        // twelve hours on, at six in the morning of the day before, and must then wait for that
+        // day's noon, not for the noon it was armed for, a day and a half away.
+        harness.Time.AdjustTime(start - TimeSpan.FromHours(30));
+        harness.Time.Advance(TimeSpan.FromHours(12));
+        Assert.AreEqual(0, runs.Count);
+        harness.Time.Advance(TimeSpan.FromHours(6));
+
+        Assert.AreEqual(start - TimeSpan.FromHours(12), await runs.NextAsync());
+        harness.Time.Advance(TimeSpan.FromDays(1));
+        Assert.AreEqual(start + TimeSpan.FromHours(12), await runs.NextAsync());
+        Assert.AreEqual(2, runs.Count);
+    }
+
+    [TestMethod]
     public async Task Cron_OccurrencesDuringSlowRun_CoalesceIntoOneRunRightAfterIt()
     {
         await using var harness = new GroupHarness();

@@ -12,6 +12,28 @@ internal static class Timers
     /// </summary>
     public static readonly TimeSpan MinInterval = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>
+    /// Rounds a wait for a moment up to whole milliseconds, at most <see cref="MaxDelay"/>. A
+    /// platform timer truncates to whole milliseconds and so wakes up to one early; a timer that
+    /// then re-arms for what is left, less than a millisecond, fires at once, again and again until
+    /// the moment: a busy loop. Rounded up, it wakes at the moment or just after it.
+    /// </summary>
+    /// <param name="delay">The wait; zero or less is zero.</param>
+    /// <returns>The wait in whole milliseconds.</returns>
+    public static TimeSpan RoundUpToMilliseconds(TimeSpan delay)
+    {
+        // Stryker disable once Equality : zero rounds to zero either way.
+        if (delay <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        long ms = (long)Math.Ceiling(delay.TotalMilliseconds);
+
+        // Stryker disable once Equality : at exactly the longest wait, FromMilliseconds(ms) is MaxDelay itself.
+        return ms >= MaxDelay.TotalMilliseconds ? MaxDelay : TimeSpan.FromMilliseconds(ms);
+    }
+
     /// <summary>Throws when <paramref name="interval"/> is positive but shorter than <see cref="MinInterval"/>.</summary>
     /// <param name="interval">The interval.</param>
     /// <param name="paramName">The name of the parameter that gave it.</param>

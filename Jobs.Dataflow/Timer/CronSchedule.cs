@@ -10,7 +10,9 @@ namespace Jobs.Dataflow;
 /// </summary>
 /// <remarks>
 /// Occurrences that pass while a run is busy, or that a jump of the clock skips, cause one tick:
-/// the next occurrence is always computed from now, never from the one just missed. Ticks during
+/// the next occurrence is always computed from now, never from the one just missed. A wall clock
+/// set back is seen when the timer wakes (at the latest at the occurrence it was armed for, as a
+/// timer waits on a steady clock), and the wait starts again from the new time. Ticks during
 /// a run coalesce into one run after it, as with an interval. Runs, fired or ticked, do not move
 /// the occurrences. Daylight saving is the cron library's: an occurrence in a skipped hour comes
 /// at the first valid time after it, and a time of day in an hour that repeats comes once.
@@ -63,30 +65,18 @@ internal sealed class CronSchedule : TimerSchedule
         }
     }
 
-    /// <summary>The wait until <paramref name="occurrence"/>, cut to the longest a timer can wait: a timer that wakes early re-arms.</summary>
-    private static TimeSpan DelayUntil(DateTimeOffset occurrence, DateTimeOffset now)
-    {
-        TimeSpan delay = occurrence - now;
-
-        // Stryker disable once Equality,Block : the next occurrence is computed after now, so the delay is never zero or less; zero would round to zero anyway.
-        if (delay <= TimeSpan.Zero)
-        {
-            return TimeSpan.Zero;
-        }
-
-        // Rounded up to whole milliseconds: the system's timers truncate, and a wake-up a fraction
-        // of a millisecond early would re-arm for less than one, spinning until the occurrence.
-        long ms = (long)Math.Ceiling(delay.TotalMilliseconds);
-
-        // Stryker disable once Equality : at exactly the longest wait, FromMilliseconds(ms) is Timers.MaxDelay itself.
-        return ms >= Timers.MaxDelay.TotalMilliseconds ? Timers.MaxDelay : TimeSpan.FromMilliseconds(ms);
-    }
+    /// <summary>
+    /// The wait until <paramref name="occurrence"/>, rounded up to whole milliseconds and cut to the
+    /// longest a timer can wait: a timer that wakes early re-arms.
+    /// </summary>
+    private static TimeSpan DelayUntil(DateTimeOffset occurrence, DateTimeOffset now) => Timers.RoundUpToMilliseconds(occurrence - now);
 
     private void OnTimer()
     {
         DateTimeOffset now = _context!.TimeProvider.GetUtcNow();
-        bool due = false;
+        bool due;
         DateTimeOffset? next;
+        bool moved;
         lock (_gate)
         {
             if (_stopped || _next is not { } scheduled)
@@ -94,16 +84,14 @@ internal sealed class CronSchedule : TimerSchedule
                 return;
             }
 
-            if (now >= scheduled)
-            {
-                // From now, not from the occurrence that fired: the ones in between are misfires,
-                // folded into this tick.
-                due = true;
-                _next = _expression.GetNextOccurrence(now, _zone);
-            }
-
-            // Not due: the wait was cut to a timer's longest, or the timer woke early; wait on.
-            next = _next;
+            // Due: from now, not from the occurrence that fired, so the ones in between are
+            // misfires folded into this tick. Not due: the wait was cut to a timer's longest, the
+            // timer woke early, or the wall clock was set back; from now as well, so a clock set
+            // back waits for the first occurrence after the new time, not for the one armed before
+            // (never a later one: the armed occurrence is still after now).
+            due = now >= scheduled;
+            next = _next = _expression.GetNextOccurrence(now, _zone);
+            moved = !due && next != scheduled;
             if (next is { } occurrence)
             {
                 _timer!.Change(DelayUntil(occurrence, now), Timeout.InfiniteTimeSpan);
@@ -113,6 +101,10 @@ internal sealed class CronSchedule : TimerSchedule
         if (due)
         {
             _job!.OnTick();
+        }
+
+        if (due || moved)
+        {
             LogNext(next);
         }
     }
