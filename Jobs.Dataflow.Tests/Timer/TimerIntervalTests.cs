@@ -51,6 +51,27 @@ public sealed class TimerIntervalTests
     }
 
     [TestMethod]
+    [DataRow(1.0, DisplayName = "an hour back")]
+    [DataRow(24.0 * 60, DisplayName = "60 days back, more than a timer can wait")]
+    public async Task Change_AfterTheClockWasSetBack_NextTickOneNewIntervalFromNow(double hoursBack)
+    {
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        var interval = new TimerInterval(TimeSpan.FromMinutes(1));
+        await harness.StartTimerAsync(Job.Timer("poll", runs.Fn, interval));
+        DateTimeOffset setBack = harness.Time.GetUtcNow() - TimeSpan.FromHours(hoursBack);
+        harness.Time.AdjustTime(setBack);
+
+        // The time since the interval began reads negative: it counts as none, so the wait is the
+        // new interval, neither that plus the step nor a wait no timer can take.
+        interval.Change(TimeSpan.FromMinutes(2));
+        harness.Time.Advance(TimeSpan.FromMinutes(2));
+
+        Assert.AreEqual(setBack + TimeSpan.FromMinutes(2), await runs.NextAsync());
+        Assert.AreEqual(TimeSpan.FromMinutes(2), interval.Value);
+    }
+
+    [TestMethod]
     public async Task Change_LongerMidWait_NextTickFromTheStartOfTheCurrentInterval()
     {
         await using var harness = new GroupHarness();

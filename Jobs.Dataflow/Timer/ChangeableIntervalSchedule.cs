@@ -81,7 +81,10 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
 
             _current = interval;
             intervalStart = _intervalStart;
-            TimeSpan due = interval - _context!.TimeProvider.GetElapsedTime(_intervalStart);
+
+            // Not negative: on a clock that steps back (a test's, a custom one) the interval began
+            // now at the earliest, so the wait is at most the new interval, never that plus the step.
+            TimeSpan due = interval - Durations.NotNegative(_context!.TimeProvider.GetElapsedTime(_intervalStart));
 
             // Stryker disable once Equality : a due time of exactly zero ticks at once either way: by the tick below, or by the timer armed for now.
             tickNow = due <= TimeSpan.Zero;
