@@ -120,6 +120,29 @@ public sealed class TriggerTests
     }
 
     [TestMethod]
+    public async Task Fire_HeldByADebounceWithAFractionOfAMillisecond_WindowEndsOnAWholeMillisecond()
+    {
+        // A platform timer truncates to whole milliseconds: a window armed for 20.5 ms would wake
+        // at 20 and re-arm for half a millisecond, which fires at once, over and over until 20.5.
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        var triggerTime = new TestTimeProvider();
+        var trigger = new Trigger(TimeSpan.FromMilliseconds(20.5), triggerTime);
+        await harness.StartTimerAsync("debounced", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
+        trigger.Fire();
+        await runs.NextAsync();
+        DateTimeOffset windowStart = triggerTime.GetUtcNow();
+
+        trigger.Fire();
+        await triggerTime.WaitForTimerAsync();
+
+        Assert.AreEqual(windowStart + TimeSpan.FromMilliseconds(21), triggerTime.NextDue);
+        triggerTime.Advance(TimeSpan.FromMilliseconds(21));
+        await runs.NextAsync();
+        Assert.AreEqual(2, runs.Count);
+    }
+
+    [TestMethod]
     [DataRow(1.0)]
     [DataRow(24.0 * 100)]
     public async Task Fire_TriggerClockStepsBack_HoldsTheFireForAtMostTheDebounce(double stepBackHours)

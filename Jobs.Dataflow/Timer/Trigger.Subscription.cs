@@ -173,6 +173,9 @@ public sealed partial class Trigger
         /// </summary>
         private void ArmWindow(TimeSpan delay)
         {
+            // Whole milliseconds: a window timer that wakes a fraction early would otherwise re-arm
+            // for less than one, and fire at once, over and over, until the window ends.
+            delay = Timers.RoundUpToMilliseconds(delay);
             ITimer? window;
             lock (_trigger._gate)
             {
