@@ -81,6 +81,34 @@ public class TestClock : FakeTimeProvider
         }
     }
 
+    /// <summary>
+    /// Sets the clock's time without firing timers, as when a system clock is set: every timer keeps
+    /// its wait relative to now, as the fake clock's own timers do, so that advancing the clock
+    /// afterwards still reaches each timer at its own time.
+    /// </summary>
+    /// <param name="value">The new time.</param>
+    /// <remarks>
+    /// This hides <see cref="FakeTimeProvider.AdjustTime"/>, which knows nothing of this clock's
+    /// record of when each timer is due; call it through a <see cref="TestClock"/> (as
+    /// <c>kit.Time</c> is), not through a <see cref="FakeTimeProvider"/> reference.
+    /// </remarks>
+    public new void AdjustTime(DateTimeOffset value)
+    {
+        TimeSpan shift = value - GetUtcNow();
+        TrackedTimer[] timers;
+        lock (_gate)
+        {
+            timers = [.. _timers];
+        }
+
+        foreach (TrackedTimer timer in timers)
+        {
+            timer.Shift(shift);
+        }
+
+        base.AdjustTime(value);
+    }
+
     /// <inheritdoc/>
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
@@ -160,6 +188,14 @@ public class TestClock : FakeTimeProvider
             {
                 _due = dueTime == Timeout.InfiniteTimeSpan ? null : clock.GetUtcNow() + dueTime;
                 _period = period;
+            }
+        }
+
+        public void Shift(TimeSpan shift)
+        {
+            lock (_gate)
+            {
+                _due += shift;
             }
         }
 

@@ -28,6 +28,24 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
+    [DataRow(60, DisplayName = "set forward an hour")]
+    [DataRow(-60, DisplayName = "set back an hour")]
+    public async Task AdvanceAsync_AfterTheClockWasSet_RunsTheTimerAtEachIntervalFromTheNewTime(int minutes)
+    {
+        await using var kit = new JobTestKit();
+        var runs = new ConcurrentQueue<DateTimeOffset>();
+        kit.Add(Job.Timer("refresh", _ => Record(runs, kit.Time), TimeSpan.FromMinutes(1)));
+        await kit.StartAsync();
+        DateTimeOffset set = Start.AddMinutes(minutes);
+
+        kit.Time.AdjustTime(set);
+        await kit.AdvanceAsync(TimeSpan.FromMinutes(3.5));
+
+        CollectionAssert.AreEqual(new[] { set.AddMinutes(1), set.AddMinutes(2), set.AddMinutes(3) }, runs.ToArray());
+        Assert.AreEqual(set.AddMinutes(4), kit.Time.NextDue);
+    }
+
+    [TestMethod]
     public async Task WaitUntilIdleAsync_AfterAFire_TheTriggeredRunHasHappened()
     {
         await using var kit = new JobTestKit();
