@@ -219,6 +219,31 @@ public sealed class HostingTests
     }
 
     [TestMethod]
+    public async Task Host_DisposedWithoutBeingStopped_CancelsEveryJob()
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Job job = Job.OneShot("poll", async (_, token) =>
+        {
+            running.SetResult();
+            await token.WhenCancelled();
+            cancelled.SetResult();
+        });
+        builder.Services.AddJobGroup("work", (group, _) => group.Add(job));
+        IHost host = builder.Build();
+        await host.StartAsync().OrTimeout();
+        await running.Task.OrTimeout();
+        IJobGroup group = host.Services.GetServices<IHostedService>().OfType<IJobGroup>().Single();
+
+        host.Dispose();
+
+        await cancelled.Task.OrTimeout();
+        await job.Completion.OrTimeout();
+        await Assert.ThrowsExactlyAsync<InvalidOperationException>(() => group.StartAsync(CancellationToken.None));
+    }
+
+    [TestMethod]
     public void Shutdown_WithoutError_StopsTheApplicationAndKeepsExitCodeZero()
     {
         var lifetime = new Mock<IHostApplicationLifetime>();

@@ -18,7 +18,7 @@ namespace Jobs.Dataflow;
 /// takes the lock, to drop the launch, and a job launched alone of its name, to find its slot.
 /// </para>
 /// </remarks>
-internal sealed partial class JobGroup : IJobGroup
+internal sealed partial class JobGroup : IJobGroup, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly ActiveJobs _active = new();
