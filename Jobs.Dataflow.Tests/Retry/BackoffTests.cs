@@ -110,15 +110,25 @@ public sealed class BackoffTests
     [TestMethod]
     [DataRow(0.0)]
     [DataRow(0.999999)]
-    public void ExponentialBackoff_FullJitterAtExtremes_NeverPastMaxNorBelowZero(double random)
+    public void ExponentialBackoff_FullJitterAtExtremes_NeverPastMaxNorBelowMin(double random)
     {
         var backoff = new ExponentialBackoff(Min, Max) { Jitter = 1, RandomSource = () => random };
 
         foreach (int attempt in AttemptsUpToIntMax())
         {
             TimeSpan delay = backoff.GetDelay(attempt);
-            Assert.IsTrue(delay >= TimeSpan.Zero && delay <= Max, $"attempt {attempt}: {delay}");
+            Assert.IsTrue(delay >= Min && delay <= Max, $"attempt {attempt}: {delay}");
         }
+    }
+
+    [TestMethod]
+    public void ExponentialBackoff_JitterAtTheFirstAttempt_OnlySpreadsUpwardsFromMin()
+    {
+        var lowest = new ExponentialBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)) { Jitter = 0.5, RandomSource = () => 0 };
+        var highest = new ExponentialBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)) { Jitter = 0.5, RandomSource = () => 0.999999 };
+
+        Assert.AreEqual(TimeSpan.FromSeconds(1), lowest.GetDelay(1), "Half a second less than min is min.");
+        Assert.AreEqual(1.5, highest.GetDelay(1).TotalSeconds, 0.001);
     }
 
     [TestMethod]

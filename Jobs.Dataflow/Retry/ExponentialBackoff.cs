@@ -23,7 +23,7 @@ public sealed class ExponentialBackoff : IRetryBackoff
         _max = max;
     }
 
-    /// <summary>Gets the random spread of each delay, as a fraction: <c>0.2</c> spreads it by up to 20 % either way, never past <c>max</c>.</summary>
+    /// <summary>Gets the random spread of each delay, as a fraction: <c>0.2</c> spreads it by up to 20 % either way, never below <c>min</c> nor past <c>max</c>.</summary>
     /// <value>The default is 0: exact delays.</value>
     /// <exception cref="ArgumentOutOfRangeException">The value is outside [0, 1].</exception>
     public double Jitter
@@ -65,9 +65,10 @@ public sealed class ExponentialBackoff : IRetryBackoff
             return delay;
         }
 
-        // Spread by +-jitter, then clamp: never past max, never below zero.
+        // Spread by +-jitter, then clamp: never below min, never past max. So the first delays,
+        // at min, only spread upwards, and a long run of failures at max only downwards.
         double factor = 1 + (_jitter * ((2 * Math.Clamp(_random(), 0, 1)) - 1));
-        double ticks = Math.Clamp(delay.Ticks * factor, 0, _max.Ticks);
+        double ticks = Math.Clamp(delay.Ticks * factor, _min.Ticks, _max.Ticks);
         return TimeSpan.FromTicks((long)ticks);
     }
 
