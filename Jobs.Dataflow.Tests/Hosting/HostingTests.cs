@@ -182,13 +182,19 @@ public sealed class HostingTests
 
     [TestMethod]
     [DoNotParallelize]
-    [DataRow(true, DisplayName = "a ShutdownOnError job gives up")]
-    [DataRow(false, DisplayName = "a batch pipeline ends")]
-    public async Task Host_AJobAsksForShutdownWhileTheHostStarts_LaterGroupsStopUnstartedAndTheHostExitsWithItsCode(bool error)
+    [DataRow(true, false, DisplayName = "a ShutdownOnError job gives up")]
+    [DataRow(false, false, DisplayName = "a batch pipeline ends")]
+    [DataRow(true, true, DisplayName = "a ShutdownOnError job gives up, with a registry of the caller's own")]
+    public async Task Host_AJobAsksForShutdownWhileTheHostStarts_LaterGroupsStopUnstartedAndTheHostExitsWithItsCode(bool error, bool ownRegistry)
     {
         var logs = new LogCapture();
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddProvider(logs);
+        if (ownRegistry)
+        {
+            builder.Services.AddSingleton<IJobRegistry>(sp => new JobRegistry(sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<HostShutdowner>()));
+        }
+
         builder.Services.AddJobGroup("first", (group, _) => group.Add(error
             ? Job.OneShot("migrate", (_, _) => throw new InvalidOperationException("schema mismatch"), new OneShotOptions { ShutdownOnError = true })
             : Job.Pipeline("import", Array.Empty<int>().ToAsyncEnumerable(), new PipelineOptions { ShutdownWhenComplete = true })
@@ -232,11 +238,17 @@ public sealed class HostingTests
         });
         builder.Services.AddJobGroup("work", (group, _) => group.Add(job));
         IHost host = builder.Build();
-        await host.StartAsync().OrTimeout();
-        await running.Task.OrTimeout();
-        IJobGroup group = host.Services.GetServices<IHostedService>().OfType<IJobGroup>().Single();
-
-        host.Dispose();
+        IJobGroup group;
+        try
+        {
+            await host.StartAsync().OrTimeout();
+            await running.Task.OrTimeout();
+            group = host.Services.GetServices<IHostedService>().OfType<IJobGroup>().Single();
+        }
+        finally
+        {
+            host.Dispose();
+        }
 
         await cancelled.Task.OrTimeout();
         await job.Completion.OrTimeout();

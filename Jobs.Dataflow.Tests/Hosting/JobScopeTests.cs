@@ -4,6 +4,7 @@ using Jobs.Dataflow.Hosting;
 using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Moq;
 
 namespace Jobs.Dataflow.Tests.Hosting;
 
@@ -215,6 +216,16 @@ public sealed class JobScopeTests
         StringAssert.Contains(health.Message, "table orders is locked");
         LogEntry failure = harness.Logs.Entries.First(e => e.Level == LogLevel.Error && e.Exception is not null);
         Assert.IsInstanceOfType<InvalidOperationException>(((AggregateException)failure.Exception!).InnerExceptions[0]);
+    }
+
+    [TestMethod]
+    public void InScope_ProviderWithoutAScopeFactory_ThrowsAtTheCall()
+    {
+        var provider = new Mock<IServiceProvider>();
+
+        var error = Assert.ThrowsExactly<InvalidOperationException>(() => provider.Object.InScope((_, _) => Task.CompletedTask));
+
+        StringAssert.Contains(error.Message, nameof(IServiceScopeFactory));
     }
 
     [TestMethod]

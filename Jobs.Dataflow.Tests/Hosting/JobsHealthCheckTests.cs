@@ -1,7 +1,6 @@
 using Jobs.Dataflow.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Moq;
 using CheckStatus = Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus;
 
 namespace Jobs.Dataflow.Tests.Hosting;
@@ -235,16 +234,6 @@ public sealed class JobsHealthCheckTests
 
         Assert.AreEqual("failureStatus", error.ParamName);
         Assert.AreEqual((CheckStatus)42, error.ActualValue);
-    }
-
-    [TestMethod]
-    public void InScope_ProviderWithoutAScopeFactory_ThrowsAtTheCall()
-    {
-        var provider = new Mock<IServiceProvider>();
-
-        var error = Assert.ThrowsExactly<InvalidOperationException>(() => provider.Object.InScope((_, _) => Task.CompletedTask));
-
-        StringAssert.Contains(error.Message, nameof(IServiceScopeFactory));
     }
 
     private static async Task<HealthReport> CheckAsync(HealthTree tree)

@@ -35,6 +35,24 @@ public sealed class ObserverJobStopTests
     }
 
     [TestMethod]
+    public async Task Dispose_DrainingObserver_CancelsTheHandlersTokenAtOnce()
+    {
+        // A disposed group (a host disposed without being stopped) must not leave a drain running:
+        // the handler's token is the stop's deadline, and disposing cancels it too.
+        await using var harness = new GroupHarness();
+        var handler = new GatedHandler();
+        Job job = Job.Observer("obs", handler.UntilCancelled, new PulledItems(int.MaxValue), new ObserverOptions { DrainOnStop = true });
+        harness.Add(job);
+        await harness.StartAsync();
+        await handler.WaitForFirstAsync();
+
+        ((IDisposable)harness.Group).Dispose();
+
+        await job.Completion.OrTimeout();
+        CollectionAssert.AreEqual(new[] { 0 }, handler.Entered.ToArray(), "No item starts once the handler's token is cancelled.");
+    }
+
+    [TestMethod]
     public async Task StopAsync_DrainOnStopWithStream_HandlesEveryAcceptedItemWithLiveToken()
     {
         await using var harness = new GroupHarness();

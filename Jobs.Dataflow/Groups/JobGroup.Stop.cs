@@ -63,12 +63,17 @@ internal sealed partial class JobGroup
     }
 
     /// <summary>
-    /// Stops the group without waiting for its jobs. A Generic Host's container disposes the group
-    /// with the host, also when nobody stopped the host first, and the jobs must not outlive it: a
-    /// function run in a scope of the container would fail on every run once it is gone. Like a
-    /// <c>BackgroundService</c>'s <c>Dispose</c>, it only cancels; <see cref="StopAsync"/> waits.
+    /// Stops the group without waiting for its jobs, draining ones included. A Generic Host's
+    /// container disposes the group with the host, also when nobody stopped the host first, and the
+    /// jobs must not outlive it: a function run in a scope of the container would fail on every run
+    /// once it is gone. Like a <c>BackgroundService</c>'s <c>Dispose</c>, it only cancels: the jobs'
+    /// token, and the stop's deadline, which ends a drain; <see cref="StopAsync"/> waits.
     /// </summary>
-    public void Dispose() => _ = StopAsync(CancellationToken.None);
+    public void Dispose()
+    {
+        _ = StopAsync(CancellationToken.None);
+        CancelDeadline();
+    }
 
     /// <summary>What the stop waits for: the end of every job that was active, and the cancellation of their token.</summary>
     private static Task[] CompletionsOf(JobContext[] active, Task cancelled)

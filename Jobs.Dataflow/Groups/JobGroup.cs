@@ -100,8 +100,8 @@ internal sealed partial class JobGroup : IJobGroup, IDisposable
     /// <summary>Gets what the group tells a test kit about its work; <see langword="null"/> unless the kit made the registry.</summary>
     internal IdleTracker? Tracker { get; init; }
 
-    /// <summary>Gets the token that says the application is stopping (see <see cref="JobRegistry.ApplicationStopping"/>); none outside a host.</summary>
-    internal CancellationToken ApplicationStopping { get; init; }
+    /// <summary>Gets or sets the token that says the application is stopping (see <see cref="JobRegistry.ApplicationStopping"/>); none outside a host. Set before the start.</summary>
+    internal CancellationToken ApplicationStopping { get; set; }
 
     /// <summary>
     /// Gets the lock of every job's owned blocks (see <see cref="JobContext.Own"/>). A job owns its
@@ -163,11 +163,13 @@ internal sealed partial class JobGroup : IJobGroup, IDisposable
     /// <summary>
     /// Launches the queued jobs (docs/behaviour.md#rule-4). A start whose token is already
     /// cancelled launches nothing: it throws <see cref="OperationCanceledException"/> and the group
-    /// can still start, unless the application is stopping already. A Generic Host cancels the
-    /// token of every start after a shutdown was asked for (a job of an earlier group gave up, or a
-    /// batch pipeline ended), and a throw would make the host fail to start and the process crash
-    /// instead of exiting with the shutdown's code; so the group then stops as one that never
-    /// started: its queued jobs never run, and a warning names them.
+    /// can still start. A start once the application is stopping (a Generic Host's
+    /// <c>ApplicationStopping</c>: a job of an earlier group gave up, or a batch pipeline ended,
+    /// while the host was still starting) launches nothing either, whatever its token: the host
+    /// cancels the token of every start after the shutdown was asked for, a throw would make it fail
+    /// to start and the process crash instead of exiting with the shutdown's code, and jobs started
+    /// then would only be stopped again. So the group stops as one that never started: its queued
+    /// jobs never run, and a warning names them.
     /// </summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -183,16 +185,20 @@ internal sealed partial class JobGroup : IJobGroup, IDisposable
                     throw new InvalidOperationException("The job group has been stopped; a stopped group cannot start again.");
             }
 
-            if (!cancellationToken.IsCancellationRequested)
+            // The application's token first: the host cancels the start's token through a
+            // callback of it, which may not have run yet.
+            if (ApplicationStopping.IsCancellationRequested)
             {
+                // Stopped from here on, so that no other start slips in before the stop below.
+                _state = State.Stopped;
+            }
+            else
+            {
+                cancellationToken.ThrowIfCancellationRequested();
                 _state = State.Started;
                 launches = _queue!;
                 _queue = null;
                 TrackLocked(launches, ref replaced);
-            }
-            else if (!ApplicationStopping.IsCancellationRequested)
-            {
-                throw new OperationCanceledException(cancellationToken);
             }
         }
 

@@ -74,6 +74,13 @@ public static class JobsServiceCollectionExtensions
         {
             IHealth health = sp.GetRequiredService<IHealth>().NewScope(name);
             IJobGroup group = sp.GetRequiredService<IJobRegistry>().NewGroup(health, options);
+            if (group is JobGroup own && sp.GetService<IHostApplicationLifetime>() is { } lifetime)
+            {
+                // Also for a group of a registry of the caller's own: a start the host cancels once
+                // a shutdown was asked for stops the group instead of failing the host's start.
+                own.ApplicationStopping = lifetime.ApplicationStopping;
+            }
+
             configure(group, sp);
             return group;
         });
