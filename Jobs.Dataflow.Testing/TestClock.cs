@@ -94,19 +94,19 @@ public class TestClock : FakeTimeProvider
     /// </remarks>
     public new void AdjustTime(DateTimeOffset value)
     {
-        TimeSpan shift = value - GetUtcNow();
-        TrackedTimer[] timers;
+        // One step under the clock's lock, which a timer also holds while it reads the time to arm:
+        // no timer is armed from the old time and then left out of the shift. The fake clock runs
+        // no timer callback while it adjusts, so no user code runs under the lock.
         lock (_gate)
         {
-            timers = [.. _timers];
-        }
+            TimeSpan shift = value - GetUtcNow();
+            foreach (TrackedTimer timer in _timers)
+            {
+                timer.Shift(shift);
+            }
 
-        foreach (TrackedTimer timer in timers)
-        {
-            timer.Shift(shift);
+            base.AdjustTime(value);
         }
-
-        base.AdjustTime(value);
     }
 
     /// <inheritdoc/>
@@ -116,10 +116,11 @@ public class TestClock : FakeTimeProvider
         var tracked = new TrackedTimer(this);
 
         // Armed before the inner timer exists (a timer due now fires inside CreateTimer), and
-        // forgotten again when the inner one refuses its times.
-        tracked.Arm(dueTime, period);
+        // forgotten again when the inner one refuses its times. Armed and recorded in one step, so
+        // that AdjustTime shifts it or finds it not yet armed.
         lock (_gate)
         {
+            tracked.Arm(dueTime, period);
             _timers.Add(tracked);
         }
 
@@ -184,10 +185,14 @@ public class TestClock : FakeTimeProvider
 
         public void Arm(TimeSpan dueTime, TimeSpan period)
         {
-            lock (_gate)
+            // Under the clock's lock (see AdjustTime), then the timer's own.
+            lock (clock._gate)
             {
-                _due = dueTime == Timeout.InfiniteTimeSpan ? null : clock.GetUtcNow() + dueTime;
-                _period = period;
+                lock (_gate)
+                {
+                    _due = dueTime == Timeout.InfiniteTimeSpan ? null : clock.GetUtcNow() + dueTime;
+                    _period = period;
+                }
             }
         }
 

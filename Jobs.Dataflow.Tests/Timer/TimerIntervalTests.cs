@@ -72,6 +72,26 @@ public sealed class TimerIntervalTests
     }
 
     [TestMethod]
+    public async Task Change_TwiceAfterTheClockWasSetBack_TheSecondCountsFromTheFirst()
+    {
+        await using var harness = new GroupHarness();
+        var runs = new TimerRuns(harness.Time);
+        var interval = new TimerInterval(TimeSpan.FromMinutes(1));
+        await harness.StartTimerAsync(Job.Timer("poll", runs.Fn, interval));
+        DateTimeOffset setBack = harness.Time.GetUtcNow() - TimeSpan.FromHours(1);
+        harness.Time.AdjustTime(setBack);
+
+        interval.Change(TimeSpan.FromMinutes(2));
+        harness.Time.Advance(TimeSpan.FromMinutes(1));
+        interval.Change(TimeSpan.FromMinutes(3));
+
+        // The first change began the interval at the set-back time, so the tick is 3 minutes after it.
+        Assert.AreEqual(setBack + TimeSpan.FromMinutes(3), harness.Time.NextDue);
+        harness.Time.Advance(TimeSpan.FromMinutes(2));
+        Assert.AreEqual(setBack + TimeSpan.FromMinutes(3), await runs.NextAsync());
+    }
+
+    [TestMethod]
     public async Task Change_LongerMidWait_NextTickFromTheStartOfTheCurrentInterval()
     {
         await using var harness = new GroupHarness();

@@ -120,24 +120,25 @@ public sealed class TriggerTests
     }
 
     [TestMethod]
-    public async Task Fire_HeldByADebounceWithAFractionOfAMillisecond_WindowEndsOnAWholeMillisecond()
+    public async Task Fire_HeldForLessThanAMillisecond_WindowTimerWaitsOneMillisecond()
     {
-        // A platform timer truncates to whole milliseconds: a window armed for 20.5 ms would wake
-        // at 20 and re-arm for half a millisecond, which fires at once, over and over until 20.5.
+        // A platform timer truncates to whole milliseconds: a window timer re-armed for half a
+        // millisecond would fire at once, over and over, until the window ends. Longer waits stay exact.
         await using var harness = new GroupHarness();
         var runs = new TimerRuns(harness.Time);
         var triggerTime = new TestTimeProvider();
-        var trigger = new Trigger(TimeSpan.FromMilliseconds(20.5), triggerTime);
+        var trigger = new Trigger(TimeSpan.FromMilliseconds(20), triggerTime);
         await harness.StartTimerAsync("debounced", runs.Fn, TimeSpan.Zero, new TimerOptions { Trigger = trigger });
         trigger.Fire();
         await runs.NextAsync();
-        DateTimeOffset windowStart = triggerTime.GetUtcNow();
+        triggerTime.Advance(TimeSpan.FromMilliseconds(19.5));
+        DateTimeOffset held = triggerTime.GetUtcNow();
 
         trigger.Fire();
         await triggerTime.WaitForTimerAsync();
 
-        Assert.AreEqual(windowStart + TimeSpan.FromMilliseconds(21), triggerTime.NextDue);
-        triggerTime.Advance(TimeSpan.FromMilliseconds(21));
+        Assert.AreEqual(held + TimeSpan.FromMilliseconds(1), triggerTime.NextDue);
+        triggerTime.Advance(TimeSpan.FromMilliseconds(1));
         await runs.NextAsync();
         Assert.AreEqual(2, runs.Count);
     }

@@ -80,11 +80,18 @@ internal sealed class ChangeableIntervalSchedule : TimerSchedule
             }
 
             _current = interval;
-            intervalStart = _intervalStart;
+            TimeProvider time = _context!.TimeProvider;
+            TimeSpan elapsed = time.GetElapsedTime(_intervalStart);
+            if (elapsed < TimeSpan.Zero)
+            {
+                // A clock that steps back (a test's, a custom one): the interval begins now, so the
+                // wait is the new interval, never that plus the step, and later changes count from here.
+                _intervalStart = time.GetTimestamp();
+                elapsed = TimeSpan.Zero;
+            }
 
-            // Not negative: on a clock that steps back (a test's, a custom one) the interval began
-            // now at the earliest, so the wait is at most the new interval, never that plus the step.
-            TimeSpan due = interval - Durations.NotNegative(_context!.TimeProvider.GetElapsedTime(_intervalStart));
+            intervalStart = _intervalStart;
+            TimeSpan due = interval - elapsed;
 
             // Stryker disable once Equality : a due time of exactly zero ticks at once either way: by the tick below, or by the timer armed for now.
             tickNow = due <= TimeSpan.Zero;

@@ -173,9 +173,14 @@ public sealed partial class Trigger
         /// </summary>
         private void ArmWindow(TimeSpan delay)
         {
-            // Whole milliseconds: a window timer that wakes a fraction early would otherwise re-arm
-            // for less than one, and fire at once, over and over, until the window ends.
-            delay = Timers.RoundUpToMilliseconds(delay);
+            // At least a millisecond: a platform timer truncates, so a window timer may wake a
+            // fraction early, and one re-armed for less than a millisecond fires at once, over and
+            // over, until the window ends. Longer waits stay exact.
+            if (delay < Timers.MinInterval)
+            {
+                delay = Timers.MinInterval;
+            }
+
             ITimer? window;
             lock (_trigger._gate)
             {
