@@ -57,7 +57,7 @@ public static class InterleavedPairs
             $"{what}, {pairs} pairs after {WarmUp} to warm up: baseline median {baselineMedian:F1} ms (lower quartile {baselineTimes[pairs / 4]:F1}), library median {libraryMedian:F1} ms (lower quartile {libraryTimes[pairs / 4]:F1}), ratio of medians {libraryMedian / baselineMedian:F2}"));
         output.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"  allocated, medians: baseline {baselineBytesMedian / 1024.0:F0} KB, library {libraryBytesMedian / 1024.0:F0} KB, difference {(libraryBytesMedian - baselineBytesMedian) / 1_000_000.0:+0.00;-0.00} B per item"));
+            $"  allocated, medians: baseline {baselineBytesMedian / 1024.0:F0} KB, library {libraryBytesMedian / 1024.0:F0} KB, difference {(libraryBytesMedian - baselineBytesMedian) / (double)ObserverBenchmarkBase.Items:+0.00;-0.00} B per item"));
     }
 
     private static (Action SetUp, Func<Task> Baseline, Func<Task> Library, Action Cleanup) Sides(string what)

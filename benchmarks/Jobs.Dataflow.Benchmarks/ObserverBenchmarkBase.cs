@@ -15,7 +15,8 @@ namespace Jobs.Dataflow.Benchmarks;
 /// </remarks>
 public abstract class ObserverBenchmarkBase
 {
-    protected const int Items = 1_000_000;
+    /// <summary>The items each operation moves.</summary>
+    public const int Items = 1_000_000;
 
     private Observation _observation = null!;
     private JobRegistry _registry = null!;
