@@ -338,6 +338,41 @@ public sealed class FaultToleranceTests
     }
 
     [TestMethod]
+    public async Task Stop_ClosingTheKeptScopeOfAJobWhoseScopeFailedBefore_LogsAtDebugNotASecondError()
+    {
+        var logs = new LogCapture();
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(new ThrowingHealth());
+        Job job = Job.OneShot("done", (_, _) => Task.CompletedTask);
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        // The job kept its scope after it ended by itself; the stop closed it, and that threw too.
+        Assert.AreEqual(1, logs.Entries.Count(e => e.EventId.Name == nameof(Log.HealthReportFailed) && e.Level == LogLevel.Error));
+        Assert.IsTrue(logs.Entries.Any(e => e.EventId.Name == nameof(Log.HealthReportFailedAgain) && e.Exception?.Message == "health down"));
+    }
+
+    [TestMethod]
+    public async Task Stop_ClosingTheKeptScopeThrowsFirst_LogsItAsAnErrorNamingTheJob()
+    {
+        var logs = new LogCapture();
+        IJobGroup group = new JobRegistry(logs.Factory).NewGroup(new CloseThrowingHealth());
+        Job job = Job.OneShot("done", (_, _) => Task.CompletedTask);
+        group.Add(job);
+
+        await group.StartAsync(CancellationToken.None);
+        await job.Completion.OrTimeout();
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+
+        LogEntry failed = logs.Entries.Single(e => e.EventId.Name == nameof(Log.HealthReportFailed));
+        Assert.AreEqual(LogLevel.Error, failed.Level);
+        Assert.AreEqual("done", failed["JobName"]);
+        Assert.AreEqual("close down", failed.Exception?.Message);
+    }
+
+    [TestMethod]
     public async Task OneShot_ClosingASubScopeThrows_LogsItAgainstTheJobAndTheFunctionGoesOn()
     {
         var logs = new LogCapture();

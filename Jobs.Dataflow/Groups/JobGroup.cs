@@ -438,7 +438,10 @@ internal sealed partial class JobGroup : IJobGroup, IDisposable
         // with the group running ended by itself (or the stop came just now, see below).
         if (_state != State.Stopped && (context.KeptSlot ?? SlotOfLoneJob(context)) is { } slot)
         {
-            IHealth? scope = context.OwnScope;
+            // The library's own node is kept bare (it runs no user code, and the context can go).
+            // A user's scope is kept behind the context's guard, so that closing it logs a failure
+            // as the job's other reports do: an error only if none came before.
+            IHealth? scope = context.OwnScope is HealthNode or null ? context.OwnScope : context;
             KeptScopes.Kept replaced = slot.Keep(scope);
             if (replaced.Scope is HealthNode node)
             {
