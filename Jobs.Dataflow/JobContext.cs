@@ -93,10 +93,14 @@ internal sealed partial class JobContext
         _ => true,
     };
 
+    /// <summary>Gets a value indicating whether a failure of the job's health scope was logged already.</summary>
+    public bool HealthScopeHasFailed => (Volatile.Read(ref _failedCollaborators) & HealthScopeFailed) != 0;
+
     /// <summary>
     /// Gets a value indicating whether someone counts runs in flight; as <see cref="RecordsStageDurations"/>.
     /// A run reads it once, when it begins, and reports its end only if it reported its beginning,
-    /// so a listener attached mid-run never sees a run end that it did not see begin.
+    /// so the first listener, attached mid-run, never sees a run end that it did not see begin (an
+    /// instrument is enabled for all its listeners at once: a second one may, see docs/metrics.md).
     /// </summary>
     public bool CountsRunsInFlight => RawMetrics switch
     {

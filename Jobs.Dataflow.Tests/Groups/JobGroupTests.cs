@@ -346,8 +346,8 @@ public sealed class JobGroupTests
     public async Task StartAsync_CancelledOnceTheApplicationIsStopping_StopsTheGroupWithoutRunningItsJobs()
     {
         var logs = new LogCapture();
-        var registry = new JobRegistry(logs.Factory) { ApplicationStopping = new CancellationToken(canceled: true) };
-        IJobGroup group = registry.NewGroup(new HealthTree());
+        var group = (JobGroup)new JobRegistry(logs.Factory).NewGroup(new HealthTree());
+        group.ApplicationStopping = new CancellationToken(canceled: true);
         int runs = 0;
         Job job = Job.OneShot("refresh", (_, _) => Task.FromResult(Interlocked.Increment(ref runs)));
         group.Add(job);
@@ -367,8 +367,8 @@ public sealed class JobGroupTests
         // The host cancels the start's token from a callback of the application's, which may run
         // after the start: the application's token decides.
         var logs = new LogCapture();
-        var registry = new JobRegistry(logs.Factory) { ApplicationStopping = new CancellationToken(canceled: true) };
-        IJobGroup group = registry.NewGroup(new HealthTree());
+        var group = (JobGroup)new JobRegistry(logs.Factory).NewGroup(new HealthTree());
+        group.ApplicationStopping = new CancellationToken(canceled: true);
         int runs = 0;
         Job job = Job.OneShot("refresh", (_, _) => Task.FromResult(Interlocked.Increment(ref runs)));
         group.Add(job);
@@ -770,6 +770,29 @@ public sealed class JobGroupTests
         Assert.AreSame(group, registry.Groups.Single(), "The registry still lists the stopped group.");
     }
 
+    [TestMethod]
+    public async Task JobEndedByItself_UnderAUsersFailingHealth_TheGroupKeepsItsScopeButNotTheJob()
+    {
+        // A kept scope of a user's IHealth whose reports failed is kept marked, not through the
+        // job: a running group that adds jobs under ever new names must not keep each job's data.
+        IJobGroup group = new JobRegistry().NewGroup(new ReportsFailHealth());
+        (Task ended, WeakReference job) = AddEndingJob(group);
+        Assert.IsTrue(group.StartAsync(CancellationToken.None).IsCompletedSuccessfully);
+        await ended.OrTimeout();
+
+        Assert.IsTrue(await job.IsCollectedAsync(), "The running group let go of the job that ended by itself.");
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (Task Ended, WeakReference Job) AddEndingJob(IJobGroup group)
+    {
+        byte[] data = new byte[1024];
+        Job job = Job.OneShot("import-42", (_, _) => Task.FromResult(data.Length));
+        group.Add(job);
+        return (job.Completion, new WeakReference(job));
+    }
+
     /// <summary>
     /// Starts a group of the registry with a job that ends by itself, one that the stop ends, and
     /// one under a scoped group. Made here, so that nothing but the group can keep the tree and the
@@ -819,6 +842,22 @@ public sealed class JobGroupTests
         {
             local.Value = "changed by " + name;
             return this;
+        }
+    }
+
+    /// <summary>A user's health whose reports all fail: its scopes are created, and closing them works.</summary>
+    private sealed class ReportsFailHealth : IHealth
+    {
+        public void Ok(string status) => throw new InvalidOperationException("health down");
+
+        public void Stopped(string reason) => throw new InvalidOperationException("health down");
+
+        public void Degraded(string reason, Exception? error) => throw new InvalidOperationException("health down");
+
+        public IHealth NewScope(string name) => new ReportsFailHealth();
+
+        public void Close()
+        {
         }
     }
 }

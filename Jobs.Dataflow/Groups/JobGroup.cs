@@ -100,7 +100,11 @@ internal sealed partial class JobGroup : IJobGroup, IDisposable
     /// <summary>Gets what the group tells a test kit about its work; <see langword="null"/> unless the kit made the registry.</summary>
     internal IdleTracker? Tracker { get; init; }
 
-    /// <summary>Gets or sets the token that says the application is stopping (see <see cref="JobRegistry.ApplicationStopping"/>); none outside a host. Set before the start.</summary>
+    /// <summary>
+    /// Gets or sets the token that says the application is stopping: a Generic Host's
+    /// <c>ApplicationStopping</c>, set for a group the host starts (<c>AddJobGroup</c>), before the
+    /// start; none otherwise (see <see cref="StartAsync"/>).
+    /// </summary>
     internal CancellationToken ApplicationStopping { get; set; }
 
     /// <summary>
@@ -438,10 +442,11 @@ internal sealed partial class JobGroup : IJobGroup, IDisposable
         // with the group running ended by itself (or the stop came just now, see below).
         if (_state != State.Stopped && (context.KeptSlot ?? SlotOfLoneJob(context)) is { } slot)
         {
-            // The library's own node is kept bare (it runs no user code, and the context can go).
-            // A user's scope is kept behind the context's guard, so that closing it logs a failure
-            // as the job's other reports do: an error only if none came before.
-            IHealth? scope = context.OwnScope is HealthNode or null ? context.OwnScope : context;
+            // A user's scope whose reports failed before is kept marked, so that a failure to close
+            // it is logged as a later one (debug), as the job's guard would; the job itself is not kept.
+            IHealth? scope = context.OwnScope is { } own and not HealthNode && context.HealthScopeHasFailed
+                ? new KeptScopes.FailedBefore(own)
+                : context.OwnScope;
             KeptScopes.Kept replaced = slot.Keep(scope);
             if (replaced.Scope is HealthNode node)
             {

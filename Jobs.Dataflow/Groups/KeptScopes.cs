@@ -81,6 +81,11 @@ internal sealed class KeptScopes
             {
                 Scope?.Close();
             }
+            catch (Exception ex) when (Scope is FailedBefore)
+            {
+                // The job's scope failed before, and that first failure was the error.
+                Log.HealthReportFailedAgain(logger, JobName, ex);
+            }
             catch (Exception ex)
             {
                 Log.HealthReportFailed(logger, JobName, ex);
@@ -134,5 +139,22 @@ internal sealed class KeptScopes
 
         /// <summary>Takes <paramref name="scope"/> back, if it is still the one kept.</summary>
         public bool TryTakeBack(IHealth scope) => Interlocked.CompareExchange(ref _scope, null, scope) == scope;
+    }
+
+    /// <summary>
+    /// A user's scope whose job logged a failure of it already: the first failure of a job's scope is
+    /// an error, later ones are logged at debug level. Only closed; it holds the scope, not the job.
+    /// </summary>
+    internal sealed class FailedBefore(IHealth scope) : IHealth
+    {
+        public void Ok(string status) => scope.Ok(status);
+
+        public void Stopped(string reason) => scope.Stopped(reason);
+
+        public void Degraded(string reason, Exception? error) => scope.Degraded(reason, error);
+
+        public IHealth NewScope(string name) => scope.NewScope(name);
+
+        public void Close() => scope.Close();
     }
 }
