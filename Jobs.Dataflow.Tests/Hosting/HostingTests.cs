@@ -225,6 +225,29 @@ public sealed class HostingTests
     }
 
     [TestMethod]
+    public async Task Host_AGroupTheCallerStartsWhileTheApplicationStops_RunsItsJobs()
+    {
+        // Only the groups the host starts skip their start once the application stops: a final
+        // flush the caller's own code starts then runs.
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddJobs();
+        using IHost host = builder.Build();
+        await host.StartAsync().OrTimeout();
+        host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        IJobGroup group = host.Services.GetRequiredService<IJobRegistry>().NewGroup(new HealthTree());
+        int runs = 0;
+        Job flush = Job.OneShot("flush", (_, _) => Task.FromResult(Interlocked.Increment(ref runs)));
+        group.Add(flush);
+
+        await group.StartAsync(CancellationToken.None);
+        await flush.Completion.OrTimeout();
+
+        Assert.AreEqual(1, Volatile.Read(ref runs));
+        await group.StopAsync(CancellationToken.None).OrTimeout();
+        await host.StopAsync().OrTimeout();
+    }
+
+    [TestMethod]
     public async Task Host_DisposedWithoutBeingStopped_CancelsEveryJob()
     {
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());

@@ -72,7 +72,10 @@ internal sealed partial class JobGroup
     public void Dispose()
     {
         _ = StopAsync(CancellationToken.None);
-        CancelDeadline();
+
+        // On the thread pool, as the jobs' token: a draining handler's slow callback must not hold
+        // up the container's disposal.
+        _ = CancelDeadlineAsync();
     }
 
     /// <summary>What the stop waits for: the end of every job that was active, and the cancellation of their token.</summary>
@@ -256,6 +259,19 @@ internal sealed partial class JobGroup
             _deadline.Cancel();
         }
         catch (AggregateException ex)
+        {
+            Log.CancellationCallbackFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>Cancels the stop's deadline, its callbacks on the thread pool; a callback's failure is logged.</summary>
+    private async Task CancelDeadlineAsync()
+    {
+        try
+        {
+            await _deadline.CancelAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
         {
             Log.CancellationCallbackFailed(_logger, ex);
         }

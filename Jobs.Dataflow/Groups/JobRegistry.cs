@@ -49,13 +49,6 @@ public sealed class JobRegistry : IJobRegistry
     /// </summary>
     internal bool TracksIdle { get; init; }
 
-    /// <summary>
-    /// Gets the token that says the application is stopping (a Generic Host's
-    /// <c>ApplicationStopping</c>), set by the hosting registration; a group whose start is
-    /// cancelled once it fired stops instead of throwing (see <see cref="JobGroup.StartAsync"/>).
-    /// </summary>
-    internal CancellationToken ApplicationStopping { get; init; }
-
     /// <inheritdoc/>
     /// <exception cref="ArgumentNullException"><paramref name="health"/> is <see langword="null"/>.</exception>
     public IJobGroup NewGroup(IHealth health, JobGroupOptions? options = null)
@@ -69,7 +62,6 @@ public sealed class JobRegistry : IJobRegistry
         var group = new JobGroup(health, logger, labels, metrics, _shutdowner, _timeProvider, GraceClock)
         {
             Tracker = TracksIdle ? new IdleTracker() : null,
-            ApplicationStopping = ApplicationStopping,
         };
         lock (_gate)
         {

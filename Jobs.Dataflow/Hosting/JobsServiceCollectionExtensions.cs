@@ -35,11 +35,7 @@ public static class JobsServiceCollectionExtensions
             sp.GetService<ILoggerFactory>(),
             sp.GetRequiredService<IShutdowner>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IJobMetrics>())
-        {
-            // A group started after a shutdown was asked for stops instead of failing the host's start.
-            ApplicationStopping = sp.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None,
-        });
+            sp.GetRequiredService<IJobMetrics>()));
         return services;
     }
 
@@ -76,8 +72,8 @@ public static class JobsServiceCollectionExtensions
             IJobGroup group = sp.GetRequiredService<IJobRegistry>().NewGroup(health, options);
             if (group is JobGroup own && sp.GetService<IHostApplicationLifetime>() is { } lifetime)
             {
-                // Also for a group of a registry of the caller's own: a start the host cancels once
-                // a shutdown was asked for stops the group instead of failing the host's start.
+                // Only for a group the host starts: one the host starts once a shutdown was asked for
+                // stops instead of failing the host's start. A group the caller starts is theirs.
                 own.ApplicationStopping = lifetime.ApplicationStopping;
             }
 
