@@ -122,13 +122,18 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
-    public void ExponentialBackoff_JitterAtTheFirstAttempt_OnlySpreadsUpwardsFromMin()
+    public void ExponentialBackoff_JitterAtMinOrMax_SpreadsEvenlyOverWhatLiesBetweenThem()
     {
-        var lowest = new ExponentialBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)) { Jitter = 0.5, RandomSource = () => 0 };
-        var highest = new ExponentialBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10)) { Jitter = 0.5, RandomSource = () => 0.999999 };
+        // At min the spread is [min, min * 1.5], at max [max * 0.5, max]: the draws spread over it
+        // evenly, not half of them piled on the bound.
+        ExponentialBackoff Drawing(double random) => new(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4)) { Jitter = 0.5, RandomSource = () => random };
 
-        Assert.AreEqual(TimeSpan.FromSeconds(1), lowest.GetDelay(1), "Half a second less than min is min.");
-        Assert.AreEqual(1.5, highest.GetDelay(1).TotalSeconds, 0.001);
+        Assert.AreEqual(TimeSpan.FromSeconds(1), Drawing(0).GetDelay(1));
+        Assert.AreEqual(1.125, Drawing(0.25).GetDelay(1).TotalSeconds, 0.001);
+        Assert.AreEqual(1.25, Drawing(0.5).GetDelay(1).TotalSeconds, 0.001);
+        Assert.AreEqual(1.5, Drawing(0.999999).GetDelay(1).TotalSeconds, 0.001);
+        Assert.AreEqual(2.5, Drawing(0.25).GetDelay(5).TotalSeconds, 0.001);
+        Assert.AreEqual(4, Drawing(0.999999).GetDelay(5).TotalSeconds, 0.001);
     }
 
     [TestMethod]

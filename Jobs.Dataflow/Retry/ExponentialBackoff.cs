@@ -65,11 +65,13 @@ public sealed class ExponentialBackoff : IRetryBackoff
             return delay;
         }
 
-        // Spread by +-jitter, then clamp: never below min, never past max. So the first delays,
-        // at min, only spread upwards, and a long run of failures at max only downwards.
-        double factor = 1 + (_jitter * ((2 * Math.Clamp(_random(), 0, 1)) - 1));
-        double ticks = Math.Clamp(delay.Ticks * factor, _min.Ticks, _max.Ticks);
-        return TimeSpan.FromTicks((long)ticks);
+        // Spread over delay * (1 +- jitter), cut to [min, max] first and then drawn from evenly:
+        // clamping a draw instead would put every draw below min on min itself, so half of the
+        // first retries of many clients would still come at one instant.
+        double low = Math.Max(_min.Ticks, delay.Ticks * (1 - _jitter));
+        double high = Math.Min(_max.Ticks, delay.Ticks * (1 + _jitter));
+        double ticks = low + (Math.Clamp(_random(), 0, 1) * (high - low));
+        return TimeSpan.FromTicks((long)Math.Clamp(ticks, _min.Ticks, _max.Ticks));
     }
 
     /// <summary>Computes <c>min * 2^doublings</c> capped at max, without ever overflowing.</summary>
