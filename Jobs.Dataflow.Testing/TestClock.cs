@@ -19,6 +19,9 @@ public class TestClock : FakeTimeProvider
     private readonly HashSet<TrackedTimer> _timers = [];
     private readonly List<Exception> _callbackErrors = [];
 
+    // Counts the adjustments of the clock, under the lock: a timer armed from a time read before one must read it again.
+    private long _generation;
+
     /// <summary>Initializes a new instance of the <see cref="TestClock"/> class, at 2026-01-01 00:00 UTC.</summary>
     public TestClock()
         : this(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero))
@@ -94,18 +97,20 @@ public class TestClock : FakeTimeProvider
     /// </remarks>
     public new void AdjustTime(DateTimeOffset value)
     {
-        // One step under the clock's lock, which a timer also holds while it reads the time to arm:
-        // no timer is armed from the old time and then left out of the shift. The fake clock runs
-        // no timer callback while it adjusts, so no user code runs under the lock.
+        // Read outside the lock: reading the fake clock may run due timer callbacks, which must
+        // never run under it. A timer armed meanwhile sees the generation change and arms again.
+        TimeSpan shift = value - GetUtcNow();
         lock (_gate)
         {
-            TimeSpan shift = value - GetUtcNow();
             foreach (TrackedTimer timer in _timers)
             {
                 timer.Shift(shift);
             }
 
+            // Runs no timer callback: the fake clock only moves its waiters. Counted after it, so a
+            // timer that read the time before it, old or new, finds the count changed.
             base.AdjustTime(value);
+            Volatile.Write(ref _generation, _generation + 1);
         }
     }
 
@@ -118,11 +123,7 @@ public class TestClock : FakeTimeProvider
         // Armed before the inner timer exists (a timer due now fires inside CreateTimer), and
         // forgotten again when the inner one refuses its times. Armed and recorded in one step, so
         // that AdjustTime shifts it or finds it not yet armed.
-        lock (_gate)
-        {
-            tracked.Arm(dueTime, period);
-            _timers.Add(tracked);
-        }
+        Arm(tracked, dueTime, period, record: true);
 
         try
         {
@@ -155,6 +156,35 @@ public class TestClock : FakeTimeProvider
         return tracked;
     }
 
+    /// <summary>
+    /// Sets when <paramref name="timer"/> is due, from the time read outside the lock (reading the
+    /// fake clock may run due callbacks), and records it when asked; read again if the clock was
+    /// adjusted meanwhile, so that no timer is armed from the time before an adjustment and left out of it.
+    /// </summary>
+    private void Arm(TrackedTimer timer, TimeSpan dueTime, TimeSpan period, bool record)
+    {
+        while (true)
+        {
+            long generation = Volatile.Read(ref _generation);
+            DateTimeOffset now = GetUtcNow();
+            lock (_gate)
+            {
+                if (_generation != generation)
+                {
+                    continue;
+                }
+
+                timer.SetDue(dueTime == Timeout.InfiniteTimeSpan ? null : now + dueTime, period);
+                if (record)
+                {
+                    _timers.Add(timer);
+                }
+
+                return;
+            }
+        }
+    }
+
     private void Forget(TrackedTimer timer)
     {
         lock (_gate)
@@ -183,16 +213,12 @@ public class TestClock : FakeTimeProvider
             }
         }
 
-        public void Arm(TimeSpan dueTime, TimeSpan period)
+        public void SetDue(DateTimeOffset? due, TimeSpan period)
         {
-            // Under the clock's lock (see AdjustTime), then the timer's own.
-            lock (clock._gate)
+            lock (_gate)
             {
-                lock (_gate)
-                {
-                    _due = dueTime == Timeout.InfiniteTimeSpan ? null : clock.GetUtcNow() + dueTime;
-                    _period = period;
-                }
+                _due = due;
+                _period = period;
             }
         }
 
@@ -226,7 +252,7 @@ public class TestClock : FakeTimeProvider
                 (due, oldPeriod) = (_due, _period);
             }
 
-            Arm(dueTime, period);
+            clock.Arm(this, dueTime, period, record: false);
             try
             {
                 return Inner?.Change(dueTime, period) ?? false;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Jobs.Dataflow.Testing;
+using Jobs.Dataflow.Tests.TestUtilities;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace Jobs.Dataflow.Tests.Testing;
@@ -43,6 +44,24 @@ public sealed class JobTestKitTests
 
         CollectionAssert.AreEqual(new[] { set.AddMinutes(1), set.AddMinutes(2), set.AddMinutes(3) }, runs.ToArray());
         Assert.AreEqual(set.AddMinutes(4), kit.Time.NextDue);
+    }
+
+    [TestMethod]
+    public async Task AdjustTime_ReadingTheClockRunsADueTimersCallback_TheCallbackRunsOutsideTheClocksLock()
+    {
+        // With AutoAdvanceAmount, reading the fake clock moves it and runs the timers that fall
+        // due: such a callback must not run under the clock's lock, or it could not read the clock.
+        var clock = new TestClock(Start) { AutoAdvanceAmount = TimeSpan.FromSeconds(1) };
+        var readNextDue = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using ITimer timer = clock.CreateTimer(
+            _ => readNextDue.TrySetResult(Task.Run(() => clock.NextDue).Wait(Waits.Timeout)),
+            null,
+            TimeSpan.FromMilliseconds(500),
+            Timeout.InfiniteTimeSpan);
+
+        clock.AdjustTime(Start + TimeSpan.FromHours(1));
+
+        Assert.IsTrue(await readNextDue.Task.OrTimeout(), "Another thread could read the clock while the callback ran.");
     }
 
     [TestMethod]
