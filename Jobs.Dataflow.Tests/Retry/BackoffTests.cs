@@ -137,6 +137,20 @@ public sealed class BackoffTests
     }
 
     [TestMethod]
+    [DataRow((1L << 54) + 3, 0.0, DisplayName = "a bound no double holds, lowest draw")]
+    [DataRow((1L << 53) + 1, 0.999999, DisplayName = "a bound no double holds, highest draw")]
+    [DataRow(long.MaxValue - 1, 0.0, DisplayName = "one tick under TimeSpan.MaxValue")]
+    [DataRow(1000L, double.NaN, DisplayName = "a random source that returns NaN")]
+    public void ExponentialBackoff_JitterWithMinEqualToMax_IsExactlyThatDelay(long ticks, double random)
+    {
+        TimeSpan bound = TimeSpan.FromTicks(ticks);
+        var backoff = new ExponentialBackoff(bound, bound) { Jitter = 0.5, RandomSource = () => random };
+
+        Assert.AreEqual(bound, backoff.GetDelay(1));
+        Assert.AreEqual(bound, backoff.GetDelay(int.MaxValue));
+    }
+
+    [TestMethod]
     public void ExponentialBackoff_PinnedJitter_SpreadsByTheFraction()
     {
         var low = new ExponentialBackoff(Min, Max) { Jitter = 0.2, RandomSource = () => 0 };

@@ -71,7 +71,10 @@ public sealed class ExponentialBackoff : IRetryBackoff
         double low = Math.Max(_min.Ticks, delay.Ticks * (1 - _jitter));
         double high = Math.Min(_max.Ticks, delay.Ticks * (1 + _jitter));
         double ticks = low + (Math.Clamp(_random(), 0, 1) * (high - low));
-        return TimeSpan.FromTicks((long)Math.Clamp(ticks, _min.Ticks, _max.Ticks));
+
+        // Clamped as whole ticks: a double cannot hold every tick count past 2^53, so a bound
+        // converted to double may lie a tick outside the range. A NaN draw converts to zero, so min.
+        return TimeSpan.FromTicks(Math.Clamp((long)ticks, _min.Ticks, _max.Ticks));
     }
 
     /// <summary>Computes <c>min * 2^doublings</c> capped at max, without ever overflowing.</summary>
