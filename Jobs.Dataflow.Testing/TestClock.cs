@@ -15,6 +15,9 @@ namespace Jobs.Dataflow.Testing;
 /// </remarks>
 public class TestClock : FakeTimeProvider
 {
+    // The longest a timer waits, as the fake clock's timers check it.
+    private static readonly TimeSpan MaxTimerTime = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     private readonly Lock _gate = new();
     private readonly HashSet<TrackedTimer> _timers = [];
     private readonly List<Exception> _callbackErrors = [];
@@ -99,7 +102,8 @@ public class TestClock : FakeTimeProvider
     {
         // Read outside the lock: reading the fake clock may run due timer callbacks, which must
         // never run under it. A timer armed meanwhile sees the generation change and arms again.
-        TimeSpan shift = value - GetUtcNow();
+        // The fake clock's own shift counts from the time after this read (see Arm).
+        TimeSpan shift = value - (GetUtcNow() + AutoAdvanceAmount);
         lock (_gate)
         {
             foreach (TrackedTimer timer in _timers)
@@ -118,6 +122,8 @@ public class TestClock : FakeTimeProvider
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         ArgumentNullException.ThrowIfNull(callback);
+        ThrowIfNotATimersTime(dueTime, nameof(dueTime));
+        ThrowIfNotATimersTime(period, nameof(period));
         var tracked = new TrackedTimer(this);
 
         // Armed before the inner timer exists (a timer due now fires inside CreateTimer), and
@@ -156,6 +162,13 @@ public class TestClock : FakeTimeProvider
         return tracked;
     }
 
+    /// <summary>Throws for a time no timer takes: below <see cref="Timeout.InfiniteTimeSpan"/>, or over about 49.7 days.</summary>
+    private static void ThrowIfNotATimersTime(TimeSpan time, string paramName)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(time, Timeout.InfiniteTimeSpan, paramName);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(time, MaxTimerTime, paramName);
+    }
+
     /// <summary>
     /// Sets when <paramref name="timer"/> is due, from the time read outside the lock (reading the
     /// fake clock may run due callbacks), and records it when asked; read again if the clock was
@@ -165,8 +178,10 @@ public class TestClock : FakeTimeProvider
     {
         while (true)
         {
+            // A read moves a clock with an AutoAdvanceAmount on after it, and the inner timer
+            // counts from where it moved to.
             long generation = Volatile.Read(ref _generation);
-            DateTimeOffset now = GetUtcNow();
+            DateTimeOffset now = GetUtcNow() + AutoAdvanceAmount;
             lock (_gate)
             {
                 if (_generation != generation)
@@ -243,30 +258,14 @@ public class TestClock : FakeTimeProvider
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
+            // Checked first, as the inner timer checks them, so that nothing armed needs undoing.
+            ThrowIfNotATimersTime(dueTime, nameof(dueTime));
+            ThrowIfNotATimersTime(period, nameof(period));
+
             // Armed before the inner timer changes, as in CreateTimer: a timer changed to be due now
             // fires inside Change, and its firing must move the due time on from the new one.
-            DateTimeOffset? due;
-            TimeSpan oldPeriod;
-            lock (_gate)
-            {
-                (due, oldPeriod) = (_due, _period);
-            }
-
             clock.Arm(this, dueTime, period, record: false);
-            try
-            {
-                return Inner?.Change(dueTime, period) ?? false;
-            }
-            catch
-            {
-                // The inner timer refused the times and kept its own: so does this one.
-                lock (_gate)
-                {
-                    (_due, _period) = (due, oldPeriod);
-                }
-
-                throw;
-            }
+            return Inner?.Change(dueTime, period) ?? false;
         }
 
         public void Dispose()

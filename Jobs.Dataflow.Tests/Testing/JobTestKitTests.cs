@@ -65,6 +65,35 @@ public sealed class JobTestKitTests
     }
 
     [TestMethod]
+    public void Clock_TimerChangedToATimeNoTimerTakes_ThrowsAndKeepsItsDueTime()
+    {
+        var clock = new TestClock(Start);
+        using ITimer timer = clock.CreateTimer(_ => { }, null, TimeSpan.FromMinutes(1), Timeout.InfiniteTimeSpan);
+
+        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => timer.Change(TimeSpan.FromDays(60), Timeout.InfiniteTimeSpan));
+
+        Assert.AreEqual("dueTime", error.ParamName);
+        Assert.AreEqual(Start.AddMinutes(1), clock.NextDue);
+        Assert.AreEqual("period", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => clock.CreateTimer(_ => { }, null, TimeSpan.Zero, TimeSpan.FromMilliseconds(-2))).ParamName);
+        Assert.AreEqual(1, clock.ArmedTimers);
+    }
+
+    [TestMethod]
+    public void Clock_WithAutoAdvance_RecordsTheTimeTheTimerReallyFallsDue()
+    {
+        // A read moves such a clock on after it, and the fake clock's timer counts from there.
+        var clock = new TestClock(Start) { AutoAdvanceAmount = TimeSpan.FromSeconds(1) };
+        int fired = 0;
+        using ITimer timer = clock.CreateTimer(_ => Interlocked.Increment(ref fired), null, TimeSpan.FromSeconds(10), Timeout.InfiniteTimeSpan);
+        DateTimeOffset due = clock.NextDue!.Value;
+
+        clock.SetUtcNow(due - TimeSpan.FromTicks(1));
+        Assert.AreEqual(0, Volatile.Read(ref fired));
+        clock.SetUtcNow(due);
+        Assert.AreEqual(1, Volatile.Read(ref fired));
+    }
+
+    [TestMethod]
     public async Task WaitUntilIdleAsync_AfterAFire_TheTriggeredRunHasHappened()
     {
         await using var kit = new JobTestKit();
